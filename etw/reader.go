@@ -494,10 +494,14 @@ func (r *Reader) fill(s *stream) error {
 		if s.bi >= 0 && s.pos < s.end {
 			size, ferr := frameRecord(&s.ev, s.data, s.pos, s.end)
 			if ferr != nil {
-				bi := &r.bufs[s.bi]
-				err := r.recordError(ferr, bi, s)
 				s.pos = s.end // skip the rest of the buffer
-				return err
+				if s.trunc != nil && errors.Is(s.trunc, ErrTruncated) {
+					// The record was cut by the end of the input.
+					err := s.trunc
+					s.trunc = nil
+					return err
+				}
+				return r.recordError(ferr, &r.bufs[s.bi], s)
 			}
 			ev := &s.ev
 			bi := &r.bufs[s.bi]
@@ -620,10 +624,12 @@ func (r *Reader) load(s *stream) error {
 			Msg: fmt.Sprintf("end of data %d exceeds BufferSize %d", end, bi.Size), Err: ErrCorrupt}
 		end = int(bi.Size)
 	}
-	if end > avail {
+	if avail < int(bi.Size) {
+		// A buffer cut off by the end of the input: deliver the records
+		// that are whole, then report the truncation.
 		s.trunc = &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + int64(avail), RecordOffset: -1,
 			Msg: fmt.Sprintf("buffer truncated: %d of %d bytes present", avail, bi.Size), Err: ErrTruncated}
-		end = avail
+		end = min(end, avail)
 	}
 	s.end = end
 	return nil
