@@ -12,13 +12,13 @@ const BufferHeaderSize = 72
 
 // Buffer flags (ETW_BUFFER_FLAG_*), the BufferFlag field of a buffer header.
 const (
-	FlagFlushMarker       uint16 = 0x0001 // set on the header buffer and on the last buffer of a file
-	FlagEventsLost        uint16 = 0x0002 // events were lost on this processor
-	FlagBufferLost        uint16 = 0x0004 // a buffer was lost
-	FlagRTBackupCorrupt   uint16 = 0x0008
-	FlagRTBackup          uint16 = 0x0010
-	FlagProcIndex         uint16 = 0x0020 // ProcessorIndex is a 16-bit index (Windows 8 and later)
-	FlagCompressed        uint16 = 0x0040 // the data after the header is XPRESS compressed
+	FlagFlushMarker     uint16 = 0x0001 // set on the header buffer and on the last buffer of a file
+	FlagEventsLost      uint16 = 0x0002 // events were lost on this processor
+	FlagBufferLost      uint16 = 0x0004 // a buffer was lost
+	FlagRTBackupCorrupt uint16 = 0x0008
+	FlagRTBackup        uint16 = 0x0010
+	FlagProcIndex       uint16 = 0x0020 // ProcessorIndex is a 16-bit index (Windows 8 and later)
+	FlagCompressed      uint16 = 0x0040 // the data after the header is XPRESS compressed
 )
 
 // Buffer types (ETW_BUFFER_TYPE_*), the BufferType field of a buffer header.

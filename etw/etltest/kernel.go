@@ -110,8 +110,8 @@ const (
 	StackKeyRundown    uint8 = 0x24 // KeyRundown: definition at trace end
 	StackKeyKernelRef  uint8 = 0x25 // StackKeyKernel: reference to a kernel key
 	StackKeyUserRef    uint8 = 0x26 // StackKeyUser: reference to a user key
-	stackWalkVersion          = 2
-	maxStackFramesHint        = 192
+	stackWalkVersion         = 2
+	maxStackFramesHint       = 192
 )
 
 // Stack is a StackWalk Stack event: the frames of the event whose raw

@@ -286,26 +286,75 @@ func StackTrace32(matchID uint64, frames ...uint32) etw.ExtItem {
 	return etw.ExtItem{Type: etw.ExtStackTrace32, Data: b}
 }
 
-// MessageHeader holds the fields of a MESSAGE_TRACE_HEADER (WPP and
-// TraceMessage records, header type 15). The layout of the optional fields
-// that OptionFlags announces is unverified; the writer stores the payload
-// after the 8-byte header as given.
+// Message option flags (TRACE_MESSAGE_*), the optional fields of a
+// message record, written in this order.
+const (
+	MessageSequence       uint16 = 0x0001 // u32 sequence number
+	MessageGUID           uint16 = 0x0002 // 16-byte message GUID
+	MessageComponentID    uint16 = 0x0004 // u32 component id (instead of the GUID)
+	MessageTimestamp      uint16 = 0x0008 // i64 timestamp
+	MessagePerfTimestamp  uint16 = 0x0010 // i64 performance-counter timestamp
+	MessageSystemInfo     uint16 = 0x0020 // u32 thread id, u32 process id
+	MessagePointer32      uint16 = 0x0040
+	MessagePointer64      uint16 = 0x0080
+	messageOptionalFields        = MessageSequence | MessageGUID | MessageComponentID | MessageTimestamp | MessagePerfTimestamp | MessageSystemInfo
+)
+
+// MessageHeader holds the fields of a MESSAGE_TRACE_HEADER record (WPP and
+// TraceMessage, header type 15) and the optional fields its OptionFlags
+// select. The optional-field layout follows etw's reader (sequence, GUID
+// or component id, timestamp, thread and process id); it is unverified
+// against Windows.
 type MessageHeader struct {
 	MessageNumber uint16
 	OptionFlags   uint16
+	Sequence      uint32
+	GUID          etw.GUID
+	ComponentID   uint32
+	Timestamp     int64
+	TID           etw.TID
+	PID           etw.PID
 }
 
 // Message returns a message record: u16 Size, a zero byte, the marker 0x90
 // (TRACE_HEADER_FLAG | TRACE_MESSAGE), u16 MessageNumber, u16 OptionFlags,
-// then the payload.
+// the optional fields, then the payload.
 func Message(h MessageHeader, payload ...[]byte) []byte {
-	b := make([]byte, 8, 8+partsLen(payload))
-	le := binary.LittleEndian
-	le.PutUint16(b[0:], uint16(8+partsLen(payload)))
-	b[2] = 0
-	b[3] = markerMessage
-	le.PutUint16(b[4:], h.MessageNumber)
-	le.PutUint16(b[6:], h.OptionFlags)
+	p := newPayload(8, 48+partsLen(payload))
+	p.u16(0)
+	p.u8(0)
+	p.u8(markerMessage)
+	p.u16(h.MessageNumber)
+	p.u16(h.OptionFlags)
+	f := h.OptionFlags
+	if f&MessageSequence != 0 {
+		p.u32(h.Sequence)
+	}
+	if f&MessageGUID != 0 {
+		p.guid(h.GUID)
+	} else if f&MessageComponentID != 0 {
+		p.u32(h.ComponentID)
+	}
+	if f&(MessageTimestamp|MessagePerfTimestamp) != 0 {
+		p.u64(uint64(h.Timestamp))
+	}
+	if f&MessageSystemInfo != 0 {
+		p.u32(uint32(h.TID))
+		p.u32(uint32(h.PID))
+	}
+	b := appendParts(p.b, payload)
+	binary.LittleEndian.PutUint16(b, uint16(len(b)))
+	return b
+}
+
+// Opaque returns a record of a header type without a known layout (TIMED,
+// ERROR, WNODE): u16 Size, the type, the marker 0xC0, then the payload.
+// Readers frame such records by their size only.
+func Opaque(typ etw.HeaderType, payload ...[]byte) []byte {
+	b := make([]byte, 4, 4+partsLen(payload))
+	binary.LittleEndian.PutUint16(b, uint16(4+partsLen(payload)))
+	b[2] = byte(typ)
+	b[3] = markerTrace
 	return appendParts(b, payload)
 }
 

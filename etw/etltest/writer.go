@@ -507,7 +507,13 @@ func (w *Writer) write(cpu int, ts int64, rec []byte, source int) error {
 	if b != nil && b.events > 0 {
 		switch {
 		case w.o.SplitBySource && source != b.source:
-			w.complete(b, ts, 0)
+			// Keep the overflow size when the record would not have fit,
+			// as Windows' CurrentOffset does.
+			over := 0
+			if b.fill+n > len(b.data) {
+				over = n
+			}
+			w.complete(b, ts, over)
 			b = nil
 		case b.fill+n > len(b.data):
 			w.complete(b, ts, n)
@@ -830,6 +836,14 @@ func (w *Writer) logfileHeader() *etw.LogfileHeader {
 	return h
 }
 
+// headerMode returns the log file mode of the header event written.
+func (w *Writer) headerMode() uint32 {
+	if w.hdrEvent != nil {
+		return binary.LittleEndian.Uint32(w.hdrEvent[lfhLogFileMode:])
+	}
+	return w.o.LogFileMode
+}
+
 // writeHeaderBuffer builds the header buffer and writes it: at offset 0
 // through WriterAt at Close, or in sequence before the first data buffer.
 func (w *Writer) writeHeaderBuffer() {
@@ -873,6 +887,15 @@ func (w *Writer) writeHeaderBuffer() {
 	}
 	if w.o.Compress {
 		h.BufferFlag = FlagFlushMarker
+	}
+	if w.headerMode()&etw.ModeRelog != 0 {
+		// Relogged files: the header buffer has CurrentOffset 0 and State
+		// 0, except that State names the compression format (3) in
+		// compressed files.
+		h.CurrentOffset = 0
+		if !w.o.Compress {
+			h.State = 0
+		}
 	}
 	if w.o.OnBuffer != nil {
 		info := BufferInfo{Header: h, Index: 0, Source: 0, Events: 1 + len(w.hdrRecs), First: w.o.StartTicks, Last: w.o.StartTicks}
