@@ -33,7 +33,7 @@ type ScenarioOptions struct {
 	Leak         bool
 	LeakCount    int           // default 156
 	LeakSize     uint64        // default 1024
-	LeakInterval time.Duration // default 64 ms
+	LeakInterval time.Duration // default 60 ms
 	// StackKeys makes background stacks use stack keys (StackKeyKernel/
 	// StackKeyUser references defined by KeyRundown records at the end).
 	StackKeys bool
@@ -217,7 +217,7 @@ func NewScenario(o ScenarioOptions) *Scenario {
 		o.LeakSize = 1024
 	}
 	if o.LeakInterval <= 0 {
-		o.LeakInterval = 64 * time.Millisecond
+		o.LeakInterval = 60 * time.Millisecond
 	}
 	if o.Duration <= 0 {
 		o.Duration = 10 * time.Second
