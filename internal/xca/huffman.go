@@ -220,7 +220,7 @@ func (c *Compressor) AppendHuffman(dst, src []byte) []byte {
 				maxLen := end - pos
 				length, dist = m.find(src, pos, 0, hufMaxDist, maxLen, defaultDepth)
 				next = pos + 1
-				if length > 0 && length < niceLen && pos+1 <= hashEnd && pos+1 < end {
+				if length > 0 && length < lazyLen && pos+1 <= hashEnd && pos+1 < end {
 					l2, d2 := m.find(src, pos+1, 0, hufMaxDist, maxLen-1, defaultDepth)
 					next = pos + 2
 					if l2 > length+1 {
@@ -243,9 +243,7 @@ func (c *Compressor) AppendHuffman(dst, src []byte) []byte {
 			h.items = append(h.items, uint32(dist)<<16|uint32(length-3))
 			h.freq[hufMatchSymbol(length-3, dist)]++
 			pos += length
-			for stop := min(pos, hashEnd+1); next < stop; next++ {
-				m.insert(src, next)
-			}
+			next = m.insertRange(src, next, min(pos, hashEnd+1))
 		}
 		// The end mark follows the last item unless the last block is
 		// full: the decoder then ends the block by size and finds no

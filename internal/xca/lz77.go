@@ -238,7 +238,7 @@ func (c *Compressor) AppendLZ77(dst, src []byte) []byte {
 		}
 		// One step of lazy matching: prefer a longer match starting at the
 		// next byte.
-		if length < niceLen && pos+1 <= end {
+		if length < lazyLen && pos+1 <= end {
 			l2, d2 := m.find(src, pos+1, 0, lz77MaxDist, maxLen-1, defaultDepth)
 			next = pos + 2
 			if l2 > length+1 {
@@ -251,9 +251,7 @@ func (c *Compressor) AppendLZ77(dst, src []byte) []byte {
 		pos += length
 		lit = pos
 		// Index the positions the match covers.
-		for stop := min(pos, end+1); next < stop; next++ {
-			m.insert(src, next)
-		}
+		next = m.insertRange(src, next, min(pos, end+1))
 	}
 	m.finish(len(src))
 	w.literals(src[lit:])

@@ -187,9 +187,7 @@ func lznt1CompressChunk(dst, src []byte, start, end int, m *matcher) ([]byte, bo
 			dst = binary.LittleEndian.AppendUint16(dst, uint16((dist-1)<<lb|(length-3)))
 			flags |= 1 << nflags
 			pos += length
-			for stop := min(pos, hashEnd+1); next < stop; next++ {
-				m.insert(src, next)
-			}
+			next = m.insertRange(src, next, min(pos, hashEnd+1))
 		}
 		nflags++
 		if len(dst) >= budget {
