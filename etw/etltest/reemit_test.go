@@ -135,7 +135,7 @@ func TestReemitCorpus(t *testing.T) {
 					require.NoError(t, err, "layout %v compress %v", layout, comp)
 					require.Equal(t, len(want), n)
 					got, _ := readEvents(t, out.Bytes(), etw.TimeOrder, false)
-					if !layout || comp {
+					if !layout || comp != compressed {
 						// Repacked or recompressed: BuffersWritten and the
 						// COMPRESSED_MODE bit describe the new file.
 						got[0] = maskHeaderEvent(got[0])
