@@ -843,9 +843,9 @@ func (s *Scenario) wowUser(ntdllStub uint64, frames32 ...uint64) []uint64 {
 		w.wow64cpu.at(0x1783),        // wow64cpu!CpupSyscallStub+0x13
 		w.wow64cpu.at(0x1199),        // wow64cpu!TurboDispatchJumpAddressEnd
 		w.wow64.at(0x7463),           // wow64!Wow64SystemServiceEx+0x153
+		w.wow64cpu.at(0x1d2a),        // wow64cpu!BTCpuSimulate+0x9
 		w.wow64.at(0x2b10),           // wow64!RunCpuSimulation+0xd
 		w.wow64.at(0x2a8d),           // wow64!Wow64LdrpInitialize+0x12d
-		w.wow64cpu.at(0x1d2a),        // wow64cpu!BTCpuSimulate+0x9
 		w.ntdll64.at(0x6c21b),        // ntdll!LdrpInitializeProcess
 		w.ntdll64.at(0x6b1fe),        // ntdll!LdrInitializeThunk+0xe
 		w.ntdll32.at(0x72e7c - 0x10), // 32-bit ntdll!NtXxx+0xc
