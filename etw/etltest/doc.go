@@ -12,8 +12,10 @@
 //   - The header buffer (BufferType 4, sequence 0, flags FLUSH_MARKER |
 //     PROC_INDEX) holds the logfile header event (SYSTEM header type 1 or
 //     2, version 2, hook 0, marker 0xC0, TRACE_LOGFILE_HEADER of 0x110 or
-//     0x118 bytes plus LoggerName and LogFileName) and any records added
-//     with [Writer.WriteHeaderRecord]. BuffersWritten counts every buffer,
+//     0x118 bytes plus LoggerName and LogFileName), the EventTrace
+//     PartitionInfoExtension record Windows 10 writes after it (unless
+//     [Options.NoPartitionInfo]) and any records added with
+//     [Writer.WriteHeaderRecord]. BuffersWritten counts every buffer,
 //     the header buffer included.
 //   - Each processor fills its own data buffers (BufferType 0, flag
 //     PROC_INDEX, ProcessorIndex = processor). Records start at offset 72

@@ -47,6 +47,7 @@ func ExampleNewWriter() {
 	// Output:
 	// buffers: 2 pointer size: 8
 	// cpu 0 SYSTEM64  hook 0000 payload 316 bytes
+	// cpu 0 SYSTEM64  hook 0050 payload 48 bytes
 	// cpu 1 SYSTEM64  hook 0e20 payload 24 bytes
 	// cpu 1 PERFINFO64 hook 1820 payload 48 bytes
 }

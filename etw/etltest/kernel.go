@@ -476,6 +476,7 @@ const (
 	EventTraceExtension       uint8 = 0x05
 	EventTraceRundownComplete uint8 = 0x08
 	EventTraceEndExtension    uint8 = 0x20
+	EventTracePartitionInfo   uint8 = 0x50 // PartitionInfoExtension
 )
 
 // HeaderExtension returns an EventTrace Extension or EndExtension record

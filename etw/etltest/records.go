@@ -289,15 +289,14 @@ func StackTrace32(matchID uint64, frames ...uint32) etw.ExtItem {
 // Message option flags (TRACE_MESSAGE_*), the optional fields of a
 // message record, written in this order.
 const (
-	MessageSequence       uint16 = 0x0001 // u32 sequence number
-	MessageGUID           uint16 = 0x0002 // 16-byte message GUID
-	MessageComponentID    uint16 = 0x0004 // u32 component id (instead of the GUID)
-	MessageTimestamp      uint16 = 0x0008 // i64 timestamp
-	MessagePerfTimestamp  uint16 = 0x0010 // i64 performance-counter timestamp
-	MessageSystemInfo     uint16 = 0x0020 // u32 thread id, u32 process id
-	MessagePointer32      uint16 = 0x0040
-	MessagePointer64      uint16 = 0x0080
-	messageOptionalFields        = MessageSequence | MessageGUID | MessageComponentID | MessageTimestamp | MessagePerfTimestamp | MessageSystemInfo
+	MessageSequence      uint16 = 0x0001 // u32 sequence number
+	MessageGUID          uint16 = 0x0002 // 16-byte message GUID
+	MessageComponentID   uint16 = 0x0004 // u32 component id (instead of the GUID)
+	MessageTimestamp     uint16 = 0x0008 // i64 timestamp
+	MessagePerfTimestamp uint16 = 0x0010 // i64 performance-counter timestamp
+	MessageSystemInfo    uint16 = 0x0020 // u32 thread id, u32 process id
+	MessagePointer32     uint16 = 0x0040
+	MessagePointer64     uint16 = 0x0080
 )
 
 // MessageHeader holds the fields of a MESSAGE_TRACE_HEADER record (WPP and

@@ -247,7 +247,7 @@ func TestPlainWriter(t *testing.T) {
 		require.NoError(t, err)
 		n++
 	}
-	assert.Equal(t, 101, n)
+	assert.Equal(t, 102, n, "header, partition info and 100 records")
 	assert.Equal(t, w.BuffersWritten(), len(r.Buffers()))
 }
 

@@ -167,6 +167,8 @@ func TestScenarioRoundTrip(t *testing.T) {
 				if first {
 					require.Equal(t, etw.HookHeader, ev.Hook)
 					first = false
+				}
+				if ev.Buffer == 0 {
 					continue
 				}
 				got = append(got, rec{raw: string(ev.Raw()), cpu: ev.Processor, ts: ev.Timestamp, hook: ev.Hook})

@@ -105,6 +105,10 @@ type Options struct {
 	// logfile header event.
 	HeaderPID etw.PID
 	HeaderTID etw.TID
+	// NoPartitionInfo leaves out the EventTrace PartitionInfoExtension
+	// record (hook 0x0050, 48 zero bytes) that Windows 10 and later put
+	// after the generated logfile header event.
+	NoPartitionInfo bool
 
 	// FlushOrder chooses the order in which completed buffers reach the
 	// file (default Completion).
@@ -447,8 +451,15 @@ func (w *Writer) headerEventSize() int {
 	if w.hdrEvent != nil {
 		return align8(len(w.hdrEvent))
 	}
-	return align8(32 + logfileHeaderLen(w.ptr) + 2*(len(w.o.LoggerName)+1) + 2*(len(w.o.LogFileName)+1))
+	n := align8(32 + logfileHeaderLen(w.ptr) + 2*(len(w.o.LoggerName)+1) + 2*(len(w.o.LogFileName)+1))
+	if !w.o.NoPartitionInfo {
+		n += partitionInfoSize
+	}
+	return n
 }
+
+// partitionInfoSize is the size of the PartitionInfoExtension record.
+const partitionInfoSize = 32 + 48
 
 func logfileHeaderLen(ptr int) int {
 	if ptr == 4 {
@@ -862,7 +873,13 @@ func (w *Writer) writeHeaderBuffer() {
 		}
 		le.PutUint32(ev[lfhLogFileMode:], mode)
 	} else {
-		ev = LogfileHeader(w.ptr, Meta{TID: w.o.HeaderTID, PID: w.o.HeaderPID, Timestamp: w.o.StartTicks, KernelTime: 1}, w.logfileHeader())
+		m := Meta{TID: w.o.HeaderTID, PID: w.o.HeaderPID, Timestamp: w.o.StartTicks, KernelTime: 1}
+		ev = LogfileHeader(w.ptr, m, w.logfileHeader())
+		ev = append(ev, make([]byte, align8(len(ev))-len(ev))...)
+		if !w.o.NoPartitionInfo {
+			m.Kind = HeaderSystem
+			ev = append(ev, kernelRecord(w.ptr, m, HeaderSystem, 2, etw.HookID(EventTracePartitionInfo), make([]byte, 48))...)
+		}
 	}
 	buf = append(buf, ev...)
 	buf = append(buf, make([]byte, align8(len(ev))-len(ev))...)
