@@ -106,8 +106,8 @@ type Scenario struct {
 	weights []int
 	wsum    int
 	pools   [4]*addrPool
-	live    map[uint64]liveBlock
 	keys    map[uint64][]uint64 // defined stack keys → frames
+	spare   []*action
 	keyNext uint64
 	bgLeft  int // background pool events still to start
 	nAlloc  int
@@ -228,7 +228,7 @@ func NewScenario(o ScenarioOptions) *Scenario {
 		}
 	}
 	s := &Scenario{o: o, ptr: o.PointerSize, ncpu: o.Processors, start: o.StartTicks, freq: o.PerfFreq,
-		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5DEECE66D)), live: map[uint64]liveBlock{}, keys: map[uint64][]uint64{}}
+		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5DEECE66D)), keys: map[uint64][]uint64{}}
 	s.w = newWorld(s.ptr)
 	for _, p := range s.w.procs {
 		for _, t := range p.threads {
@@ -345,6 +345,21 @@ func (s *Scenario) ticks(d time.Duration) int64 {
 	return int64(float64(d) / float64(time.Second) * float64(s.freq))
 }
 
+// newAction returns a zeroed action, reusing recycled ones.
+func (s *Scenario) newAction() *action {
+	if n := len(s.spare); n > 0 {
+		a := s.spare[n-1]
+		s.spare = s.spare[:n-1]
+		return a
+	}
+	return new(action)
+}
+
+func (s *Scenario) recycle(a *action) {
+	*a = action{}
+	s.spare = append(s.spare, a)
+}
+
 func (s *Scenario) schedule(a *action) {
 	s.qseq++
 	a.seq = s.qseq
@@ -364,6 +379,7 @@ func (s *Scenario) step() {
 		return
 	}
 	a := heap.Pop(&s.q).(*action)
+	defer s.recycle(a)
 	// Every action gets its own 16-tick slot so that timestamps are
 	// unique across processors (records of one action use t..t+15).
 	t := max(a.t, s.lastT+16)
@@ -590,7 +606,9 @@ func (s *Scenario) background(t int64) {
 	case s.o.Unbounded && s.sum.Records >= s.o.Events:
 		s.schedule(&action{t: t + 1, kind: actEnd})
 	case s.bgLeft > 0 || s.o.Unbounded:
-		s.schedule(&action{t: t + s.interarrival(), kind: actBackground})
+		a := s.newAction()
+		a.t, a.kind = t+s.interarrival(), actBackground
+		s.schedule(a)
 	}
 }
 
@@ -635,7 +653,8 @@ func (s *Scenario) allocate(t int64, th *thread, src *source, size uint64, _ int
 		room := s.end - s.ticks(20*time.Millisecond) - t
 		ft = t + 64 + int64(s.rng.Float64()*float64(max(room-64, 1)))
 	}
-	a := &action{t: ft, kind: actFree, src: src, th: s.freeThread(th), addr: addr, blk: blk}
+	a := s.newAction()
+	*a = action{t: ft, kind: actFree, src: src, th: s.freeThread(th), addr: addr, blk: blk}
 	s.nAlloc++
 	if s.lostArm && src.tag == Tag("Toke") && s.nAlloc > 40 && t+s.ticks(3*time.Second) < s.end {
 		a.t = t + s.ticks(2*time.Second)
@@ -685,12 +704,10 @@ func (s *Scenario) free(t int64, a *action) {
 func (s *Scenario) account(addr uint64, b liveBlock, alloc bool) {
 	tt := s.sum.Outstanding[b.tag]
 	if alloc {
-		s.live[addr] = b
 		tt.Blocks++
 		tt.Bytes += b.size
 		s.sum.PoolAllocs++
 	} else {
-		delete(s.live, addr)
 		tt.Blocks--
 		tt.Bytes -= b.size
 		s.sum.PoolFrees++
