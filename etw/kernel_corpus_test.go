@@ -18,9 +18,9 @@ import (
 // README in the corpus's expected/ folder) that the decoders are checked
 // against.
 type kernelExpect struct {
-	File             string                     `json:"file"`
-	Source           string                     `json:"source"`
-	Processes        []map[string]any           `json:"processes"`
+	File             string           `json:"file"`
+	Source           string           `json:"source"`
+	Processes        []map[string]any `json:"processes"`
 	ProcessesSummary struct {
 		Total     int            `json:"total"`
 		Undecoded map[string]int `json:"undecoded_process_events"`

@@ -99,6 +99,7 @@ func i32(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeI32} }
 func u64(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeU64} }
 func i64(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeI64} }
 func ptr(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypePtr, Format: FormatHex} }
+func ptrDec(n string) FieldSpec { return FieldSpec{Name: n, Type: TypePtr} } // pointer-sized id
 func guid(n string) FieldSpec   { return FieldSpec{Name: n, Type: TypeGUID} }
 func sid(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeSID} }
 func ansiz(n string) FieldSpec  { return FieldSpec{Name: n, Type: TypeANSIZ} }
@@ -241,7 +242,7 @@ var classes = []*eventClass{
 		},
 		layouts: []layout{
 			{opcodes: ops(1, 2, 3, 4, 39), minV: 0, maxV: 0, fields: []FieldSpec{
-				ptr("ProcessId"), ptr("ParentId"), sid("UserSID"), ansiz("ImageFileName"),
+				ptrDec("ProcessId"), ptrDec("ParentId"), sid("UserSID"), ansiz("ImageFileName"),
 			}},
 			{opcodes: ops(1, 2, 3, 4, 39), minV: 1, maxV: 1, fields: []FieldSpec{
 				ptr("PageDirectoryBase"), u32("ProcessId"), u32("ParentId"), u32("SessionId"), i32("ExitStatus"),
