@@ -364,3 +364,156 @@ func withoutUndecoded(list []map[string]any, undecoded map[string]int) []map[str
 	}
 	return out
 }
+
+// stacksExpect is the part of an expected *.stacks.json file checked here.
+type stacksExpect struct {
+	ImageRecords    map[string]int `json:"image_records"`
+	ProcessRecords  map[string]int `json:"process_records"`
+	ImageVersions   map[string]int `json:"image_versions"`
+	ProcessVersions map[string]int `json:"process_versions"`
+	StackRecords    map[string]int `json:"stack_records"`
+	KeyDefinitions  map[string]int `json:"key_definitions"`
+	Processes       []struct {
+		PID         uint32 `json:"pid"`
+		Image       string `json:"image_file_name"`
+		WOW64       bool   `json:"wow64"`
+		WOW64Source string `json:"wow64_source"`
+	} `json:"processes"`
+	FirstStacks []struct {
+		Record          string `json:"record"`
+		Timestamp       int64  `json:"timestamp"`
+		RecordTimestamp int64  `json:"record_timestamp"`
+		PID             uint32 `json:"pid"`
+		TID             uint32 `json:"tid"`
+		CPU             uint16 `json:"cpu"`
+		Frames          []string
+	} `json:"first_stacks"`
+}
+
+// TestStacksCorpus checks record counts, process WOW64 flags and the first
+// Stack records against the expected *.stacks.json files (an independent
+// stack reader; the only oracle for the Windows 7 PerfView trace).
+func TestStacksCorpus(t *testing.T) {
+	for _, tr := range corpus.Traces(t) {
+		path := tr.Expected + ".stacks.json"
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		t.Run(tr.Name, func(t *testing.T) {
+			t.Parallel()
+			var want stacksExpect
+			if err := json.Unmarshal(b, &want); err != nil {
+				t.Fatal(err)
+			}
+			r, err := etw.Open(tr.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			images, imageVers := map[string]int{}, map[string]int{}
+			procs, procVers := map[string]int{}, map[string]int{}
+			stackRecs, keyDefs := map[string]int{}, map[string]int{}
+			wow := map[uint32]bool{}
+			type stackRec struct {
+				ts, rts int64
+				pid     etw.PID
+				tid     etw.TID
+				cpu     uint16
+				n       int
+			}
+			var stacks []stackRec
+			for ev, err := range r.All() {
+				if err != nil {
+					if errors.Is(err, etw.ErrUnsupportedCompression) {
+						t.Skipf("reader cannot decompress this trace yet: %v", err)
+					}
+					t.Fatalf("ReadEvent: %v", err)
+				}
+				kind := ev.Kind()
+				switch {
+				case kind == "Image/Load" || kind == "Image/UnLoad" || kind == "Image/DCStart" || kind == "Image/DCEnd":
+					im, err := etw.DecodeImage(ev)
+					if err != nil {
+						t.Fatal(err)
+					}
+					images[imageEventNames[im.Opcode]]++
+					imageVers[fmt.Sprint(ev.Version)]++
+				case kind == "Process/Start" || kind == "Process/End" || kind == "Process/DCStart" ||
+					kind == "Process/DCEnd" || kind == "Process/Defunct":
+					p, err := etw.DecodeProcess(ev)
+					if err != nil {
+						t.Fatal(err)
+					}
+					procs[strings.TrimPrefix(kind, "Process/")]++
+					procVers[fmt.Sprint(ev.Version)]++
+					if p.IsWOW64() {
+						wow[uint32(p.ProcessID)] = true
+					}
+				case kind == "StackWalk/Stack":
+					s, err := etw.DecodeStack(ev)
+					if err != nil {
+						t.Fatal(err)
+					}
+					stackRecs["Stack"]++
+					stacks = append(stacks, stackRec{s.EventTimeStamp, ev.Timestamp, s.Process, s.Thread, ev.Processor, s.Len()})
+				case kind == "StackWalk/StackKeyKernel" || kind == "StackWalk/StackKeyUser":
+					stackRecs[strings.TrimPrefix(kind, "StackWalk/")]++
+				case strings.HasPrefix(kind, "StackWalk/Key"):
+					keyDefs[strings.TrimPrefix(kind, "StackWalk/")]++
+				}
+			}
+			eq := func(what string, got, want map[string]int) {
+				for k, n := range want {
+					if got[k] != n {
+						t.Errorf("%s[%s] = %d, want %d", what, k, got[k], n)
+					}
+				}
+				for k, n := range got {
+					if _, ok := want[k]; !ok {
+						t.Errorf("%s[%s] = %d, want none", what, k, n)
+					}
+				}
+			}
+			eq("image_records", images, want.ImageRecords)
+			eq("image_versions", imageVers, want.ImageVersions)
+			eq("process_records", procs, want.ProcessRecords)
+			eq("process_versions", procVers, want.ProcessVersions)
+			for k := range want.StackRecords {
+				if stackRecs[k] != want.StackRecords[k] {
+					t.Errorf("stack_records[%s] = %d, want %d", k, stackRecs[k], want.StackRecords[k])
+				}
+			}
+			for k := range want.KeyDefinitions {
+				if keyDefs[k] != want.KeyDefinitions[k] {
+					t.Errorf("key_definitions[%s] = %d, want %d", k, keyDefs[k], want.KeyDefinitions[k])
+				}
+			}
+			for _, p := range want.Processes {
+				if p.WOW64Source == "flags" && wow[p.PID] != p.WOW64 {
+					t.Errorf("process %d (%s): IsWOW64 = %v, want %v", p.PID, p.Image, wow[p.PID], p.WOW64)
+				}
+			}
+			// first_stacks is in record-timestamp order and also lists
+			// resolved key references; compare its plain Stack records.
+			sort.SliceStable(stacks, func(i, j int) bool { return stacks[i].rts < stacks[j].rts })
+			i := 0
+			for _, w := range want.FirstStacks {
+				if w.Record != "Stack" {
+					continue
+				}
+				for i < len(stacks) && stacks[i].rts < w.RecordTimestamp {
+					i++
+				}
+				if i >= len(stacks) {
+					t.Fatalf("first_stacks: no Stack record at %d", w.RecordTimestamp)
+				}
+				s := stacks[i]
+				if s.rts != w.RecordTimestamp || s.ts != w.Timestamp || uint32(s.pid) != w.PID || uint32(s.tid) != w.TID || s.cpu != w.CPU || s.n != len(w.Frames) {
+					t.Errorf("first_stacks at %d: got %+v, want %+v", w.RecordTimestamp, s, w)
+				}
+				i++
+			}
+		})
+	}
+}
