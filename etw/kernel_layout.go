@@ -85,7 +85,7 @@ type eventClass struct {
 	guid    GUID
 	group   int // kernel group, or -1
 	names   map[uint8]string
-	kinds   map[uint8]string // "Class/Name", precomputed
+	kinds   *[256]string // "Class/Name" by opcode, built from names
 	layouts []layout
 }
 
@@ -373,7 +373,7 @@ var classByGroup [numKernelGroups]*eventClass
 
 func init() {
 	for _, c := range classes {
-		c.kinds = make(map[uint8]string, len(c.names))
+		c.kinds = new([256]string)
 		for op, n := range c.names {
 			c.kinds[op] = c.name + "/" + n
 		}
