@@ -1,0 +1,24 @@
+package pdb
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func FuzzPDB(f *testing.F) {
+	for _, tt := range images {
+		f.Add(readTestdata(f, tt.pdb))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			var fe *FormatError
+			if p != nil || !errors.As(err, &fe) {
+				t.Fatalf("Open: file %v, error %v", p, err)
+			}
+			return
+		}
+		exerciseAll(t, p)
+	})
+}
