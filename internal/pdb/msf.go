@@ -82,6 +82,11 @@ func openMSF(r io.ReaderAt, size int64) (*msf, error) {
 		return nil, fileErr(52, ErrCorrupt, "block map address %d ≥ NumBlocks %d", blockMapAddr, m.numBlocks)
 	}
 	ndirBlocks := (dirBytes + bs - 1) / bs
+	if ndirBlocks > m.numBlocks {
+		// Blocks are never shared, so the directory cannot be larger than
+		// the file; this keeps a tiny file from claiming a huge directory.
+		return nil, fileErr(44, ErrCorrupt, "stream directory of %d blocks exceeds NumBlocks %d", ndirBlocks, m.numBlocks)
+	}
 	bm := make([]byte, 4*ndirBlocks)
 	if err := m.readFile(bm, int64(blockMapAddr)*int64(bs), "stream directory block map"); err != nil {
 		return nil, err
@@ -121,6 +126,12 @@ func (m *msf) parseDirectory(dir []byte) error {
 		}
 		m.sizes[i] = s
 		total += (uint64(s) + uint64(m.blockSize) - 1) / uint64(m.blockSize)
+	}
+	// Each block belongs to at most one stream, so all streams together
+	// cannot hold more blocks than the file. Without this check, streams
+	// that repeat one block could claim far more bytes than the file has.
+	if total > uint64(m.numBlocks) {
+		return fileErr(-1, ErrCorrupt, "streams claim %d blocks, more than NumBlocks %d", total, m.numBlocks)
 	}
 	rest := dir[4+4*int(n):]
 	if total*4 > uint64(len(rest)) {

@@ -100,6 +100,11 @@ func (f *File) Age() uint32 {
 	return f.infoAge
 }
 
+// InfoAge returns the age stored in the PDB info stream. Linkers keep it
+// equal to the DBI age ([File.Age]) when they write a fresh PDB; tools that
+// rewrite PDBs may increment only this one.
+func (f *File) InfoAge() uint32 { return f.infoAge }
+
 // Machine returns the DBI stream's machine type (an IMAGE_FILE_MACHINE_*
 // value such as 0x14c for x86 or 0x8664 for x64), or 0 if unknown.
 func (f *File) Machine() uint16 { return f.machine }
@@ -272,6 +277,9 @@ func (f *File) readDBI() error {
 
 func (f *File) readModules(b []byte, base int64) error {
 	c := newCursor(b, streamDBI, base)
+	// Module streams are distinct; a shared one would be read once per
+	// module that names it.
+	seen := make(map[int]bool)
 	for c.remaining() > 0 {
 		if len(f.modules) >= maxModules {
 			return streamErr(streamDBI, base+int64(c.off), ErrCorrupt, "more than %d modules", maxModules)
@@ -292,7 +300,12 @@ func (f *File) readModules(b []byte, base int64) error {
 		}
 		if mod.symStream == nilStream {
 			mod.symStream = -1
+		} else if seen[mod.symStream] {
+			return streamErr(streamDBI, base+int64(c.off), ErrCorrupt, "module %q reuses symbol stream %d", mod.name, mod.symStream)
+		} else if mod.symStream >= f.m.numStreams() {
+			return streamErr(streamDBI, base+int64(c.off), ErrCorrupt, "module %q names symbol stream %d of %d", mod.name, mod.symStream, f.m.numStreams())
 		}
+		seen[mod.symStream] = true
 		f.modules = append(f.modules, mod)
 	}
 	return nil

@@ -386,6 +386,7 @@ func TestOMAP(t *testing.T) {
 func exerciseAll(t testing.TB, f *File) {
 	_ = f.GUID()
 	_ = f.Age()
+	_ = f.InfoAge()
 	_ = f.Key()
 	_ = f.Machine()
 	syms, err := f.Symbols()
