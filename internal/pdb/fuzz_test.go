@@ -8,7 +8,14 @@ import (
 
 func FuzzPDB(f *testing.F) {
 	for _, tt := range images {
-		f.Add(readTestdata(f, tt.pdb))
+		b := readTestdata(f, tt.pdb)
+		f.Add(b)
+		// A 512-byte-block copy: a different layout, and a smaller seed.
+		p, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(repack(f, p, 512))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Open(bytes.NewReader(b), int64(len(b)))

@@ -102,19 +102,26 @@ func openMSF(r io.ReaderAt, size int64) (*msf, error) {
 		}
 	}
 	dir = dir[:dirBytes]
-	if err := m.parseDirectory(dir); err != nil {
+	if err := m.parseDirectory(dir, bm); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-func (m *msf) parseDirectory(dir []byte) error {
+// parseDirectory decodes the stream directory dir, whose blocks are listed
+// in the block map bm.
+func (m *msf) parseDirectory(dir, bm []byte) error {
+	// at maps an offset in the directory to a file offset, for errors.
+	at := func(pos int) int64 {
+		blk := binary.LittleEndian.Uint32(bm[4*(pos/int(m.blockSize)):])
+		return int64(blk)*int64(m.blockSize) + int64(pos%int(m.blockSize))
+	}
 	n := binary.LittleEndian.Uint32(dir)
 	if n > maxStreams {
-		return fileErr(-1, ErrCorrupt, "stream directory has %d streams, limit %d", n, maxStreams)
+		return fileErr(at(0), ErrCorrupt, "stream directory has %d streams, limit %d", n, maxStreams)
 	}
 	if uint64(n)*4 > uint64(len(dir)-4) {
-		return fileErr(-1, ErrTruncated, "stream directory of %d bytes too short for %d stream sizes", len(dir), n)
+		return fileErr(at(0), ErrTruncated, "stream directory of %d bytes too short for %d stream sizes", len(dir), n)
 	}
 	m.sizes = make([]uint32, n)
 	m.first = make([]uint32, n+1)
@@ -131,17 +138,17 @@ func (m *msf) parseDirectory(dir []byte) error {
 	// cannot hold more blocks than the file. Without this check, streams
 	// that repeat one block could claim far more bytes than the file has.
 	if total > uint64(m.numBlocks) {
-		return fileErr(-1, ErrCorrupt, "streams claim %d blocks, more than NumBlocks %d", total, m.numBlocks)
+		return fileErr(at(0), ErrCorrupt, "streams claim %d blocks, more than NumBlocks %d", total, m.numBlocks)
 	}
 	rest := dir[4+4*int(n):]
 	if total*4 > uint64(len(rest)) {
-		return fileErr(-1, ErrTruncated, "stream directory of %d bytes too short for %d block indices", len(dir), total)
+		return fileErr(at(0), ErrTruncated, "stream directory of %d bytes too short for %d block indices", len(dir), total)
 	}
 	m.blocks = make([]uint32, total)
 	for i := range m.blocks {
 		b := binary.LittleEndian.Uint32(rest[4*i:])
 		if b >= m.numBlocks {
-			return fileErr(-1, ErrCorrupt, "stream block index %d ≥ NumBlocks %d", b, m.numBlocks)
+			return fileErr(at(len(dir)-len(rest)+4*i), ErrCorrupt, "stream block index %d ≥ NumBlocks %d", b, m.numBlocks)
 		}
 		m.blocks[i] = b
 	}
