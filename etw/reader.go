@@ -1,0 +1,657 @@
+package etw
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"slices"
+)
+
+// Order selects the order in which a [Reader] delivers events.
+type Order int
+
+const (
+	// TimeOrder delivers events sorted by timestamp across processors: a
+	// k-way merge of the per-processor buffer chains, each taken in
+	// sequence-number order. Records with equal timestamps keep the order of
+	// the processor stream that is current, then processor order. This is
+	// the default.
+	TimeOrder Order = iota
+	// FileOrder delivers records as they are stored: buffer by buffer in
+	// file order, records in buffer order.
+	FileOrder
+)
+
+// Compression is the compression format of a trace's buffers
+// (COMPRESSION_FORMAT_* from the first buffer's State field).
+type Compression uint16
+
+// Compression formats.
+const (
+	CompressionNone      Compression = 0
+	CompressionLZNT1     Compression = 2 // COMPRESSION_FORMAT_LZNT1
+	CompressionXpress    Compression = 3 // COMPRESSION_FORMAT_XPRESS, plain LZ77
+	CompressionXpressHuf Compression = 4 // COMPRESSION_FORMAT_XPRESS_HUFF
+)
+
+// String returns the census name: "none", "LZNT1", "XPRESS(LZ77)",
+// "XPRESS_HUFF" or "format(N)".
+func (c Compression) String() string {
+	switch c {
+	case CompressionNone:
+		return "none"
+	case CompressionLZNT1:
+		return "LZNT1"
+	case CompressionXpress:
+		return "XPRESS(LZ77)"
+	case CompressionXpressHuf:
+		return "XPRESS_HUFF"
+	}
+	return "format(" + itoa(uint64(c)) + ")"
+}
+
+// Stats counts what a [Reader] has seen so far. Damage is data: lost
+// events and buffers flagged in buffer headers, records that could not be
+// framed and buffers skipped because of damage are counted here.
+type Stats struct {
+	Buffers           int   // buffers in the file (from the buffer walk)
+	CompressedBuffers int   // buffers with the compressed flag
+	BuffersRead       int   // buffers whose records have been read
+	Events            int64 // records delivered
+	Bytes             int64 // buffer bytes read from the input
+	Errors            int   // FormatErrors returned
+	DamagedBuffers    int   // buffers with at least one FormatError
+	EventsLostBuffers int   // buffers flagged ETW_BUFFER_FLAG_EVENTS_LOST
+	BufferLostBuffers int   // buffers flagged ETW_BUFFER_FLAG_BUFFER_LOST
+	UnknownRecords    int64 // records of header types without a known layout
+}
+
+// Reader reads the events of an ETL file. Create one with [Open] or
+// [NewReader]; read with [Reader.ReadEvent] or [Reader.All].
+//
+// A Reader is not safe for concurrent use.
+type Reader struct {
+	ra     io.ReaderAt
+	size   int64
+	closer io.Closer
+	name   string
+
+	hdr      *LogfileHeader
+	hdrEvent *Event // the header event, cloned
+	clock    *Clock
+	comp     Compression
+	bufs     []BufferInfo
+	tailErrs []error // walk errors, reported after the events
+
+	order   Order
+	started bool
+	streams []*stream
+	h       streamHeap
+	cur     *stream   // stream whose event was returned last
+	toFill  []*stream // streams that need their next record framed
+	done    bool
+	err     error // sticky non-format error
+	stats   Stats
+	damaged int // last buffer index counted as damaged, +1
+}
+
+// stream is one chain of buffers read in order: one processor's buffers in
+// sequence order (time order), or all buffers (file order).
+type stream struct {
+	proc  int
+	rank  int   // tie-break rank among streams
+	bufs  []int // indexes into Reader.bufs
+	next  int   // next position in bufs
+	bi    int   // buffer index being read, -1 before the first
+	data  []byte
+	cdata []byte // compressed bytes scratch
+	pos   int
+	end   int
+	comp  bool
+	ev    Event
+	has   bool  // ev holds a framed record
+	trunc error // damage to report once the buffer's good records are read
+}
+
+// Open opens the ETL file name. A name of the form "archive.zip!member"
+// opens that member of a zip archive, and a ".zip" name alone opens the
+// archive's only ".etl" member. The Reader must be closed.
+func Open(name string) (*Reader, error) {
+	ra, size, closer, err := openInput(name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewReader(ra, size)
+	if err != nil {
+		closer.Close()
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	r.closer = closer
+	r.name = name
+	return r, nil
+}
+
+// NewReader returns a Reader for the ETL data in r, which is size bytes
+// long. It reads the header buffer and the 72-byte header of every buffer
+// (to index the per-processor chains), but no event data.
+func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
+	r := &Reader{ra: ra, size: size}
+	if err := r.init(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close releases the file opened by [Open]. It does nothing for a Reader
+// made by [NewReader].
+func (r *Reader) Close() error {
+	r.done = true
+	if r.closer != nil {
+		c := r.closer
+		r.closer = nil
+		return c.Close()
+	}
+	return nil
+}
+
+// Name returns the name given to [Open], or "".
+func (r *Reader) Name() string { return r.name }
+
+// Header returns the trace's logfile header (the first record).
+func (r *Reader) Header() *LogfileHeader { return r.hdr }
+
+// HeaderEvent returns the logfile header record itself (a copy).
+func (r *Reader) HeaderEvent() *Event { return r.hdrEvent }
+
+// Clock returns the clock that converts the trace's timestamps.
+func (r *Reader) Clock() *Clock { return r.clock }
+
+// PointerSize returns the pointer size of the trace (from the header).
+func (r *Reader) PointerSize() int { return int(r.hdr.PointerSize) }
+
+// Compression returns the compression format of the trace's buffers.
+func (r *Reader) Compression() Compression { return r.comp }
+
+// Buffers returns the per-buffer facts found by the buffer walk, in file
+// order. The slice is the reader's own; do not modify it.
+func (r *Reader) Buffers() []BufferInfo { return r.bufs }
+
+// Stats returns the counters so far.
+func (r *Reader) Stats() Stats { return r.stats }
+
+// SetOrder selects the delivery order. It must be called before the first
+// ReadEvent; later calls return an error.
+func (r *Reader) SetOrder(o Order) error {
+	if r.started {
+		return errors.New("etw: SetOrder after reading started")
+	}
+	if o != TimeOrder && o != FileOrder {
+		return fmt.Errorf("etw: unknown order %d", o)
+	}
+	r.order = o
+	return nil
+}
+
+func (r *Reader) init() error {
+	if r.size == 0 {
+		return fmt.Errorf("%w: empty input", ErrNotETL)
+	}
+	if r.size < bufferHeaderSize {
+		return fmt.Errorf("%w: %d bytes is shorter than a buffer header", ErrNotETL, r.size)
+	}
+	var hb [bufferHeaderSize]byte
+	if _, err := r.ra.ReadAt(hb[:], 0); err != nil {
+		return fmt.Errorf("etw: reading header buffer: %w", err)
+	}
+	var first BufferInfo
+	parseBufferHeader(hb[:], &first)
+	if first.Size < bufferHeaderSize+32 || first.Size > MaxBufferSize {
+		return fmt.Errorf("%w: first buffer size %d is not plausible", ErrNotETL, first.Size)
+	}
+	n := int64(first.Size)
+	if n > r.size {
+		n = r.size
+	}
+	data := make([]byte, n)
+	if _, err := r.ra.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("etw: reading header buffer: %w", err)
+	}
+	// The first record must be the logfile header event: a SYSTEM header
+	// with hook 0x0000.
+	p := bufferHeaderSize
+	if data[p+3]&0xC0 != 0xC0 || (HeaderType(data[p+2]) != HeaderSystem32 && HeaderType(data[p+2]) != HeaderSystem64) ||
+		binary.LittleEndian.Uint16(data[p+6:]) != uint16(HookHeader) {
+		return fmt.Errorf("%w: first record is not a logfile header event", ErrNotETL)
+	}
+	var ev Event
+	end := int(first.DataEnd())
+	if end > len(data) || end < p {
+		end = len(data)
+	}
+	size, ferr := frameRecord(&ev, data, p, end)
+	if ferr != nil {
+		return &FormatError{Buffer: 0, Offset: int64(p), RecordOffset: -1, Msg: "logfile header event: " + ferr.msg, Err: ErrNotETL}
+	}
+	_ = size
+	ptr := ev.PointerSize()
+	if len(ev.Payload) < logfileHeaderSize(ptr) {
+		return &FormatError{Buffer: 0, Offset: int64(p), RecordOffset: -1,
+			Msg: fmt.Sprintf("logfile header event payload is %d bytes, want %d", len(ev.Payload), logfileHeaderSize(ptr)), Err: ErrNotETL}
+	}
+	h, err := ParseLogfileHeader(ev.Payload, ptr)
+	if err != nil {
+		return &FormatError{Buffer: 0, Offset: int64(p), RecordOffset: -1, Msg: "logfile header", Err: err}
+	}
+	r.hdr = h
+	r.clock = NewClock(h, ev.Timestamp)
+	ev.Processor = first.Processor
+	ev.Offset = int64(p)
+	ev.clock = r.clock
+	r.hdrEvent = ev.Clone()
+	if h.Compressed() {
+		r.comp = Compression(first.State & 0xFFFF)
+		switch r.comp {
+		case CompressionLZNT1, CompressionXpress, CompressionXpressHuf:
+		default:
+			// Unknown value: buffers flagged compressed report it.
+		}
+	}
+	r.walk()
+	r.stats.Buffers = len(r.bufs)
+	for i := range r.bufs {
+		b := &r.bufs[i]
+		if b.Compressed() {
+			r.stats.CompressedBuffers++
+		}
+		if b.Flags&BufferEventsLost != 0 {
+			r.stats.EventsLostBuffers++
+		}
+		if b.Flags&BufferBufferLost != 0 {
+			r.stats.BufferLostBuffers++
+		}
+	}
+	return nil
+}
+
+// plausible reports whether a buffer header could start a buffer at off.
+func (r *Reader) plausible(b *BufferInfo) bool {
+	if b.Size < bufferHeaderSize || b.Size > MaxBufferSize {
+		return false
+	}
+	if !b.Compressed() && b.SavedOffset > b.Size {
+		return false
+	}
+	return b.SavedOffset <= MaxBufferSize
+}
+
+// walk reads every buffer header, following each buffer's own BufferSize.
+func (r *Reader) walk() {
+	var hb [bufferHeaderSize]byte
+	off := int64(0)
+	for off < r.size {
+		idx := len(r.bufs)
+		if r.size-off < bufferHeaderSize {
+			r.tailErrs = append(r.tailErrs, &FormatError{Buffer: idx, Offset: off, RecordOffset: -1,
+				Msg: fmt.Sprintf("%d trailing bytes are too short for a buffer header", r.size-off), Err: ErrTruncated})
+			return
+		}
+		if _, err := r.ra.ReadAt(hb[:], off); err != nil && !errors.Is(err, io.EOF) {
+			r.tailErrs = append(r.tailErrs, fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", idx, off, err))
+			return
+		}
+		bi := BufferInfo{Index: idx, FileOffset: off}
+		parseBufferHeader(hb[:], &bi)
+		if !r.plausible(&bi) {
+			ferr := &FormatError{Buffer: idx, Offset: off, RecordOffset: -1,
+				Msg: fmt.Sprintf("implausible buffer header (BufferSize %d, SavedOffset %d)", bi.Size, bi.SavedOffset), Err: ErrCorrupt}
+			r.tailErrs = append(r.tailErrs, ferr)
+			// Resynchronise on the session's buffer size when the file
+			// is uncompressed and the next slot looks like a buffer.
+			if next, ok := r.resync(off); ok {
+				off = next
+				continue
+			}
+			return
+		}
+		bi.Avail = bi.Size
+		if rest := r.size - off; int64(bi.Size) > rest {
+			bi.Avail = uint32(rest)
+		}
+		r.bufs = append(r.bufs, bi)
+		off += int64(bi.Size)
+	}
+}
+
+// resync looks for the next plausible buffer after a damaged header at off,
+// at multiples of the session buffer size.
+func (r *Reader) resync(off int64) (int64, bool) {
+	bs := int64(r.hdr.BufferSize)
+	if bs < bufferHeaderSize || bs > MaxBufferSize || r.hdr.Compressed() {
+		return 0, false
+	}
+	var hb [bufferHeaderSize]byte
+	for next := (off/bs + 1) * bs; next+bufferHeaderSize <= r.size; next += bs {
+		if _, err := r.ra.ReadAt(hb[:], next); err != nil {
+			return 0, false
+		}
+		var bi BufferInfo
+		parseBufferHeader(hb[:], &bi)
+		if r.plausible(&bi) && int64(bi.Size) == bs {
+			return next, true
+		}
+	}
+	return 0, false
+}
+
+func (r *Reader) start() {
+	r.started = true
+	if r.order == FileOrder {
+		s := &stream{bi: -1, rank: 0}
+		s.bufs = make([]int, len(r.bufs))
+		for i := range r.bufs {
+			s.bufs[i] = i
+		}
+		r.streams = []*stream{s}
+	} else {
+		byProc := map[uint16]*stream{}
+		var procs []uint16
+		for i := range r.bufs {
+			p := r.bufs[i].Processor
+			s := byProc[p]
+			if s == nil {
+				s = &stream{proc: int(p), bi: -1}
+				byProc[p] = s
+				procs = append(procs, p)
+			}
+			s.bufs = append(s.bufs, i)
+		}
+		slices.Sort(procs)
+		for rank, p := range procs {
+			s := byProc[p]
+			s.rank = rank
+			slices.SortStableFunc(s.bufs, func(a, b int) int {
+				sa, sb := r.bufs[a].Sequence, r.bufs[b].Sequence
+				switch {
+				case sa < sb:
+					return -1
+				case sa > sb:
+					return 1
+				}
+				return 0
+			})
+			r.streams = append(r.streams, s)
+		}
+	}
+	r.h = r.h[:0]
+	// Fill in reverse so that streams are primed in rank order.
+	for i := len(r.streams) - 1; i >= 0; i-- {
+		r.toFill = append(r.toFill, r.streams[i])
+	}
+}
+
+// ReadEvent returns the next event. At the end it returns io.EOF.
+//
+// The returned Event and the slices it holds alias the reader's buffers and
+// are valid only until the next call; use [Event.Clone] to keep one.
+//
+// Damage in a buffer is returned as a *[FormatError] after every good event
+// before it; the reader then skips the rest of that buffer, and the next
+// call continues with the next buffer. Other errors (I/O) are sticky.
+func (r *Reader) ReadEvent() (*Event, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if !r.started {
+		r.start()
+	}
+	if s := r.cur; s != nil && s.has {
+		// The event returned last is consumed now.
+		s.has = false
+		r.toFill = append(r.toFill, s)
+	}
+	for len(r.toFill) > 0 {
+		s := r.toFill[len(r.toFill)-1]
+		if err := r.fill(s); err != nil {
+			// s stays queued: the next call continues with its next
+			// buffer.
+			return nil, r.fail(err)
+		}
+		r.toFill = r.toFill[:len(r.toFill)-1]
+		if !s.has {
+			continue
+		}
+		// Ties keep the current stream: go on with it while its next
+		// record is not later than every other stream's.
+		if s == r.cur && len(r.toFill) == 0 && (len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ev.Timestamp) {
+			return r.deliver(s)
+		}
+		heap.Push(&r.h, s)
+	}
+	if len(r.h) == 0 {
+		r.cur = nil
+		if len(r.tailErrs) > 0 {
+			err := r.tailErrs[0]
+			r.tailErrs = r.tailErrs[1:]
+			return nil, r.fail(err)
+		}
+		r.done = true
+		return nil, io.EOF
+	}
+	return r.deliver(heap.Pop(&r.h).(*stream))
+}
+
+func (r *Reader) deliver(s *stream) (*Event, error) {
+	r.cur = s
+	r.stats.Events++
+	return &s.ev, nil
+}
+
+// fail records a non-format error as sticky and counts format errors.
+func (r *Reader) fail(err error) error {
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		r.stats.Errors++
+		if fe.Buffer+1 != r.damaged {
+			r.damaged = fe.Buffer + 1
+			r.stats.DamagedBuffers++
+		}
+		return err
+	}
+	r.err = err
+	return err
+}
+
+// All returns an iterator over the remaining events and errors. Iteration
+// stops after io.EOF (which is not yielded) or a non-format error. Events
+// alias the reader as with [Reader.ReadEvent].
+func (r *Reader) All() iter.Seq2[*Event, error] {
+	return func(yield func(*Event, error) bool) {
+		for {
+			ev, err := r.ReadEvent()
+			if err == io.EOF {
+				return
+			}
+			if !yield(ev, err) {
+				return
+			}
+			if err != nil {
+				var fe *FormatError
+				if !errors.As(err, &fe) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// fill frames the next record of s into s.ev, loading buffers as needed.
+// On return without error, s.has reports whether a record is available.
+func (r *Reader) fill(s *stream) error {
+	for {
+		if s.bi >= 0 && s.pos < s.end {
+			size, ferr := frameRecord(&s.ev, s.data, s.pos, s.end)
+			if ferr != nil {
+				s.pos = s.end // skip the rest of the buffer
+				if s.trunc != nil && errors.Is(s.trunc, ErrTruncated) {
+					// The record was cut by the end of the input.
+					err := s.trunc
+					s.trunc = nil
+					return err
+				}
+				return r.recordError(ferr, &r.bufs[s.bi], s)
+			}
+			ev := &s.ev
+			bi := &r.bufs[s.bi]
+			ev.Processor = bi.Processor
+			ev.Buffer = s.bi
+			ev.clock = r.clock
+			if s.comp {
+				ev.Offset = int64(s.pos)
+				ev.inComp = true
+			} else {
+				ev.Offset = bi.FileOffset + int64(s.pos)
+			}
+			if !ev.Header.Known() {
+				r.stats.UnknownRecords++
+			}
+			s.pos += (size + 7) &^ 7
+			s.has = true
+			return nil
+		}
+		if s.bi >= 0 && s.trunc != nil {
+			err := s.trunc
+			s.trunc = nil
+			return err
+		}
+		if s.next >= len(s.bufs) {
+			s.has = false
+			return nil
+		}
+		s.bi = s.bufs[s.next]
+		s.next++
+		if err := r.load(s); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *Reader) recordError(ferr *frameError, bi *BufferInfo, s *stream) error {
+	if s.comp {
+		return ferr.at(bi.Index, bi.FileOffset, int64(s.pos))
+	}
+	return ferr.at(bi.Index, bi.FileOffset+int64(s.pos), -1)
+}
+
+// load reads buffer s.bi into s.data and sets the record cursor.
+func (r *Reader) load(s *stream) error {
+	bi := &r.bufs[s.bi]
+	s.pos, s.end, s.comp, s.trunc = bufferHeaderSize, bufferHeaderSize, false, nil
+	r.stats.BuffersRead++
+	avail := int(bi.Avail)
+	if bi.Compressed() {
+		s.comp = true
+		if cap(s.cdata) < avail {
+			s.cdata = make([]byte, avail)
+		}
+		raw := s.cdata[:avail]
+		if _, err := r.ra.ReadAt(raw, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", bi.Index, bi.FileOffset, err)
+		}
+		r.stats.Bytes += int64(avail)
+		want := int(bi.SavedOffset)
+		if want < bufferHeaderSize {
+			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1,
+				Msg: fmt.Sprintf("compressed buffer with SavedOffset %d", bi.SavedOffset), Err: ErrCorrupt}
+		}
+		if cap(s.data) < want {
+			s.data = make([]byte, want)
+		}
+		s.data = s.data[:want]
+		copy(s.data, raw[:bufferHeaderSize])
+		format := r.comp
+		if format == CompressionNone {
+			format = CompressionXpress
+		}
+		n, err := decompress(format, s.data[bufferHeaderSize:], raw[bufferHeaderSize:])
+		if err != nil {
+			// Deliver the records that decompressed before the damage.
+			n = max(0, min(n, want-bufferHeaderSize))
+			s.end = (bufferHeaderSize + n) &^ 7
+			fe := &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1, Err: ErrCorrupt,
+				Msg: fmt.Sprintf("decompressing %s buffer: %v", format, err)}
+			switch {
+			case errors.Is(err, ErrUnsupportedCompression):
+				fe.Msg = fmt.Sprintf("compression format %d (%s) not supported", uint16(format), format)
+				fe.Err = ErrUnsupportedCompression
+				s.end = bufferHeaderSize
+			case bi.Avail < bi.Size:
+				fe.Msg = fmt.Sprintf("compressed buffer truncated: %d of %d bytes present", bi.Avail, bi.Size)
+				fe.Err = ErrTruncated
+			}
+			s.trunc = fe
+			return nil
+		}
+		if n != want-bufferHeaderSize {
+			s.end = bufferHeaderSize + n
+			s.trunc = &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: int64(bufferHeaderSize + n),
+				Msg: fmt.Sprintf("decompressed %d bytes, SavedOffset says %d", n, want-bufferHeaderSize), Err: ErrCorrupt}
+			return nil
+		}
+		s.end = want
+		return nil
+	}
+	if cap(s.data) < avail {
+		s.data = make([]byte, int(bi.Size))
+	}
+	s.data = s.data[:avail]
+	if _, err := r.ra.ReadAt(s.data, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", bi.Index, bi.FileOffset, err)
+	}
+	r.stats.Bytes += int64(avail)
+	end := int(bi.DataEnd())
+	switch {
+	case end == 0:
+		end = bufferHeaderSize
+	case end < bufferHeaderSize:
+		s.trunc = &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1,
+			Msg: fmt.Sprintf("end of data %d lies inside the buffer header", end), Err: ErrCorrupt}
+		end = bufferHeaderSize
+	case end > int(bi.Size):
+		s.trunc = &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + 4, RecordOffset: -1,
+			Msg: fmt.Sprintf("end of data %d exceeds BufferSize %d", end, bi.Size), Err: ErrCorrupt}
+		end = int(bi.Size)
+	}
+	if avail < int(bi.Size) {
+		// A buffer cut off by the end of the input: deliver the records
+		// that are whole, then report the truncation.
+		s.trunc = &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + int64(avail), RecordOffset: -1,
+			Msg: fmt.Sprintf("buffer truncated: %d of %d bytes present", avail, bi.Size), Err: ErrTruncated}
+		end = min(end, avail)
+	}
+	s.end = end
+	return nil
+}
+
+// streamHeap orders streams by the timestamp of their next record, then by
+// rank.
+type streamHeap []*stream
+
+func (h streamHeap) less(a, b *stream) bool {
+	if a.ev.Timestamp != b.ev.Timestamp {
+		return a.ev.Timestamp < b.ev.Timestamp
+	}
+	return a.rank < b.rank
+}
+func (h streamHeap) Len() int           { return len(h) }
+func (h streamHeap) Less(i, j int) bool { return h.less(h[i], h[j]) }
+func (h streamHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *streamHeap) Push(x any)        { *h = append(*h, x.(*stream)) }
+func (h *streamHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return s
+}
