@@ -8,63 +8,78 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 )
 
 // caseInsensitiveFS is true where the usual file systems already compare
 // names case-insensitively, so a directory scan can find nothing more.
 var caseInsensitiveFS = runtime.GOOS == "windows"
 
-// resolveChild finds the entry called name in dir: the exact name, then
-// its lower-case form, then (except on Windows) a case-insensitive scan of
-// dir. It returns the path found and its info, or an error satisfying
-// errors.Is(err, fs.ErrNotExist).
-func resolveChild(dir, name string) (string, fs.FileInfo, error) {
+// resolveChild finds the folder (dirWanted) or regular file called name
+// in dir: the exact name, then its lower-case form, then (except on
+// Windows) a case-insensitive scan of dir. It returns the path found and
+// its info, or an error satisfying errors.Is(err, fs.ErrNotExist) when
+// there is none.
+func resolveChild(dir, name string, dirWanted bool) (string, fs.FileInfo, error) {
+	kindOK := func(fi fs.FileInfo) bool {
+		if dirWanted {
+			return fi.IsDir()
+		}
+		return fi.Mode().IsRegular()
+	}
 	p := filepath.Join(dir, name)
 	fi, err := os.Stat(p)
-	if err == nil {
+	if err == nil && kindOK(fi) {
 		return p, fi, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !isNotDir(err) {
 		return "", nil, err
 	}
 	if lower := strings.ToLower(name); lower != name {
 		lp := filepath.Join(dir, lower)
-		if fi, err := os.Stat(lp); err == nil {
+		if fi, err := os.Stat(lp); err == nil && kindOK(fi) {
 			return lp, fi, nil
 		}
 	}
+	notFound := &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
 	if caseInsensitiveFS {
-		return "", nil, err
+		return "", nil, notFound
 	}
-	actual, ok := scanDir(dir, name)
-	if !ok {
-		return "", nil, err
+	for _, actual := range scanDir(dir, name) {
+		p := filepath.Join(dir, actual)
+		if fi, err := os.Stat(p); err == nil && kindOK(fi) {
+			return p, fi, nil
+		}
 	}
-	p = filepath.Join(dir, actual)
-	fi, err = os.Stat(p)
-	if err != nil {
-		return "", nil, err
-	}
-	return p, fi, nil
+	return "", nil, notFound
 }
 
-// scanDir looks through dir for an entry whose name equals name under
-// Unicode case folding.
-func scanDir(dir, name string) (string, bool) {
+// isNotDir reports whether err says a path component is not a folder.
+func isNotDir(err error) bool {
+	return errors.Is(err, syscall.ENOTDIR)
+}
+
+// scanDir returns the entries of dir whose names equal name under Unicode
+// case folding (at most 8).
+func scanDir(dir, name string) []string {
 	f, err := os.Open(dir)
 	if err != nil {
-		return "", false
+		return nil
 	}
 	defer f.Close()
+	var found []string
 	for {
 		ents, err := f.ReadDir(512)
 		for _, e := range ents {
 			if strings.EqualFold(e.Name(), name) {
-				return e.Name(), true
+				found = append(found, e.Name())
+				if len(found) == 8 {
+					return found
+				}
 			}
 		}
 		if err != nil || len(ents) == 0 {
-			return "", false
+			return found
 		}
 	}
 }
@@ -73,7 +88,7 @@ func scanDir(dir, name string) (string, bool) {
 // spelling of each part where one exists under another letter case.
 func resolveDirPath(dir string, parts ...string) string {
 	for _, part := range parts {
-		if p, fi, err := resolveChild(dir, part); err == nil && fi.IsDir() {
+		if p, _, err := resolveChild(dir, part, true); err == nil {
 			dir = p
 			continue
 		}

@@ -288,8 +288,8 @@ func (s *Store) isTwoTier(root string) bool {
 	if v, ok := s.twoTier.Load(root); ok {
 		return v.(bool)
 	}
-	_, fi, err := resolveChild(root, "index2.txt")
-	two := err == nil && fi.Mode().IsRegular()
+	_, _, err := resolveChild(root, "index2.txt", false)
+	two := err == nil
 	s.twoTier.Store(root, two)
 	return two
 }
@@ -357,9 +357,9 @@ func (l *lookup) folder(e *Entry) (string, error) {
 		}
 	}
 	// Flat: the file directly in the folder.
-	p, fi, err := resolveChild(e.Dir, l.name)
+	p, _, err := resolveChild(e.Dir, l.name, false)
 	switch {
-	case err == nil && fi.Mode().IsRegular():
+	case err == nil:
 		if v := l.s.opts.Verify; v != nil {
 			if err := v(p, l.name, l.key); err != nil {
 				l.warn(fmt.Errorf("%s rejected: %w", p, err))
@@ -418,25 +418,25 @@ func (l *lookup) inStore(root string) (hit, bool) {
 	}
 	dir := root
 	for _, part := range parts {
-		p, fi, err := resolveChild(dir, part)
-		if err != nil || !fi.IsDir() {
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p, _, err := resolveChild(dir, part, true)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
 				l.warn(err)
 			}
 			return hit{}, false
 		}
 		dir = p
 	}
-	if p, fi, err := resolveChild(dir, l.name); err == nil && fi.Mode().IsRegular() {
+	if p, _, err := resolveChild(dir, l.name, false); err == nil {
 		return hit{path: p}, true
 	}
 	if cn := compressedName(l.name); cn != l.name {
-		if p, fi, err := resolveChild(dir, cn); err == nil && fi.Mode().IsRegular() {
+		if p, _, err := resolveChild(dir, cn, false); err == nil {
 			return hit{path: p, compressed: true}, true
 		}
 	}
-	p, fi, err := resolveChild(dir, "file.ptr")
-	if err != nil || !fi.Mode().IsRegular() {
+	p, _, err := resolveChild(dir, "file.ptr", false)
+	if err != nil {
 		return hit{}, false
 	}
 	b, err := readSmall(p, maxPtrFile)
