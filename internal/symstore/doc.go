@@ -37,7 +37,8 @@
 //
 // For a chain ending in a URL, a Store GETs URL/name/KEY/name, then
 // URL/name/KEY/name_ (compressed), then URL/name/KEY/file.ptr, with the
-// User-Agent [UserAgent]. 404 and 410 mean absent and are remembered for
+// User-Agent [UserAgent] (servers are always asked in the one-tier layout).
+// 404 and 410 mean absent and are remembered for
 // the Store's lifetime, so the same URL is never asked twice; any other
 // status or a transport error is a warning, and the search goes on with
 // the next path entry. Downloads are written atomically (temporary file,

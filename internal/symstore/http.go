@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,7 +33,7 @@ func defaultClient() *http.Client {
 			if len(via) >= 10 {
 				return errors.New("stopped after 10 redirects")
 			}
-			if len(via) > 0 && via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			if len(via) > 0 && via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
 				return fmt.Errorf("refusing redirect from https to %s", req.URL.Scheme)
 			}
 			return nil
@@ -99,8 +100,17 @@ func (s *Store) markAbsent(u string) {
 
 // get performs one GET of u and handles a success according to kind.
 func (l *lookup) get(u string, kind int, down []string) (string, fetchResult, error) {
-	ctx, cancel := context.WithTimeout(l.ctx, l.s.timeout)
+	ctx, cancel := context.WithCancel(l.ctx)
 	defer cancel()
+	var idle atomic.Bool
+	timer := time.AfterFunc(l.s.timeout, func() { idle.Store(true); cancel() })
+	defer timer.Stop()
+	stalled := func(err error) error {
+		if idle.Load() && l.ctx.Err() == nil {
+			return fmt.Errorf("%w: GET %s: nothing received for %v", ErrServer, u, l.s.timeout)
+		}
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", fetchFailed, fmt.Errorf("%w: %v", ErrServer, err)
@@ -111,7 +121,7 @@ func (l *lookup) get(u string, kind int, down []string) (string, fetchResult, er
 		if l.ctx.Err() != nil {
 			return "", fetchFailed, l.ctx.Err()
 		}
-		return "", fetchFailed, fmt.Errorf("%w: GET %s: %v", ErrServer, u, err)
+		return "", fetchFailed, stalled(fmt.Errorf("%w: GET %s: %v", ErrServer, u, err))
 	}
 	defer resp.Body.Close()
 	switch {
@@ -122,6 +132,9 @@ func (l *lookup) get(u string, kind int, down []string) (string, fetchResult, er
 	case resp.StatusCode != http.StatusOK:
 		return "", fetchFailed, fmt.Errorf("%w: GET %s: %s", ErrServer, u, resp.Status)
 	}
+	if kind != 2 && strings.HasPrefix(strings.ToLower(resp.Header.Get("Content-Type")), "text/html") {
+		return "", fetchFailed, fmt.Errorf("%w: GET %s: answered with an HTML page", ErrServer, u)
+	}
 	limit := l.s.limit
 	if kind == 2 {
 		limit = maxPtrFile
@@ -129,12 +142,12 @@ func (l *lookup) get(u string, kind int, down []string) (string, fetchResult, er
 	if resp.ContentLength > limit {
 		return "", fetchFailed, tooLarge("GET "+u, resp.ContentLength, limit)
 	}
-	body := io.LimitReader(resp.Body, limit+1)
+	body := io.LimitReader(&idleReader{r: resp.Body, t: timer, d: l.s.timeout}, limit+1)
 	readErr := func(err error) error {
 		if l.ctx.Err() != nil {
 			return l.ctx.Err()
 		}
-		return err
+		return stalled(err)
 	}
 	switch kind {
 	case 0:
@@ -192,6 +205,21 @@ func (l *lookup) get(u string, kind int, down []string) (string, fetchResult, er
 		}
 		return "", fetchAbsent, nil
 	}
+}
+
+// idleReader pushes back the idle timer t by d on every read.
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+	d time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.t.Reset(r.d)
+	}
+	return n, err
 }
 
 // copyCapped copies r to w, failing with ErrTooLarge past limit bytes

@@ -292,10 +292,11 @@ func TestHTTPContextCancel(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, ErrNotFound)
 
-	// A request timeout is a server error: the search goes on.
-	_, err = New(mustParse(t, "srv*"+cache+"*"+srv.url()), &Options{RequestTimeout: 20 * time.Millisecond}).FindPDB(context.Background(), testPDB)
+	// An idle server is a server error: the search goes on.
+	_, err = New(mustParse(t, "srv*"+cache+"*"+srv.url()), &Options{IdleTimeout: 20 * time.Millisecond}).FindPDB(context.Background(), testPDB)
 	assert.ErrorIs(t, err, ErrNotFound)
 	assert.ErrorIs(t, err, ErrServer)
+	assert.Contains(t, err.Error(), "nothing received")
 }
 
 // TestNoURLNoNetwork checks that lookups along a path without URLs never
@@ -372,4 +373,33 @@ func TestHTTPWaiterRetriesAfterLeaderCancel(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-leaderDone, context.Canceled)
 	assert.NoError(t, <-waiterDone)
+}
+
+// TestHTTPHTMLAndRedirect checks that an HTML page is not stored as a
+// symbol file, and that redirects are followed.
+func TestHTTPHTMLAndRedirect(t *testing.T) {
+	ctx := context.Background()
+	srv := newStoreServer(t)
+	writeFile(t, filepath.Join(srv.root, "foo.pdb", testPDB.Dir(), "foo.pdb"), "real")
+	srv.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/html/") {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write([]byte("<html>sign in</html>"))
+			return true
+		}
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/moved/"); ok {
+			http.Redirect(w, r, "/symbols/"+rest, http.StatusFound)
+			return true
+		}
+		return false
+	})
+	cache := t.TempDir()
+	_, err := New(mustParse(t, "srv*"+cache+"*"+srv.URL+"/html"), nil).FindPDB(ctx, testPDB)
+	assert.ErrorIs(t, err, ErrServer)
+	assert.Contains(t, err.Error(), "HTML")
+	assert.NoFileExists(t, filepath.Join(cache, "foo.pdb", testPDB.Dir(), "foo.pdb"))
+
+	got, err := New(mustParse(t, "srv*"+cache+"*"+srv.URL+"/moved/"), nil).FindPDB(ctx, testPDB)
+	require.NoError(t, err)
+	assert.Equal(t, "real", readString(t, got))
 }

@@ -19,9 +19,10 @@ import (
 // unpacked file: 1 GiB.
 const DefaultMaxDownload int64 = 1 << 30
 
-// DefaultRequestTimeout bounds one HTTP request, body included, unless
-// [Options.RequestTimeout] says otherwise.
-const DefaultRequestTimeout = 10 * time.Minute
+// DefaultIdleTimeout is how long an HTTP request may wait for the response
+// headers or for the next bytes of the body, unless [Options.IdleTimeout]
+// says otherwise.
+const DefaultIdleTimeout = time.Minute
 
 // UserAgent is sent with every HTTP request.
 const UserAgent = "etwkit-symstore"
@@ -91,9 +92,11 @@ type Options struct {
 	// store, or unpacked from a CAB file, in bytes. Zero means
 	// [DefaultMaxDownload].
 	MaxDownload int64
-	// RequestTimeout bounds each HTTP request including its body. Zero
-	// means [DefaultRequestTimeout].
-	RequestTimeout time.Duration
+	// IdleTimeout is how long an HTTP request may wait for the response
+	// headers, or for more body bytes, before it fails; a slow but
+	// progressing download is not cut off. Zero means
+	// [DefaultIdleTimeout].
+	IdleTimeout time.Duration
 	// Logf, if set, receives warnings: server errors, unreadable stores,
 	// refused downloads, failed copies. Lookups go on after a warning.
 	Logf func(format string, args ...any)
@@ -145,9 +148,9 @@ func New(p Path, opts *Options) *Store {
 	if s.limit <= 0 {
 		s.limit = DefaultMaxDownload
 	}
-	s.timeout = s.opts.RequestTimeout
+	s.timeout = s.opts.IdleTimeout
 	if s.timeout <= 0 {
-		s.timeout = DefaultRequestTimeout
+		s.timeout = DefaultIdleTimeout
 	}
 	return s
 }
