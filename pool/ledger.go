@@ -17,6 +17,8 @@ const (
 	// MaxWindows caps [Options.Windows]; each declared window costs work on
 	// every event.
 	MaxWindows = 64
+	// MaxBinsLimit caps [Options.MaxBins].
+	MaxBinsLimit = 1 << 20
 )
 
 // Options configure a [Ledger]. The zero value works: 10 MHz ticks, trace
@@ -35,7 +37,8 @@ type Options struct {
 	// Series, the growth fit and the after-the-pass windows of
 	// [Ledger.Window] work at this resolution.
 	Resolution int64
-	// MaxBins bounds the number of bins (0 means [DefaultMaxBins]). When an
+	// MaxBins bounds the number of bins (0 means [DefaultMaxBins], at most
+	// [MaxBinsLimit]). When an
 	// event falls past the last bin, the bin width doubles and existing bins
 	// merge pairwise, so memory stays bounded for any trace length. The
 	// effective width is [Report.BinTicks].
@@ -144,7 +147,9 @@ type Ledger struct {
 	groupIdx map[groupKey]uint32
 	tks      []tkState
 	tkIdx    map[uint64]uint32
-	cells    map[cellKey]cell
+	cellIdx  map[cellKey]uint32 // cell key → index in cellKeys/cellVals
+	cellKeys []cellKey
+	cellVals []cell
 	windows  []Window
 
 	poolEvents uint64
@@ -161,7 +166,7 @@ func NewLedger(opt Options) *Ledger {
 		sessions: make(map[uint32]map[uint64]block),
 		groupIdx: make(map[groupKey]uint32),
 		tkIdx:    make(map[uint64]uint32),
-		cells:    make(map[cellKey]cell),
+		cellIdx:  make(map[cellKey]uint32),
 		stacks:   newStackTable(opt.PointerSize),
 	}
 	if l.freq <= 0 {
@@ -173,7 +178,7 @@ func NewLedger(opt Options) *Ledger {
 	}
 	l.maxBins = DefaultMaxBins
 	if opt.MaxBins > 0 {
-		l.maxBins = uint64(opt.MaxBins)
+		l.maxBins = uint64(min(opt.MaxBins, MaxBinsLimit))
 	}
 	l.cellCap = DefaultMaxCells
 	if opt.MaxCells > 0 {
@@ -227,9 +232,9 @@ func (l *Ledger) advance(t int64) (int64, uint32) {
 	for d/l.width >= l.maxBins && l.width < 1<<62 {
 		l.coarsen()
 	}
-	if len(l.cells) >= l.cellCap {
+	if len(l.cellVals) >= l.cellCap {
 		l.coarsen()
-		if len(l.cells) >= l.cellCap/2 {
+		if len(l.cellVals) >= l.cellCap/2 {
 			l.cellCap *= 2
 		}
 	}
@@ -244,30 +249,42 @@ func (l *Ledger) binOf(t int64) uint32 {
 // coarsen doubles the bin width, merging cells pairwise.
 func (l *Ledger) coarsen() {
 	l.width *= 2
-	old := l.cells
-	l.cells = make(map[cellKey]cell, len(old)/2)
-	for k, c := range old {
+	keys, vals := l.cellKeys, l.cellVals
+	l.cellIdx = make(map[cellKey]uint32, len(keys)/2)
+	l.cellKeys = make([]cellKey, 0, len(keys)/2)
+	l.cellVals = make([]cell, 0, len(keys)/2)
+	for i, k := range keys {
 		k.a /= 2
 		k.f /= 2
-		m := l.cells[k]
-		m.n += c.n
-		m.bytes += c.bytes
-		l.cells[k] = m
+		c := l.cell(k)
+		c.n += vals[i].n
+		c.bytes += vals[i].bytes
 	}
 }
 
+// cell returns the histogram cell of k, creating it. The pointer is valid
+// until the next new cell.
+func (l *Ledger) cell(k cellKey) *cell {
+	i, ok := l.cellIdx[k]
+	if !ok {
+		i = uint32(len(l.cellVals))
+		l.cellIdx[k] = i
+		l.cellKeys = append(l.cellKeys, k)
+		l.cellVals = append(l.cellVals, cell{})
+	}
+	return &l.cellVals[i]
+}
+
 func (l *Ledger) addCell(k cellKey, size uint64) {
-	c := l.cells[k]
+	c := l.cell(k)
 	c.n++
 	c.bytes += size
-	l.cells[k] = c
 }
 
 func (l *Ledger) subCell(k cellKey, size uint64) {
-	c := l.cells[k]
+	c := l.cell(k)
 	c.n--
 	c.bytes -= size
-	l.cells[k] = c
 }
 
 func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {

@@ -51,6 +51,9 @@ type Op struct {
 	// PID and TID identify the logging thread (from the event header). For an
 	// allocation, PID is the allocating process.
 	PID, TID uint32
-	// Stack is the allocation stack, or [NoStack]. It is ignored for frees.
+	// Stack is the allocation stack, or [NoStack]. It must come from
+	// [Ledger.InternStack] of the same ledger; an ID never returned by it is
+	// counted in [Anomalies.UnknownStack] and treated as NoStack. It is
+	// ignored for frees.
 	Stack StackID
 }

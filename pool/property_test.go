@@ -173,7 +173,7 @@ func runProperty(t *testing.T, seed uint64, p genParams, opt Options) {
 	}
 	// Every pair of bin boundaries, plus ends outside the trace.
 	nb := int64(r.End-r.Start)/r.BinTicks + 1
-	t.Logf("seed %d: %d ops, %d bins of %d ticks, %d cells, anomalies %+v, aofo in windows %d", seed, len(ops), nb, r.BinTicks, len(l.cells), r.Anomalies, r.Windows[0].Totals.AOFO)
+	t.Logf("seed %d: %d ops, %d bins of %d ticks, %d cells, anomalies %+v, aofo in windows %d", seed, len(ops), nb, r.BinTicks, len(l.cellVals), r.Anomalies, r.Windows[0].Totals.AOFO)
 	var bounds []int64
 	bounds = append(bounds, r.Start-7)
 	for k := int64(0); k <= nb; k++ {

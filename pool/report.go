@@ -353,7 +353,8 @@ func (l *Ledger) series(tags []TagStats) {
 	for i := range tags {
 		tags[i].Series = make([]int64, nb)
 	}
-	for k, c := range l.cells {
+	for i, k := range l.cellKeys {
+		c := &l.cellVals[i]
 		s := tags[k.tk].Series
 		b := int64(c.bytes)
 		switch k.cls {

@@ -122,7 +122,8 @@ func (l *Ledger) declaredWindow(i int, w Window) WindowReport {
 // binWindow classifies from the lifetime histogram for bins [a, b).
 func (l *Ledger) binWindow(w Window, a, b uint64) WindowReport {
 	cs := make([]classCounters, len(l.tks))
-	for k, c := range l.cells {
+	for i, k := range l.cellKeys {
+		c := &l.cellVals[i]
 		x := &cs[k.tk]
 		ka, kf := uint64(k.a), uint64(k.f)
 		allocIn := ka >= a && ka < b
