@@ -64,11 +64,15 @@ func BenchmarkLedger(b *testing.B) {
 		l.Apply(&op)
 	}
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		w.next(&op)
 		l.Apply(&op)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
+	}
 }
 
 // BenchmarkLedgerOpenBlocks measures heap bytes per open block: one op
@@ -103,9 +107,10 @@ func BenchmarkLedgerLarge(b *testing.B) {
 		b.Skip("large benchmark skipped in -short mode")
 	}
 	const open = 1_000_000
-	var heapMB, eps float64
+	var heapMB, eps, cpuNs float64
 	for b.Loop() {
 		before := heapAlloc()
+		cpu0 := cpuTime()
 		l := NewLedger(Options{})
 		w := newWorkload(l, open)
 		var op Op
@@ -114,6 +119,7 @@ func BenchmarkLedgerLarge(b *testing.B) {
 			l.Apply(&op)
 		}
 		el := b.Elapsed().Seconds()
+		cpuNs = float64((cpuTime() - cpu0).Nanoseconds()) / float64(*largeEvents)
 		r := l.Finalize()
 		after := heapAlloc()
 		heapMB = float64(after-before) / (1 << 20)
@@ -125,6 +131,9 @@ func BenchmarkLedgerLarge(b *testing.B) {
 	}
 	b.ReportMetric(heapMB, "heap-MB")
 	b.ReportMetric(eps, "events/s")
+	if cpuNs > 0 {
+		b.ReportMetric(cpuNs, "cpu-ns/event")
+	}
 }
 
 func heapAlloc() uint64 {

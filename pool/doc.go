@@ -50,12 +50,14 @@
 //
 // # Memory
 //
-// Memory is proportional to the open blocks (about 50–60 bytes each: one map
-// slot holding alloc time, size and an aggregation index), to the distinct
+// Memory is proportional to the open blocks (about 84 bytes each, measured
+// by BenchmarkLedgerOpenBlocks: one map slot holding alloc time, size and an
+// aggregation index, plus map headroom), to the distinct
 // (tag, pool kind, stack, pid) combinations and stacks, and to the lifetime
 // histogram, which is bounded by [Options.MaxCells] and [Options.MaxBins];
 // it does not grow with the number of events. BenchmarkLedgerLarge measures
-// it.
+// it: 10 million events with 1 million blocks outstanding take about 81 MB
+// of heap.
 //
 // # Security
 //

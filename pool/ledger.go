@@ -61,7 +61,7 @@ type Options struct {
 // Window is a half-open time range [Start, End) in ticks: an event at time t
 // is inside when Start <= t < End.
 type Window struct {
-	Start, End int64
+	Start, End int64 // ticks
 }
 
 // block is one open allocation.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -359,4 +360,26 @@ func TestEmptyLedger(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"tags":[]`)
 	assert.Contains(t, string(b), `"stacks":[]`)
+}
+
+func TestFinalizeIsASnapshot(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := NewLedger(Options{Frequency: 1000, Resolution: 500, MaxBins: 4,
+		WallClock: func(ticks int64) time.Time { return base.Add(time.Duration(ticks) * time.Millisecond) }})
+	tag := MakeTag("Snap")
+	l.Apply(&Op{Time: 1000, Kind: Alloc, Tag: tag, Entry: 1, Size: 10})
+	r1 := l.Finalize()
+	assert.Equal(t, uint64(1), r1.Totals.OutstandingCount)
+	assert.Equal(t, base.Add(time.Second), r1.Trace.Start)
+	l.Apply(&Op{Time: 2000, Kind: Free, Tag: tag, Entry: 1})
+	l.Apply(&Op{Time: 5000, Kind: Alloc, Tag: tag, Entry: 2, Size: 20})
+	r2 := l.Finalize()
+	assert.Equal(t, uint64(1), r1.Totals.OutstandingCount, "earlier report unchanged")
+	assert.Equal(t, uint64(1), r2.Totals.AIFI)
+	assert.Equal(t, uint64(20), r2.Totals.OutstandingBytes)
+	assert.Equal(t, base.Add(5*time.Second), r2.Trace.End)
+	assert.InDelta(t, 4.0, r2.Trace.DurationS, 1e-9)
+	assert.Equal(t, int64(2000), r2.BinTicks, "4 s at 500-tick bins needs 9 bins; MaxBins 4 doubles twice")
+	assert.Equal(t, []int64{0, 0, 20}, r2.Tags[0].Series, "alloc and free both in bin 0")
+	checkReport(t, r2)
 }

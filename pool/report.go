@@ -42,20 +42,24 @@ type Report struct {
 
 // TraceInfo is the "trace" object of the report.
 type TraceInfo struct {
-	File        string    `json:"file"`
-	Start       time.Time `json:"start"`
-	End         time.Time `json:"end"`
-	DurationS   float64   `json:"duration_s"`
-	Events      uint64    `json:"events"`
-	PoolEvents  uint64    `json:"pool_events"`
-	EventsLost  uint64    `json:"events_lost"`
-	BuffersLost uint64    `json:"buffers_lost"`
+	File string `json:"file"` // trace file name (caller)
+	// Start and End are the wall times of the first and last tick (set when
+	// [Options.WallClock] is given; otherwise the caller may fill them).
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	DurationS float64   `json:"duration_s"` // seconds from Start to the last op
+	Events    uint64    `json:"events"`     // all events in the trace (caller)
+	// PoolEvents counts the alloc and free ops applied.
+	PoolEvents  uint64 `json:"pool_events"`
+	EventsLost  uint64 `json:"events_lost"`  // EventsLost of the trace (caller)
+	BuffersLost uint64 `json:"buffers_lost"` // BuffersLost of the trace (caller)
 }
 
 // Totals sums the per-tag counters. For the whole trace:
 // Allocs = AIFI + AIFO + AllocOverOpenBlock, Frees = AIFI + AOFI, AOFO = 0,
 // OutstandingCount = AIFO.
 type Totals struct {
+	// The fields are the sums of the [TagStats] fields of the same name.
 	Allocs           uint64 `json:"allocs"`
 	Frees            uint64 `json:"frees"`
 	AIFI             uint64 `json:"aifi"`
@@ -95,6 +99,9 @@ type Anomalies struct {
 // TagStats aggregates one (tag, pool kind). The first thirteen fields are the
 // poolleak schema; the others are additions.
 type TagStats struct {
+	// Tag and Pool identify the entry. Allocs and Frees count events (frees
+	// include frees without an open block); the four classes are those of
+	// the whole trace or window; Outstanding* are the blocks still open.
 	Tag              Tag    `json:"tag"`
 	Pool             Kind   `json:"pool"`
 	Allocs           uint64 `json:"allocs"`
@@ -113,12 +120,16 @@ type TagStats struct {
 	LeakRank int `json:"leak_rank"`
 
 	// LeakScore is the score LeakRank sorts by (see [LeakScore]).
-	LeakScore          float64 `json:"leak_score"`
-	BytesAllocated     uint64  `json:"bytes_allocated"`
-	BytesFreed         uint64  `json:"bytes_freed"`
-	BigPoolAllocs      uint64  `json:"big_pool_allocs"`
-	FreeWithoutAlloc   uint64  `json:"free_without_alloc"`
-	AllocOverOpenBlock uint64  `json:"alloc_over_open_block"`
+	LeakScore float64 `json:"leak_score"`
+	// BytesAllocated and BytesFreed sum the sizes of allocs and frees (a
+	// matched free counts its block's size, an unmatched one its own Size);
+	// BigPoolAllocs counts allocs with the big-pool bit; the last two are the
+	// tag's share of [Anomalies].
+	BytesAllocated     uint64 `json:"bytes_allocated"`
+	BytesFreed         uint64 `json:"bytes_freed"`
+	BigPoolAllocs      uint64 `json:"big_pool_allocs"`
+	FreeWithoutAlloc   uint64 `json:"free_without_alloc"`
+	AllocOverOpenBlock uint64 `json:"alloc_over_open_block"`
 	// Series holds the outstanding bytes at the end of each bin (bin i ends
 	// at Start + (i+1)*BinTicks); empty in window reports.
 	Series []int64 `json:"-"`
@@ -147,8 +158,8 @@ type StackStats struct {
 // Frame is one stack frame. It marshals to JSON as Name when set, else as the
 // address in hex ("0xfffff8012345abcd").
 type Frame struct {
-	Addr uint64
-	Name string
+	Addr uint64 // frame address as logged
+	Name string // symbol text, filled by a symbolizer; empty if unknown
 }
 
 // String returns Name, or the hex address when Name is empty.
@@ -167,6 +178,7 @@ func (f Frame) MarshalJSON() ([]byte, error) { return json.Marshal(f.String()) }
 // counts WOW64 frames as User; a stack resolver that knows the modules can
 // move them to WOW64.
 type Segments struct {
+	// Kernel, User and WOW64 count frames in each segment.
 	Kernel int `json:"kernel"`
 	User   int `json:"user"`
 	WOW64  int `json:"wow64"`
@@ -175,6 +187,8 @@ type Segments struct {
 // ProcessStats aggregates blocks by allocating process. Frees of blocks the
 // trace never saw allocated are not attributed to any process.
 type ProcessStats struct {
+	// PID is the allocating process; the counters are those of [TagStats]
+	// summed over the blocks it allocated.
 	PID              uint32
 	Allocs           uint64
 	Frees            uint64
@@ -194,18 +208,19 @@ type ProcessStats struct {
 // and the growth fields are zero. Tags without any event or block counted in
 // the window are omitted.
 type WindowReport struct {
-	Window Window
+	Window Window // the window classified
 	// Exact is "ticks" for a declared window, "bins" for one computed from
 	// the lifetime histogram at bin boundaries.
 	Exact  string
-	Totals Totals
+	Totals Totals // sums over Tags
 	// ClassBytes gives the bytes of each class.
 	ClassBytes ClassBytes
-	Tags       []TagStats
+	Tags       []TagStats // per (tag, pool kind), sorted like [Report.Tags]
 }
 
 // ClassBytes are the byte totals of the four window classes.
 type ClassBytes struct {
+	// AIFI, AIFO, AOFI and AOFO are bytes of the blocks in each class.
 	AIFI, AIFO, AOFI, AOFO uint64
 }
 
