@@ -36,7 +36,10 @@ type Report struct {
 	// the trace (End is the time of the last op).
 	Frequency, Start, End int64 `json:"-"`
 	// BinTicks is the effective bin width of the series (the resolution,
-	// doubled as often as [Options.MaxBins] and [Options.MaxCells] required).
+	// doubled as often as [Options.MaxBins] and [Options.MaxCells] required,
+	// and multiplied again when the tags times the bins would exceed
+	// [MaxSeriesValues]). Its multiples from Start are bin boundaries for
+	// [Ledger.Window].
 	BinTicks int64 `json:"-"`
 }
 
@@ -228,7 +231,7 @@ type ClassBytes struct {
 // change the ledger: Apply may continue and Finalize may be called again
 // (a live session can take periodic snapshots).
 func (l *Ledger) Finalize() *Report {
-	r := &Report{Frequency: l.freq, Start: l.start, End: l.last, BinTicks: int64(min(l.width, 1<<62))}
+	r := &Report{Frequency: l.freq, Start: l.start, End: l.last}
 	r.Trace.PoolEvents = l.poolEvents
 	r.Trace.DurationS = float64(uint64(l.last)-uint64(l.start)) / float64(l.freq)
 	if l.wallTime != nil && l.started {
@@ -296,7 +299,7 @@ func (l *Ledger) Finalize() *Report {
 		r.Stacks = []StackStats{}
 	}
 
-	l.series(tags)
+	r.BinTicks = int64(min(l.series(tags), 1<<62))
 	rankTags(tags, float64(r.BinTicks)/float64(l.freq))
 
 	for i := range tags {
@@ -358,15 +361,25 @@ func (l *Ledger) nbins() int {
 	return int(l.binOf(l.last)) + 1
 }
 
+// MaxSeriesValues bounds the values of all series in a report together
+// (tags times bins, 64 MB). Beyond it the series merge adjacent bins.
+const MaxSeriesValues = 1 << 23
+
 // series fills each tag's Series from the lifetime histogram: bytes enter at
-// their alloc bin and leave at their free (or replacement) bin.
-func (l *Ledger) series(tags []TagStats) {
+// their alloc bin and leave at their free (or replacement) bin. It returns
+// the width of a series bin in ticks.
+func (l *Ledger) series(tags []TagStats) uint64 {
 	nb := l.nbins()
-	if nb == 0 {
-		return
+	if nb == 0 || len(tags) == 0 {
+		return l.width
 	}
+	f := 1 // series bin = f histogram bins
+	for len(tags)*((nb+f-1)/f) > MaxSeriesValues && f < nb {
+		f *= 2
+	}
+	ns := (nb + f - 1) / f
 	for i := range tags {
-		tags[i].Series = make([]int64, nb)
+		tags[i].Series = make([]int64, ns)
 	}
 	for i, k := range l.cellKeys {
 		c := &l.cellVals[i]
@@ -374,10 +387,10 @@ func (l *Ledger) series(tags []TagStats) {
 		b := int64(c.bytes)
 		switch k.cls {
 		case cOpen:
-			s[k.a] += b
+			s[int(k.a)/f] += b
 		case cFreed, cReplaced:
-			s[k.a] += b
-			s[k.f] -= b
+			s[int(k.a)/f] += b
+			s[int(k.f)/f] -= b
 		}
 	}
 	for i := range tags {
@@ -386,4 +399,5 @@ func (l *Ledger) series(tags []TagStats) {
 			s[j] += s[j-1]
 		}
 	}
+	return l.width * uint64(f)
 }
