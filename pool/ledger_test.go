@@ -383,3 +383,23 @@ func TestFinalizeIsASnapshot(t *testing.T) {
 	assert.Equal(t, []int64{0, 0, 20}, r2.Tags[0].Series, "alloc and free both in bin 0")
 	checkReport(t, r2)
 }
+
+func TestSeriesMemoryBound(t *testing.T) {
+	const tags, span = 2100, 4000 // 2100 × 4001 bins > MaxSeriesValues
+	l := NewLedger(Options{Frequency: 1, Resolution: 1, MaxBins: 8192})
+	for i := range tags {
+		l.Apply(&Op{Time: 0, Kind: Alloc, Tag: Tag(i), Entry: uint64(i), Size: 1})
+	}
+	l.Apply(&Op{Time: span, Kind: Alloc, Tag: 0, Entry: 1 << 40, Size: 1})
+	r := l.Finalize()
+	assert.Equal(t, int64(2), r.BinTicks)
+	for _, tg := range r.Tags {
+		require.Len(t, tg.Series, span/2+1)
+	}
+	assert.LessOrEqual(t, len(r.Tags)*len(r.Tags[0].Series), MaxSeriesValues)
+	checkReport(t, r)
+	// Windows on the coarser series boundaries stay exact.
+	wr, err := l.Window(Window{2, 4})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(tags), wr.Totals.AOFO)
+}
