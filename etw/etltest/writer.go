@@ -332,6 +332,9 @@ func NewWriter(w io.Writer, opts Options) (*Writer, error) {
 		o.LogFileMode |= etw.ModeCompressed
 	}
 	wr := &Writer{w: w, o: o, ptr: o.PointerSize, bufs: make([]*wbuf, o.NumberOfProcessors), nextSeq: 1, writeSeq: 1, rr: -1}
+	if n := BufferHeaderSize + wr.headerEventSize(); n > o.HeaderBufferSize {
+		return nil, fmt.Errorf("%w: the header event needs %d bytes, HeaderBufferSize is %d", ErrBadOptions, n, o.HeaderBufferSize)
+	}
 	wr.rng = rand.New(rand.NewPCG(o.FlushOrder.seed, 0x9E3779B97F4A7C15))
 	if wa, ok := w.(io.WriterAt); ok {
 		wr.wa = wa
