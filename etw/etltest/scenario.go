@@ -25,7 +25,8 @@ type ScenarioOptions struct {
 	// derived from Events.
 	Duration time.Duration
 	// Events is the number of background pool events (allocations plus
-	// frees) to generate (default 4000).
+	// frees) to generate (default 4000); with Unbounded, the number of
+	// records after which the trace ends.
 	Events int
 	// Leak adds the leaking WOW64 app: every LeakInterval its I/O thread
 	// issues an overlapped ReadFile that leaves a LeakSize-byte
@@ -259,8 +260,10 @@ func IrpLeak(seed uint64, events int) *Scenario {
 	return NewScenario(ScenarioOptions{Seed: seed, Events: events, Leak: true, StackKeys: true, Damage: true})
 }
 
-// Scale returns an unbounded background-traffic scenario of about events
-// records, for streaming large traces.
+// Scale returns an unbounded scenario of about events records (background
+// pool traffic at 100,000 allocations per second of trace time, with stack
+// keys, and the leaking app), for streaming large traces: etlgen -scenario
+// scale. Its live state stays bounded (a few MB) whatever the size.
 func Scale(seed uint64, events int) *Scenario {
 	return NewScenario(ScenarioOptions{Seed: seed, Events: events, StackKeys: true, Unbounded: true, Leak: true, LeakCount: 1 << 30})
 }
