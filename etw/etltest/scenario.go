@@ -1,7 +1,6 @@
 package etltest
 
 import (
-	"container/heap"
 	"iter"
 	"math/rand/v2"
 	"sort"
@@ -176,21 +175,54 @@ type action struct {
 	lost  bool
 }
 
+// actionQueue is a binary min-heap of actions ordered by (t, seq).
 type actionQueue []*action
 
 func (q actionQueue) Len() int { return len(q) }
-func (q actionQueue) Less(i, j int) bool {
+
+func (q actionQueue) less(i, j int) bool {
 	if q[i].t != q[j].t {
 		return q[i].t < q[j].t
 	}
 	return q[i].seq < q[j].seq
 }
-func (q actionQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *actionQueue) Push(x any)   { *q = append(*q, x.(*action)) }
-func (q *actionQueue) Pop() any {
-	old := *q
-	a := old[len(old)-1]
-	*q = old[:len(old)-1]
+
+func (q *actionQueue) push(a *action) {
+	h := append(*q, a)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	*q = h
+}
+
+func (q *actionQueue) pop() *action {
+	h := *q
+	n := len(h) - 1
+	a := h[0]
+	h[0] = h[n]
+	h[n] = nil
+	h = h[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
 	return a
 }
 
@@ -366,7 +398,7 @@ func (s *Scenario) recycle(a *action) {
 func (s *Scenario) schedule(a *action) {
 	s.qseq++
 	a.seq = s.qseq
-	heap.Push(&s.q, a)
+	s.q.push(a)
 }
 
 // emit adds a record of the current action; k orders records inside the
@@ -381,7 +413,7 @@ func (s *Scenario) step() {
 		s.done = true
 		return
 	}
-	a := heap.Pop(&s.q).(*action)
+	a := s.q.pop()
 	defer s.recycle(a)
 	// Every action gets its own 16-tick slot so that timestamps are
 	// unique across processors (records of one action use t..t+15).
