@@ -106,7 +106,8 @@ type Scenario struct {
 	weights []int
 	wsum    int
 	pools   [4]*addrPool
-	keys    map[uint64][]uint64 // defined stack keys → frames
+	keyUsed [][]uint64 // frames of each stack key used so far, by key index
+	keyBase uint64
 	spare   []*action
 	keyNext uint64
 	bgLeft  int // background pool events still to start
@@ -261,7 +262,7 @@ func NewScenario(o ScenarioOptions) *Scenario {
 		}
 	}
 	s := &Scenario{o: o, ptr: o.PointerSize, ncpu: o.Processors, start: o.StartTicks, freq: o.PerfFreq,
-		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5DEECE66D)), keys: map[uint64][]uint64{}}
+		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5DEECE66D))}
 	s.w = newWorld(s.ptr)
 	for _, p := range s.w.procs {
 		for _, t := range p.threads {
@@ -765,11 +766,11 @@ func (s *Scenario) stacks(th *thread, evTS int64, kstack, ustack []uint64, keyed
 	if keyed {
 		s.emit(th.cpu, evTS+1, StackKeyRef(s.ptr, StackKey{Timestamp: evTS + 1, EventTimeStamp: evTS, PID: pid, TID: tid, Key: kkey}))
 		s.sum.StackKeyRefs++
-		s.keys[kkey] = kstack
+		s.useKey(kkey, kstack)
 		if ukey != 0 && len(ustack) > 0 {
 			s.emit(th.cpu, evTS+2, StackKeyRef(s.ptr, StackKey{Timestamp: evTS + 2, EventTimeStamp: evTS, PID: pid, TID: tid, Key: ukey, User: true}))
 			s.sum.StackKeyRefs++
-			s.keys[ukey] = ustack
+			s.useKey(ukey, ustack)
 		}
 		return
 	}
@@ -789,23 +790,32 @@ func (s *Scenario) stacks(th *thread, evTS int64, kstack, ustack []uint64, keyed
 	s.sum.Stacks++
 }
 
+// useKey records that key (made by setupSources) was referenced.
+func (s *Scenario) useKey(key uint64, frames []uint64) {
+	i := int((key - s.keyBase) / 0x40)
+	for len(s.keyUsed) <= i {
+		s.keyUsed = append(s.keyUsed, nil)
+	}
+	s.keyUsed[i] = frames
+}
+
 // finish emits the end rundown, the stack-key definitions and the end
 // extension; pending actions are dropped.
 func (s *Scenario) finish(t int64) {
 	s.ended = true
 	s.rundown(t, false)
 	t = s.lastT
-	keys := make([]uint64, 0, len(s.keys))
-	for k := range s.keys {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	for i, k := range keys {
-		ts := t + int64(i) + 1
-		s.emit(0, ts, StackKeyDefinition(s.ptr, StackKeyDef{Timestamp: ts, Opcode: StackKeyRundown, Key: k, Frames: s.keys[k]}))
+	n := int64(0)
+	for i, frames := range s.keyUsed {
+		if frames == nil {
+			continue
+		}
+		n++
+		ts := t + n
+		s.emit(0, ts, StackKeyDefinition(s.ptr, StackKeyDef{Timestamp: ts, Opcode: StackKeyRundown, Key: s.keyBase + uint64(i)*0x40, Frames: frames}))
 		s.sum.KeyDefinitions++
 	}
-	t += int64(len(keys)) + 2
+	t += n + 2
 	s.emit(0, t, HeaderExtension(s.ptr, Meta{Timestamp: t}, EventTraceEndExtension, [8]uint32{0x00000007, 0x00000040}, 0x46))
 	s.lastT = t + 16
 	s.q = s.q[:0]
@@ -992,6 +1002,7 @@ func (s *Scenario) setupSources() {
 		if s.ptr == 4 {
 			base = 0x8f000000
 		}
+		s.keyBase = base
 		key := func() uint64 { s.keyNext++; return base + s.keyNext*0x40 }
 		for _, src := range s.srcs[1:] {
 			src.kkey = key()
