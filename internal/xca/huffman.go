@@ -193,7 +193,8 @@ type huffScratch struct {
 	depth  []uint16
 }
 
-// hufSymbol returns the symbol of a match item.
+// hufMatchSymbol returns the symbol of a match of length length3+3 at
+// distance dist.
 func hufMatchSymbol(length3, dist int) int {
 	return 256 | (bits.Len(uint(dist))-1)<<4 | min(length3, 15)
 }

@@ -381,3 +381,22 @@ func TestCompressAllocs(t *testing.T) {
 		assert.Zero(t, allocs)
 	}
 }
+
+// A hand-assembled LZ77+Huffman stream: with all 512 symbols at 9 bits the
+// canonical code of a symbol is its number. Bits: 001000001 ('A'),
+// 100000101 (symbol 261: match length 5+3, distance 1), 100000000 (EOF),
+// zero padding; three 16-bit words are loaded by the end.
+func TestHuffmanHandAssembled(t *testing.T) {
+	src := append(bytes.Repeat([]byte{0x99}, 256), unhex(t, "c120 0060 0000")...)
+	for _, room := range []int{9, 50} {
+		dst := make([]byte, room)
+		n, err := DecompressHuffman(dst, src)
+		require.NoError(t, err)
+		require.Equal(t, "AAAAAAAAA", string(dst[:n]))
+	}
+	// One byte less output room, and a missing final word.
+	_, err := DecompressHuffman(make([]byte, 8), src)
+	require.ErrorIs(t, err, ErrOutputTooLarge)
+	_, err = DecompressHuffman(make([]byte, 9), src[:len(src)-2])
+	require.ErrorIs(t, err, ErrCorrupt)
+}
