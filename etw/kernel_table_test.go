@@ -265,6 +265,9 @@ func decodeErrField(t testing.TB, err error) string {
 	}
 	var de *DecodeError
 	if !errors.As(err, &de) {
+		if errors.Is(err, ErrUnknownEvent) {
+			return "(unknown event)"
+		}
 		return "not a DecodeError: " + err.Error()
 	}
 	if !errors.Is(err, ErrShortPayload) {
