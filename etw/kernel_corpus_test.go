@@ -559,3 +559,47 @@ func TestStacksCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestHeaderFields decodes the logfile header record of every corpus trace
+// with the layout table and compares it with the reader's parse of the
+// same record.
+func TestHeaderFields(t *testing.T) {
+	for _, tr := range corpus.Traces(t) {
+		t.Run(tr.Name, func(t *testing.T) {
+			r, err := etw.Open(tr.Path)
+			if err != nil {
+				t.Skip(err) // bad/ files and the like
+			}
+			defer r.Close()
+			ev := r.HeaderEvent()
+			if ev == nil || ev.Kind() != "EventTrace/Header" {
+				t.Fatalf("header event kind %q", ev.Kind())
+			}
+			fields, err := etw.DecodeFields(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := r.Header()
+			want := map[string]string{
+				"BufferSize": fmt.Sprint(h.BufferSize), "ProviderVersion": fmt.Sprint(h.ProviderVersion),
+				"NumberOfProcessors": fmt.Sprint(h.NumberOfProcessors), "EndTime": fmt.Sprint(h.EndTime),
+				"PointerSize": fmt.Sprint(h.PointerSize), "BootTime": fmt.Sprint(h.BootTime),
+				"PerfFreq": fmt.Sprint(h.PerfFreq), "StartTime": fmt.Sprint(h.StartTime),
+				"ReservedFlags": fmt.Sprint(h.ReservedFlags), "LogFileMode": fmt.Sprint(h.LogFileMode),
+				"SessionNameString": h.LoggerName,
+			}
+			seen := 0
+			for _, f := range fields {
+				if w, ok := want[f.Name]; ok {
+					seen++
+					if f.String() != w {
+						t.Errorf("%s = %s, reader says %s", f.Name, f.String(), w)
+					}
+				}
+			}
+			if seen < len(want)-1 {
+				t.Errorf("only %d of %d header fields decoded", seen, len(want))
+			}
+		})
+	}
+}
