@@ -185,10 +185,9 @@ func cabUnpack(r io.ReaderAt, size int64, fo cabFolder, reserve, start, length i
 	if length == 0 {
 		return 0, nil
 	}
-	src := bufio.NewReaderSize(io.NewSectionReader(r, int64(fo.dataOff), size-int64(fo.dataOff)), 64<<10)
+	src := bufio.NewReaderSize(io.NewSectionReader(r, int64(fo.dataOff), size-int64(fo.dataOff)), 16<<10)
 	off := int64(fo.dataOff)
-	comp := make([]byte, 0, 64<<10)
-	out := make([]byte, cabBlockMax)
+	var comp, out []byte
 	var hist []byte // MSZIP history: the last 32 KiB of output
 	var fr io.ReadCloser
 	var pos, written int64
@@ -206,7 +205,13 @@ func cabUnpack(r io.ReaderAt, size int64, fo cabFolder, reserve, start, length i
 		if cbUncomp == 0 || cbUncomp > cabBlockMax {
 			return written, cabErr(off+6, "data block %d: uncompressed size %d (want 1..%d)", blk, cbUncomp, cabBlockMax)
 		}
+		if cap(comp) < cbData {
+			comp = make([]byte, cbData)
+		}
 		comp = comp[:cbData]
+		if cap(out) < cbUncomp {
+			out = make([]byte, cabBlockMax)
+		}
 		if _, err := io.ReadFull(src, comp); err != nil {
 			return written, cabErr(dataOff, "data block %d: %d data bytes truncated", blk, cbData)
 		}

@@ -50,7 +50,7 @@
 //
 // Symbol paths, store contents and server answers are untrusted input.
 // Names and keys are checked before they become path components (no
-// separators, no "..", no ':', bounded length; see [ErrBadName]); a full
+// separators, no "..", none of <>:"|?*, bounded length; see [ErrBadName]); a full
 // path given as a name is reduced to its last element. Every download,
 // copy and unpacked file is capped; file.ptr files are read up to 4 KiB;
 // CAB headers are bounds-checked with counts capped before allocation.

@@ -35,15 +35,15 @@ func resolveChild(dir, name string, dirWanted bool) (string, fs.FileInfo, error)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && !isNotDir(err) {
 		return "", nil, err
 	}
+	notFound := &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+	if caseInsensitiveFS {
+		return "", nil, notFound
+	}
 	if lower := strings.ToLower(name); lower != name {
 		lp := filepath.Join(dir, lower)
 		if fi, err := os.Stat(lp); err == nil && kindOK(fi) {
 			return lp, fi, nil
 		}
-	}
-	notFound := &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
-	if caseInsensitiveFS {
-		return "", nil, notFound
 	}
 	for _, actual := range scanDir(dir, name) {
 		p := filepath.Join(dir, actual)

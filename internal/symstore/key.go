@@ -94,7 +94,8 @@ func baseName(name string) string {
 
 // checkName validates a file name used as a store path component: not
 // empty, not "." or "..", valid UTF-8, no control characters, no path
-// separator, no ':' (drive letters and NTFS streams), at most MaxNameLen
+// separator, none of the characters Windows forbids in names (<>:"|?*;
+// ':' would also name a drive or an NTFS stream), at most MaxNameLen
 // bytes.
 func checkName(name string) error {
 	switch {
@@ -106,7 +107,7 @@ func checkName(name string) error {
 		return fmt.Errorf("%w: name %q is not UTF-8", ErrBadName, name)
 	}
 	for _, c := range name {
-		if c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ':' {
+		if c < 0x20 || c == 0x7f || strings.ContainsRune(`/\<>:"|?*`, c) {
 			return fmt.Errorf("%w: name %q has character %q", ErrBadName, name, c)
 		}
 	}

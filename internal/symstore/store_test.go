@@ -51,7 +51,7 @@ func TestNameHelpers(t *testing.T) {
 	assert.Equal(t, "éa", tierPrefix("éa.pdb"))
 	assert.Equal(t, "ntkrnlmp.pdb", baseName(`d:\os\obj\amd64\ntkrnlmp.pdb`))
 	assert.Equal(t, "a.pdb", baseName("/x/a.pdb"))
-	for _, bad := range []string{"", ".", "..", "a:b", "a\x00b", "a\nb", strings.Repeat("a", 256), "\xff.pdb"} {
+	for _, bad := range []string{"", ".", "..", "a:b", "a*b", "a?b", "a<b", "a|b", `a"b`, "a\x00b", "a\nb", strings.Repeat("a", 256), "\xff.pdb"} {
 		assert.ErrorIs(t, checkName(bad), ErrBadName, "%q", bad)
 	}
 	for _, bad := range []string{"", "ab/c", "..", "a.b", strings.Repeat("A", 129)} {
