@@ -67,7 +67,7 @@ func Build(samples []Sample, meta Meta, opts Options) (*profile.Profile, error) 
 		{Type: SampleInuseObjects, Unit: "count"},
 		{Type: SampleInuseSpace, Unit: "bytes"},
 	}
-	b, err := newBuilder(meta, opts, types, def)
+	b, err := newBuilder(meta, opts, types, def, samples)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func Build(samples []Sample, meta Meta, opts Options) (*profile.Profile, error) 
 // Options.DefaultSampleType is ignored.
 func BuildGrowth(samples []Sample, meta Meta, opts Options) (*profile.Profile, error) {
 	types := []*profile.ValueType{{Type: SampleGrowthSpace, Unit: "bytes"}}
-	b, err := newBuilder(meta, opts, types, SampleGrowthSpace)
+	b, err := newBuilder(meta, opts, types, SampleGrowthSpace, samples)
 	if err != nil {
 		return nil, err
 	}
@@ -142,12 +142,50 @@ type builder struct {
 	locs     map[locationKey]*profile.Location
 	samples  map[string]*profile.Sample
 	marker   *profile.Location
+	// frames caches the location of each distinct frame value, stacks the
+	// locations of each frame slice already seen (callers commonly share
+	// one []Frame among the samples of a stack), labels one []string per
+	// label value.
+	frames map[frameKey]frameEntry
+	stacks map[stackKey][]*profile.Location
+	labels map[string][]string
+
+	// Slabs: profile objects are carved out of chunks to spare the
+	// allocator and the garbage collector.
+	locSlab    []profile.Location
+	lineSlab   []profile.Line
+	funcSlab   []profile.Function
+	sampleSlab []profile.Sample
+	valueSlab  []int64
 
 	stack []*profile.Location // scratch: the stack being built
 	key   []byte              // scratch: the sample key being built
 }
 
-func newBuilder(meta Meta, opts Options, types []*profile.ValueType, def string) (*builder, error) {
+// frameKey is the cheap-to-hash part of a frame; frameEntry holds the rest,
+// compared on every hit.
+type frameKey struct {
+	module  *Module
+	address uint64
+	kind    FrameKind
+}
+
+type frameEntry struct {
+	loc   *profile.Location
+	frame *Frame // the first frame seen with this key, in the caller's input
+}
+
+func (e *frameEntry) matches(f *Frame) bool {
+	g := e.frame
+	return g.Function == f.Function && g.SystemName == f.SystemName && g.File == f.File && g.Line == f.Line
+}
+
+type stackKey struct {
+	first *Frame
+	n     int
+}
+
+func newBuilder(meta Meta, opts Options, types []*profile.ValueType, def string, samples []Sample) (*builder, error) {
 	if meta.Duration < 0 {
 		return nil, fmt.Errorf("%w: negative duration %v", ErrInvalidInput, meta.Duration)
 	}
@@ -166,53 +204,47 @@ func newBuilder(meta Meta, opts Options, types []*profile.ValueType, def string)
 		p.Comments = append(p.Comments, "trace: "+meta.Trace)
 	}
 	p.Comments = append(p.Comments, meta.Comments...)
+	// Size the tables for the usual case of stacks sharing most frames:
+	// growing big maps costs more than a moderate overestimate.
+	var frames int
+	for i := range samples {
+		frames += len(samples[i].Frames)
+	}
+	locHint := min(frames/8, maxSizeHint)
+	sampleHint := min(len(samples), maxSizeHint)
 	return &builder{
 		p:        p,
 		opts:     opts,
 		modByPtr: make(map[*Module]*mappingInfo),
 		modByKey: make(map[mappingKey]*mappingInfo),
-		funcs:    make(map[functionKey]*profile.Function),
-		locs:     make(map[locationKey]*profile.Location),
-		samples:  make(map[string]*profile.Sample),
+		funcs:    make(map[functionKey]*profile.Function, locHint),
+		locs:     make(map[locationKey]*profile.Location, locHint),
+		samples:  make(map[string]*profile.Sample, sampleHint),
+		frames:   make(map[frameKey]frameEntry, locHint),
+		stacks:   make(map[stackKey][]*profile.Location, sampleHint),
+		labels:   make(map[string][]string),
 	}, nil
 }
 
 // add adds sample s (index i of the input) with values v.
 func (b *builder) add(i int, s *Sample, v []int64) error {
-	fold := false
-	if b.opts.FoldWOW64 {
-		for j := range s.Frames {
-			if s.Frames[j].Kind == WOW64 {
-				fold = true
-				break
-			}
-		}
+	var sk stackKey
+	if len(s.Frames) > 0 {
+		sk = stackKey{first: &s.Frames[0], n: len(s.Frames)}
 	}
-	b.stack = b.stack[:0]
-	prev := Marker // kind of the previous frame kept; Marker: none
-	for j := range s.Frames {
-		f := &s.Frames[j]
-		if f.Kind > Marker {
-			return fmt.Errorf("%w: sample %d frame %d: unknown frame kind %d", ErrInvalidInput, i, j, f.Kind)
+	stack, ok := b.stacks[sk]
+	if !ok {
+		if err := b.buildStack(i, s.Frames); err != nil {
+			return err
 		}
-		if fold && f.Kind == User {
-			continue
-		}
-		if prev != Marker && f.Kind != Marker && (prev == WOW64) != (f.Kind == WOW64) {
-			b.stack = append(b.stack, b.markerLocation())
-		}
-		loc, err := b.location(f)
-		if err != nil {
-			return fmt.Errorf("sample %d frame %d: %w", i, j, err)
-		}
-		b.stack = append(b.stack, loc)
-		prev = f.Kind
+		stack = append([]*profile.Location(nil), b.stack...)
+		b.stacks[sk] = stack
 	}
 
 	// Key: location IDs, then the labels, each length-prefixed.
 	k := b.key[:0]
-	k = binary.AppendUvarint(k, uint64(len(b.stack)))
-	for _, l := range b.stack {
+	k = binary.AppendUvarint(k, uint64(len(stack)))
+	for _, l := range stack {
 		k = binary.AppendUvarint(k, l.ID)
 	}
 	for _, str := range [...]string{s.Tag, s.Pool, s.Process} {
@@ -227,27 +259,89 @@ func (b *builder) add(i int, s *Sample, v []int64) error {
 		}
 		return nil
 	}
-	ps := &profile.Sample{
-		Location: append([]*profile.Location(nil), b.stack...),
-		Value:    append([]int64(nil), v...),
-		Label: make(map[string][]string, 3),
+	if len(b.sampleSlab) == 0 {
+		b.sampleSlab = make([]profile.Sample, slabSize)
 	}
+	ps := &b.sampleSlab[0]
+	b.sampleSlab = b.sampleSlab[1:]
+	if len(b.valueSlab) < len(v) {
+		b.valueSlab = make([]int64, slabSize*len(v))
+	}
+	ps.Location = stack
+	ps.Value = b.valueSlab[:len(v):len(v)]
+	b.valueSlab = b.valueSlab[len(v):]
+	copy(ps.Value, v)
+	ps.Label = make(map[string][]string, 3)
 	if s.PID != 0 {
 		// pprof's wire format drops a unitless numeric label of value 0.
 		ps.NumLabel = map[string][]int64{LabelPID: {int64(s.PID)}}
 	}
 	if s.Tag != "" {
-		ps.Label[LabelTag] = []string{s.Tag}
+		ps.Label[LabelTag] = b.label(s.Tag)
 	}
 	if s.Pool != "" {
-		ps.Label[LabelPool] = []string{s.Pool}
+		ps.Label[LabelPool] = b.label(s.Pool)
 	}
 	if s.Process != "" {
-		ps.Label[LabelProcess] = []string{s.Process}
+		ps.Label[LabelProcess] = b.label(s.Process)
 	}
 	b.samples[string(k)] = ps
 	b.p.Sample = append(b.p.Sample, ps)
 	return nil
+}
+
+// buildStack sets b.stack to the locations of frames (sample i), with
+// WOW64 markers inserted and, if asked, the WOW64 layer folded.
+func (b *builder) buildStack(i int, frames []Frame) error {
+	fold := false
+	if b.opts.FoldWOW64 {
+		for j := range frames {
+			if frames[j].Kind == WOW64 {
+				fold = true
+				break
+			}
+		}
+	}
+	b.stack = b.stack[:0]
+	prev := Marker // kind of the previous frame kept; Marker: none
+	for j := range frames {
+		f := &frames[j]
+		if f.Kind > Marker {
+			return fmt.Errorf("%w: sample %d frame %d: unknown frame kind %d", ErrInvalidInput, i, j, f.Kind)
+		}
+		if fold && f.Kind == User {
+			continue
+		}
+		if prev != Marker && f.Kind != Marker && (prev == WOW64) != (f.Kind == WOW64) {
+			b.stack = append(b.stack, b.markerLocation())
+		}
+		fk := frameKey{module: f.Module, address: f.Address, kind: f.Kind}
+		e, ok := b.frames[fk]
+		if !ok || !e.matches(f) {
+			loc, err := b.location(f)
+			if err != nil {
+				return fmt.Errorf("sample %d frame %d: %w", i, j, err)
+			}
+			if !ok {
+				b.frames[fk] = frameEntry{loc: loc, frame: f}
+			}
+			e.loc = loc
+		}
+		b.stack = append(b.stack, e.loc)
+		prev = f.Kind
+	}
+	return nil
+}
+
+// label returns a shared one-element slice holding v. Its capacity is 1,
+// so appending to it never changes other samples' labels.
+func (b *builder) label(v string) []string {
+	if l, ok := b.labels[v]; ok {
+		return l
+	}
+	l := []string{v}[:1:1]
+	b.labels[v] = l
+	return l
 }
 
 func (b *builder) markerLocation() *profile.Location {
@@ -312,13 +406,19 @@ func (b *builder) intern(m *profile.Mapping, addr uint64, fn *profile.Function, 
 }
 
 func (b *builder) newLocation(m *profile.Mapping, addr uint64, fn *profile.Function, line int64) *profile.Location {
-	l := &profile.Location{
-		ID:      uint64(len(b.p.Location) + 1),
-		Mapping: m,
-		Address: addr,
+	if len(b.locSlab) == 0 {
+		b.locSlab = make([]profile.Location, slabSize)
 	}
+	l := &b.locSlab[0]
+	b.locSlab = b.locSlab[1:]
+	l.ID, l.Mapping, l.Address = uint64(len(b.p.Location)+1), m, addr
 	if fn != nil {
-		l.Line = []profile.Line{{Function: fn, Line: line}}
+		if len(b.lineSlab) == 0 {
+			b.lineSlab = make([]profile.Line, slabSize)
+		}
+		l.Line = b.lineSlab[:1:1]
+		b.lineSlab = b.lineSlab[1:]
+		l.Line[0] = profile.Line{Function: fn, Line: line}
 	}
 	b.p.Location = append(b.p.Location, l)
 	return l
@@ -329,12 +429,12 @@ func (b *builder) function(name, systemName, file string) *profile.Function {
 	if f, ok := b.funcs[k]; ok {
 		return f
 	}
-	f := &profile.Function{
-		ID:         uint64(len(b.p.Function) + 1),
-		Name:       name,
-		SystemName: systemName,
-		Filename:   file,
+	if len(b.funcSlab) == 0 {
+		b.funcSlab = make([]profile.Function, slabSize)
 	}
+	f := &b.funcSlab[0]
+	b.funcSlab = b.funcSlab[1:]
+	f.ID, f.Name, f.SystemName, f.Filename = uint64(len(b.p.Function)+1), name, systemName, file
 	b.funcs[k] = f
 	b.p.Function = append(b.p.Function, f)
 	return f
@@ -396,6 +496,12 @@ func (b *builder) finish() (*profile.Profile, error) {
 	}
 	return b.p, nil
 }
+
+// maxSizeHint caps the initial size of the builder's tables.
+const maxSizeHint = 1 << 18
+
+// slabSize is the number of objects allocated at once for a slab.
+const slabSize = 1024
 
 // noModuleFile names the placeholder mapping of profiles whose frames all
 // lie outside known modules. pprof treats base names starting with '[' as

@@ -42,7 +42,7 @@ var (
 		BuildID: "3b4c5d6e7f8091a23b4c5d6e7f8091a21", HasFunctions: true}
 	modLeaky = &Module{Path: `\Device\HarddiskVolume3\Apps\leaky\leaky.exe`, Start: 0x400000, Limit: 0x425000,
 		BuildID: "c0ffee00c0ffee00c0ffee00c0ffee003", HasFunctions: true, HasFilenames: true, HasLineNumbers: true}
-	modOther = &Module{Path: `\Device\HarddiskVolume3\Apps\other\other.exe`, Start: 0x400000, Limit: 0x412000}
+	modOther        = &Module{Path: `\Device\HarddiskVolume3\Apps\other\other.exe`, Start: 0x400000, Limit: 0x412000}
 	modKernelBase64 = &Module{Path: `\Device\HarddiskVolume3\Windows\System32\KernelBase.dll`, Start: 0x7ffb1a9c0000, Limit: 0x7ffb1ad7e000,
 		BuildID: "4c5d6e7f8091a2b34c5d6e7f8091a2b31", HasFunctions: true}
 	modExplorer = &Module{Path: `\Device\HarddiskVolume3\Windows\explorer.exe`, Start: 0x7ff6e4a20000, Limit: 0x7ff6e4e8e000}
