@@ -184,6 +184,14 @@ func TestPprof(t *testing.T) {
 			"leaky.exe!ReadLoop", "leaky.exe!WorkerThread", "kernel32.dll!BaseThreadInitThunk",
 			"ntdll.dll!__RtlUserThreadStart", "ntdll.dll!RtlUserThreadStart"}, traceOf(t, out, "leaky.exe"))
 	})
+	t.Run("focus on the marker", func(t *testing.T) {
+		out := runPprofClean(t, "-top", "-unit=B", "-sample_index=alloc_space", `-focus=\[wow64 transition\]`, f.whole)
+		// leaky.exe's Irp stack and other.exe's Toke stack are WOW64.
+		assert.Contains(t, out, "Showing nodes accounting for 325632B")
+		assert.Contains(t, topRows(out), [2]string{"18432B", "ExAllocatePool2"})
+		assert.NotContains(t, out, "MiCreateSegment", "the System stack is not WOW64")
+		assert.NotContains(t, out, "CreateFileW", "explorer.exe is native")
+	})
 	t.Run("sample_index", func(t *testing.T) {
 		out := runPprofClean(t, "-top", "-unit=B", "-sample_index=alloc_space", f.whole)
 		assert.Contains(t, out, "Type: alloc_space")
