@@ -144,11 +144,9 @@ type builder struct {
 	marker   *profile.Location
 	// frames caches the location of each distinct frame value, stacks the
 	// locations of each frame slice already seen (callers commonly share
-	// one []Frame among the samples of a stack), labels one []string per
-	// label value.
+	// one []Frame among the samples of a stack).
 	frames map[frameKey]frameEntry
 	stacks map[stackKey][]*profile.Location
-	labels map[string][]string
 
 	// Slabs: profile objects are carved out of chunks to spare the
 	// allocator and the garbage collector.
@@ -157,6 +155,8 @@ type builder struct {
 	funcSlab   []profile.Function
 	sampleSlab []profile.Sample
 	valueSlab  []int64
+	stackSlab  []*profile.Location
+	labelSlab  []string
 
 	stack []*profile.Location // scratch: the stack being built
 	key   []byte              // scratch: the sample key being built
@@ -222,7 +222,6 @@ func newBuilder(meta Meta, opts Options, types []*profile.ValueType, def string,
 		samples:  make(map[string]*profile.Sample, sampleHint),
 		frames:   make(map[frameKey]frameEntry, locHint),
 		stacks:   make(map[stackKey][]*profile.Location, sampleHint),
-		labels:   make(map[string][]string),
 	}, nil
 }
 
@@ -267,7 +266,14 @@ func (b *builder) add(i int, s *Sample, v []int64) error {
 	if len(b.valueSlab) < len(v) {
 		b.valueSlab = make([]int64, slabSize*len(v))
 	}
-	ps.Location = stack
+	// Each sample gets its own slices, so that callers may edit one
+	// sample without affecting another.
+	if len(b.stackSlab) < len(stack) {
+		b.stackSlab = make([]*profile.Location, max(len(stack), slabSize*16))
+	}
+	ps.Location = b.stackSlab[:len(stack):len(stack)]
+	b.stackSlab = b.stackSlab[len(stack):]
+	copy(ps.Location, stack)
 	ps.Value = b.valueSlab[:len(v):len(v)]
 	b.valueSlab = b.valueSlab[len(v):]
 	copy(ps.Value, v)
@@ -333,14 +339,14 @@ func (b *builder) buildStack(i int, frames []Frame) error {
 	return nil
 }
 
-// label returns a shared one-element slice holding v. Its capacity is 1,
-// so appending to it never changes other samples' labels.
+// label returns a one-element slice holding v.
 func (b *builder) label(v string) []string {
-	if l, ok := b.labels[v]; ok {
-		return l
+	if len(b.labelSlab) == 0 {
+		b.labelSlab = make([]string, slabSize)
 	}
-	l := []string{v}[:1:1]
-	b.labels[v] = l
+	l := b.labelSlab[:1:1]
+	b.labelSlab = b.labelSlab[1:]
+	l[0] = v
 	return l
 }
 

@@ -163,6 +163,5 @@
 // Build, BuildGrowth, Merge, Diff and Write keep no global state and may
 // run concurrently. They read their inputs without modifying them; the
 // inputs must not change during the call. A returned profile belongs to
-// the caller; samples of one profile share their label value slices
-// (capacity 1, so appending to one copies it).
+// the caller and shares no memory with the input.
 package export

@@ -206,6 +206,23 @@ func TestBuildSharesModulesByValue(t *testing.T) {
 	assert.Empty(t, p.Comments)
 }
 
+func TestSamplesOwnTheirSlices(t *testing.T) {
+	// Samples sharing a frame slice and label values get their own
+	// Location and Label slices: editing one leaves the others alone.
+	frames := irpStack()
+	p := mustBuild(t, []Sample{
+		{Frames: frames, Tag: "Irp ", PID: 1, InuseObjects: 1},
+		{Frames: frames, Tag: "Irp ", PID: 2, InuseObjects: 1},
+	}, Meta{}, Options{})
+	require.Len(t, p.Sample, 2)
+	a, b := p.Sample[0], p.Sample[1]
+	assert.Equal(t, a.Location, b.Location)
+	a.Location[0] = a.Location[1]
+	a.Label[LabelTag][0] = "edit"
+	assert.NotEqual(t, a.Location[0], b.Location[0])
+	assert.Equal(t, "Irp ", b.Label[LabelTag][0])
+}
+
 func TestBuildSkipsZeroSamples(t *testing.T) {
 	samples := []Sample{
 		{Frames: irpStack(), Tag: "Zero"},
@@ -384,6 +401,12 @@ func TestMerge(t *testing.T) {
 	assert.Equal(t, wholeAlloc, alloc, "the halves' allocations add up to the trace's")
 	assert.Equal(t, int64(78+156)*1024+2*8192, inuse)
 	assert.Len(t, m.Sample, len(whole.Sample))
+
+	// A profile without start time does not reset the merged one's.
+	untimed := mustBuild(t, irpLeakWindow(2), Meta{}, Options{})
+	m, err = Merge(last, untimed)
+	require.NoError(t, err)
+	assert.Equal(t, last.TimeNanos, m.TimeNanos)
 
 	// Inputs untouched.
 	assert.Equal(t, mustBuild(t, irpLeakWindow(1), irpLeakMeta(1), Options{}).String(), first.String())

@@ -13,8 +13,8 @@ import (
 // orders (values are reordered to the first profile's order). Same-named
 // modules with the same build ID and size but loaded at different
 // addresses (ASLR) become one mapping, as pprof merges them. The result
-// has the first non-empty default sample type, the earliest start time,
-// the sum of the durations and every distinct comment. The inputs are not
+// has the first non-empty default sample type, the earliest non-zero start
+// time, the sum of the durations and every distinct comment. The inputs are not
 // modified.
 func Merge(ps ...*profile.Profile) (*profile.Profile, error) {
 	if len(ps) == 0 {
@@ -34,6 +34,13 @@ func Merge(ps ...*profile.Profile) (*profile.Profile, error) {
 	m, err := profile.Merge(srcs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIncompatible, err)
+	}
+	// profile.Merge lets a profile without a start time reset it to 0.
+	m.TimeNanos = 0
+	for _, p := range ps {
+		if p.TimeNanos != 0 && (m.TimeNanos == 0 || p.TimeNanos < m.TimeNanos) {
+			m.TimeNanos = p.TimeNanos
+		}
 	}
 	if err := m.CheckValid(); err != nil {
 		return nil, fmt.Errorf("export: merge produced an invalid profile: %w", err)
