@@ -403,3 +403,31 @@ func TestSeriesMemoryBound(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(tags), wr.Totals.AOFO)
 }
+
+// TestGroupsSumToTags checks that the per-group aggregates (the heap
+// profile's input) add up to the tag totals.
+func TestGroupsSumToTags(t *testing.T) {
+	l := NewLedger(Options{})
+	st := l.InternStack(7, []uint64{0x1000, 0x2000})
+	ops := []Op{
+		{Time: 1, Kind: Alloc, Tag: MakeTag("Irp "), Size: 1024, Entry: 0x10, PID: 7, Stack: st},
+		{Time: 2, Kind: Alloc, Tag: MakeTag("Irp "), Size: 1024, Entry: 0x20, PID: 7, Stack: st},
+		{Time: 3, Kind: Free, Tag: MakeTag("Irp "), Entry: 0x10},
+		{Time: 4, Kind: Alloc, Tag: MakeTag("Even"), Size: 128, Entry: 0x30, PID: 8},
+		{Time: 5, Kind: Free, Tag: MakeTag("Even"), Entry: 0x30},
+	}
+	for i := range ops {
+		l.Apply(&ops[i])
+	}
+	r := l.Finalize()
+	require.Len(t, r.Groups, 2)
+	byTag := map[string]GroupStats{}
+	for _, g := range r.Groups {
+		byTag[g.Tag.String()] = g
+	}
+	irp := byTag["Irp "]
+	assert.Equal(t, GroupStats{Tag: MakeTag("Irp "), Pool: irp.Pool, PID: 7, Stack: st, Allocs: 2, Frees: 1,
+		BytesAllocated: 2048, BytesFreed: 1024, OutstandingCount: 1, OutstandingBytes: 1024}, irp)
+	assert.Equal(t, uint64(0), byTag["Even"].OutstandingCount)
+	assert.Equal(t, uint64(1), byTag["Even"].Allocs)
+}

@@ -30,6 +30,10 @@ type Report struct {
 	// Processes aggregates by allocating process, sorted by outstanding bytes
 	// (descending), then pid.
 	Processes []ProcessStats `json:"-"`
+	// Groups has one entry per (tag, pool kind, allocating process, stack)
+	// that allocated in the trace, freed or not, in no particular order:
+	// the input of a heap profile (see package export).
+	Groups []GroupStats `json:"-"`
 	// Windows has one entry per declared window ([Options.Windows]), in order.
 	Windows []WindowReport `json:"-"`
 	// Frequency is the tick rate, Start and End the first and last tick of
@@ -187,6 +191,23 @@ type Segments struct {
 	WOW64  int `json:"wow64"`
 }
 
+// GroupStats aggregates the blocks allocated with one (tag, pool kind,
+// allocating process, stack), freed or not: what a heap profile needs for
+// its alloc_* and inuse_* values. Frees of blocks the trace never saw
+// allocated are not in any group.
+type GroupStats struct {
+	Tag              Tag
+	Pool             Kind
+	PID              uint32
+	Stack            StackID
+	Allocs           uint64
+	Frees            uint64
+	BytesAllocated   uint64
+	BytesFreed       uint64
+	OutstandingCount uint64
+	OutstandingBytes uint64
+}
+
 // ProcessStats aggregates blocks by allocating process. Frees of blocks the
 // trace never saw allocated are not attributed to any process.
 type ProcessStats struct {
@@ -279,6 +300,10 @@ func (l *Ledger) Finalize() *Report {
 		p.BytesFreed += g.bytesF
 		p.OutstandingCount += g.outN
 		p.OutstandingBytes += g.outBytes
+
+		r.Groups = append(r.Groups, GroupStats{Tag: t.Tag, Pool: t.Pool, PID: g.pid, Stack: g.stack,
+			Allocs: g.allocs, Frees: g.frees, BytesAllocated: g.bytesA, BytesFreed: g.bytesF,
+			OutstandingCount: g.outN, OutstandingBytes: g.outBytes})
 
 		if g.outN == 0 {
 			continue

@@ -25,7 +25,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +34,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/etwkit/etwkit/export"
 	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
@@ -168,7 +168,7 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 		top = []analysis.Stack{}
 	}
 	if cfg.out != "" {
-		if err := writeProfile(cfg.out, path, res); err != nil {
+		if err := writeProfile(cfg.out, path, res, cfg.fold); err != nil {
 			return err
 		}
 	}
@@ -258,8 +258,19 @@ func byteCount(n uint64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-var errNoExport = errors.New("-o needs the export package")
-
-func writeProfile(out, path string, res *analysis.Result) error {
-	return errNoExport
+// writeProfile writes the pprof profile of the result to out.
+func writeProfile(out, path string, res *analysis.Result, fold bool) error {
+	p, err := res.Profile(displayName(path), export.Options{FoldWOW64: fold})
+	if err != nil {
+		return fmt.Errorf("building the profile: %w", err)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := export.Write(f, p); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	return f.Close()
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/export"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -82,6 +83,9 @@ type Result struct {
 	ReadErrors []error
 	// PointerSize of the trace.
 	PointerSize int
+	// Samples are the allocation groups (tag, pool kind, process, stack),
+	// freed or not, with resolved stacks: the input of package export.
+	Samples []export.Sample
 }
 
 // Pipeline is a push pipeline: feed events with Event, then Finish. It
@@ -241,6 +245,7 @@ func (p *Pipeline) Finish() *Result {
 		}
 	}
 	res.Stacks = p.resolveStacks(rep)
+	res.Samples = p.samples(rep)
 	return res
 }
 
