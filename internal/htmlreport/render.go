@@ -82,7 +82,7 @@ var (
 		"sub":  func(a, b int) int { return a - b },
 		"half": func(a int) float64 { return float64(a) / 2 },
 	}).Parse(templateText))
-	csp            = "default-src 'none'; script-src '" + hash(jsText) + "'; style-src '" + hash(cssText) +
+	csp = "default-src 'none'; script-src '" + hash(jsText) + "'; style-src '" + hash(cssText) +
 		"'; img-src data:; base-uri 'none'; form-action 'none'"
 )
 
@@ -135,14 +135,14 @@ type fact struct {
 }
 
 type tagRow struct {
-	Tag, Pool, TagRaw                string
-	Allocs, Frees, AIFI, AIFO, AOFI  uint64
-	OutCount, OutBytes               uint64
-	OutHuman, Growth, R2, GrowthHum  string
-	Rank                             int
-	Href, Color                      string
-	Leaking                          bool
-	Series                           bool
+	Tag, Pool, TagRaw               string
+	Allocs, Frees, AIFI, AIFO, AOFI uint64
+	OutCount, OutBytes              uint64
+	OutHuman, Growth, R2, GrowthHum string
+	Rank                            int
+	Href, Color                     string
+	Leaking                         bool
+	Series                          bool
 }
 
 type tagSection struct {
@@ -154,17 +154,17 @@ type tagSection struct {
 }
 
 type stackView struct {
-	N                int
-	Count            uint64
-	Bytes            string
-	Share            string
-	Process          string
-	Segments         stacks.Segments
-	Transition       bool
-	Frames           []frameRow
-	NoStack          bool
-	Truncated        string
-	HasLines         bool
+	N          int
+	Count      uint64
+	Bytes      string
+	Share      string
+	Process    string
+	Segments   stacks.Segments
+	Transition bool
+	Frames     []frameRow
+	NoStack    bool
+	Truncated  string
+	HasLines   bool
 }
 
 type frameRow struct {
