@@ -13,16 +13,17 @@ import (
 
 // Chart geometry, in SVG user units (the SVG scales to the page width).
 const (
-	chartW      = 980
-	chartH      = 380
-	plotLeft    = 76
-	plotRight   = chartW - 250 // the legend sits right of the plot
-	plotTop     = 18
-	plotBottom  = chartH - 62
-	legendX     = plotRight + 24
-	legendRowH  = 22
-	legendMaxN  = (plotBottom - plotTop) / legendRowH
-	targetTicks = 5
+	chartW     = 980
+	chartH     = 380
+	plotLeft   = 76
+	plotRight  = chartW - 250 // the legend sits right of the plot
+	plotTop    = 18
+	plotBottom = chartH - 62
+	legendX    = plotRight + 24
+	legendRowH = 22
+	legendMaxN = (plotBottom - plotTop) / legendRowH
+	// maxIntervals bounds the tick intervals of an axis.
+	maxIntervals = 8
 )
 
 // maxPoints bounds the vertices of one series path; longer series are
@@ -43,30 +44,24 @@ const otherColor = "#7f7f7f"
 
 // chartView is the template data of the chart.
 type chartView struct {
-	W, H                   int
-	PlotLeft, PlotRight    int
-	PlotTop, PlotBottom    int
-	XTicks, YTicks         []tick
-	XTitle, YTitle         string
-	Series                 []seriesView
-	Legend                 []legendView
-	LegendMore             string // "and N more in other" note
-	LegendMoreY            int
-	Window                 *bandView
-	YMax                   int64
-	XMax                   string
-	BinSeconds             string
-	Points                 int
-	Hidden                 int // tags folded into "other"
-	Unit                   string
-	Caption                string
-	AriaLabel              string
-	NoSeries               bool
-	XTickWall              bool
-	OriginX, OriginY       int
-	LegendX, LegendTitleY  int
-	LegendRowH             int
-	LegendSwatch, LegendTx int
+	W, H                  int
+	PlotLeft, PlotRight   int
+	PlotTop, PlotBottom   int
+	XTicks, YTicks        []tick
+	XTitle, YTitle        string
+	Series                []seriesView
+	Legend                []legendView
+	LegendMore            string // "N more series" when the legend is full
+	LegendMoreY           int
+	Window                *bandView
+	YMax                  int64
+	XMax                  string
+	BinSeconds            string
+	Points                int
+	Hidden                int // tags folded into "other"
+	AriaLabel             string
+	LegendX, LegendTitleY int
+	LegendTx              int
 }
 
 type tick struct {
@@ -76,17 +71,17 @@ type tick struct {
 }
 
 type seriesView struct {
-	Tag, Pool  string // raw tag and pool kind (data attributes)
-	Label      string // display label
-	Color      string
-	D          string // path data
-	Last, Max  int64
-	Other      bool
-	Rank       int
-	Dash       bool
-	Title      string
-	Markers    []markerView
-	StackAnchr string
+	Tag, Pool string // raw tag and pool kind (data attributes)
+	Label     string // display label
+	Color     string
+	D         string // path data
+	Last, Max int64
+	Other     bool
+	Rank      int
+	Dash      bool
+	Title     string
+	Markers   []markerView
+	Anchor    string
 }
 
 type markerView struct {
@@ -95,7 +90,6 @@ type markerView struct {
 }
 
 type legendView struct {
-	Y        int
 	Color    string
 	Label    string
 	Value    string
@@ -105,7 +99,6 @@ type legendView struct {
 	SwatchY  int
 	ValueX   int
 	Title    string
-	IsOther  bool
 	DataTag  string
 	DataPool string
 }
@@ -139,20 +132,22 @@ func seriesMax(v []int64) int64 {
 	return m
 }
 
-// pickSeries chooses the top n tags of rep by outstanding bytes at the end
-// of the trace (then by peak, then report order) and sums the rest into an
-// "other" series.
+// pickSeries chooses the top n tags by outstanding bytes at the end of the
+// trace (then by peak, then report order) and sums the rest into an "other"
+// series.
 func pickSeries(tags []pool.TagStats, n int) (top []seriesIn, hidden int) {
 	idx := make([]int, 0, len(tags))
+	last := make([]int64, len(tags))
+	peak := make([]int64, len(tags))
 	for i := range tags {
 		idx = append(idx, i)
+		last[i], peak[i] = seriesLast(tags[i].Series), seriesMax(tags[i].Series)
 	}
 	slices.SortStableFunc(idx, func(a, b int) int {
-		sa, sb := tags[a].Series, tags[b].Series
-		if c := cmp.Compare(seriesLast(sb), seriesLast(sa)); c != 0 {
+		if c := cmp.Compare(last[b], last[a]); c != 0 {
 			return c
 		}
-		return cmp.Compare(seriesMax(sb), seriesMax(sa))
+		return cmp.Compare(peak[b], peak[a])
 	})
 	for _, i := range idx[:min(n, len(idx))] {
 		top = append(top, seriesIn{tag: tags[i], vals: tags[i].Series})
@@ -200,8 +195,7 @@ type chartInput struct {
 func buildChart(in chartInput) *chartView {
 	cv := &chartView{
 		W: chartW, H: chartH, PlotLeft: plotLeft, PlotRight: plotRight, PlotTop: plotTop, PlotBottom: plotBottom,
-		Hidden: in.hidden, LegendX: legendX, LegendRowH: legendRowH, LegendSwatch: legendX + 22, LegendTx: legendX + 30,
-		OriginX: plotLeft, OriginY: plotBottom,
+		Hidden: in.hidden, LegendX: legendX, LegendTx: legendX + 30,
 	}
 	binS := in.binS
 	if !(binS > 0) || math.IsInf(binS, 0) {
@@ -212,9 +206,6 @@ func buildChart(in chartInput) *chartView {
 		npts = max(npts, len(s.vals))
 	}
 	cv.Points = npts
-	if npts == 0 {
-		cv.NoSeries = true
-	}
 	xmax := float64(npts) * binS
 	if in.durS > 0 && in.durS < xmax && in.durS > float64(npts-1)*binS {
 		xmax = in.durS // the last bin ends with the last event
@@ -233,7 +224,6 @@ func buildChart(in chartInput) *chartView {
 	}
 	cv.YMax = ymax
 	unit, uname := byteUnit(max(ymax, -ymin))
-	cv.Unit = uname
 	ylo, yhi, ystep := niceRange(float64(ymin)/unit, float64(ymax)/unit)
 	if unit == 1 && ystep < 1 { // no fractions of a byte
 		ylo, yhi, ystep = math.Floor(ylo), max(math.Ceil(yhi), math.Floor(ylo)+1), 1
@@ -253,7 +243,6 @@ func buildChart(in chartInput) *chartView {
 		cv.YTicks = append(cv.YTicks, tick{Pos: round1(plotBottom - (v-ylo)/(yhi-ylo)*(plotBottom-plotTop)), Label: fmtNum(v, ystep) + " " + uname})
 	}
 	hasWall := !in.wallStart.IsZero()
-	cv.XTickWall = hasWall
 	for i := 0; ; i++ {
 		v := float64(i) * xstep
 		if v > xhi+xstep/1e6 || i > 50 {
@@ -291,7 +280,7 @@ func buildChart(in chartInput) *chartView {
 				v.Dash = true
 			}
 			color++
-			v.StackAnchr = in.anchors[tagKey(s.tag.Tag, s.tag.Pool)]
+			v.Anchor = in.anchors[tagKey(s.tag.Tag, s.tag.Pool)]
 		}
 		v.Title = v.Label + ": " + humanBytes(v.Last) + " outstanding at the end, peak " + humanBytes(v.Max)
 		v.D = pathData(s.vals, xAt, sx, sy)
@@ -318,8 +307,8 @@ func buildChart(in chartInput) *chartView {
 			break
 		}
 		y := plotTop + 18 + i*legendRowH
-		lv := legendView{Y: y, TextY: y + 12, SwatchY: y + 8, Color: s.Color, Label: s.Label, Value: humanBytes(s.Last),
-			Dash: s.Dash, Href: s.StackAnchr, IsOther: s.Other, DataTag: s.Tag, DataPool: s.Pool, ValueX: chartW - 6,
+		lv := legendView{TextY: y + 12, SwatchY: y + 8, Color: s.Color, Label: s.Label, Value: humanBytes(s.Last),
+			Dash: s.Dash, Href: s.Anchor, DataTag: s.Tag, DataPool: s.Pool, ValueX: chartW - 6,
 			Title: s.Title}
 		cv.Legend = append(cv.Legend, lv)
 	}
@@ -388,35 +377,28 @@ func byteUnit(m int64) (float64, string) {
 	return u, units[i]
 }
 
-// niceRange extends [lo, hi] to multiples of a 1-2-5 step giving about
-// targetTicks intervals.
+// niceRange extends [lo, hi] to multiples of the smallest 1-2-5 step that
+// needs at most maxIntervals intervals.
 func niceRange(lo, hi float64) (nlo, nhi, step float64) {
 	if !(hi > lo) {
 		hi = lo + 1
 	}
-	step = niceStep((hi - lo) / targetTicks)
-	nlo = math.Floor(lo/step) * step
-	nhi = math.Ceil(hi/step) * step
-	if nhi <= nlo {
-		nhi = nlo + step
+	span := hi - lo
+	if math.IsInf(span, 0) || math.IsNaN(span) {
+		return 0, 1, 1
+	}
+	e := math.Pow(10, math.Floor(math.Log10(span/maxIntervals)))
+	for _, m := range []float64{1, 2, 5, 10, 20, 50, 100} {
+		step = m * e
+		nlo, nhi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
+		if nhi <= nlo {
+			nhi = nlo + step
+		}
+		if (nhi-nlo)/step <= maxIntervals+1e-9 {
+			break
+		}
 	}
 	return nlo, nhi, step
-}
-
-func niceStep(raw float64) float64 {
-	if !(raw > 0) || math.IsInf(raw, 0) {
-		return 1
-	}
-	e := math.Pow(10, math.Floor(math.Log10(raw)))
-	switch f := raw / e; {
-	case f <= 1:
-		return e
-	case f <= 2:
-		return 2 * e
-	case f <= 5:
-		return 5 * e
-	}
-	return 10 * e
 }
 
 // fmtNum formats a tick value with as many decimals as its step needs.

@@ -246,7 +246,9 @@ func TestEscaping(t *testing.T) {
 
 func TestChartHelpers(t *testing.T) {
 	lo, hi, step := niceRange(0, 156)
-	assert.Equal(t, [3]float64{0, 200, 50}, [3]float64{lo, hi, step})
+	assert.Equal(t, [3]float64{0, 160, 20}, [3]float64{lo, hi, step})
+	lo, hi, step = niceRange(0, 119.5)
+	assert.Equal(t, [3]float64{0, 120, 20}, [3]float64{lo, hi, step})
 	lo, hi, step = niceRange(0, 9.94)
 	assert.Equal(t, [3]float64{0, 10, 2}, [3]float64{lo, hi, step})
 	lo, hi, step = niceRange(0, 0)

@@ -429,12 +429,7 @@ func clampI64(u uint64) int64 {
 	return int64(u)
 }
 
-func fmtFloat(f float64, prec int) string {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return strconv.FormatFloat(f, 'f', prec, 64)
-	}
-	return strconv.FormatFloat(f, 'f', prec, 64)
-}
+func fmtFloat(f float64, prec int) string { return strconv.FormatFloat(f, 'f', prec, 64) }
 
 // tagStacks lists the first n stacks of tag t.
 func tagStacks(all []analysis.Stack, t pool.TagStats, n int) ([]stackView, string) {
