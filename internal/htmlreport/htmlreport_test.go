@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/corpus"
@@ -240,6 +241,13 @@ func TestEscaping(t *testing.T) {
 	assert.Equal(t, file+":3", root.first(hasClass("td", "line")).Text())
 	h4 := root.first(tagIs("h4"))
 	assert.Contains(t, h4.Text(), proc)
+
+	// Bytes that are not UTF-8 and control characters become U+FFFD.
+	res.Stacks[0].Process = "bad\xff\x01name\u0085"
+	html = render(t, res, Options{})
+	assert.True(t, utf8.ValidString(html))
+	assert.Contains(t, html, "bad\ufffd\ufffdname\ufffd (pid 7)")
+	assert.Equal(t, []byte("ok\t\n"), sanitize([]byte("ok\t\n")))
 	sec := root.first(hasClass("section", "tag-stacks"))
 	assert.Equal(t, "stack-_3ca_3e_27-kind_28200_29", sec.attr["id"])
 }

@@ -1,7 +1,7 @@
 package htmlreport
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/internal/analysis"
@@ -98,14 +99,44 @@ func Render(w io.Writer, res *analysis.Result, opts Options) error {
 		return ErrNoReport
 	}
 	v := build(res, opts)
-	bw := bufio.NewWriter(w)
-	if err := reportTemplate.Execute(bw, v); err != nil {
+	var buf bytes.Buffer
+	if err := reportTemplate.Execute(&buf, v); err != nil {
 		return fmt.Errorf("htmlreport: %w", err)
 	}
-	if err := bw.Flush(); err != nil {
+	if _, err := w.Write(sanitize(buf.Bytes())); err != nil {
 		return fmt.Errorf("htmlreport: writing the report: %w", err)
 	}
 	return nil
+}
+
+// sanitize replaces what a trace string may smuggle into the page besides
+// markup, which the template escapes: bytes that are not UTF-8 and control
+// characters other than tab and newlines. Each becomes U+FFFD, so the page
+// is valid UTF-8 text as its charset declares.
+func sanitize(b []byte) []byte {
+	ok := func(r rune) bool {
+		return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r < 0x7f || r >= 0xa0 && r != 0xfffe && r != 0xffff
+	}
+	clean := true
+	for i := 0; i < len(b) && clean; {
+		r, n := utf8.DecodeRune(b[i:])
+		clean = ok(r) && !(r == utf8.RuneError && n == 1)
+		i += n
+	}
+	if clean {
+		return b
+	}
+	out := make([]byte, 0, len(b)+64)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if ok(r) && !(r == utf8.RuneError && n == 1) {
+			out = append(out, b[:n]...)
+		} else {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		}
+		b = b[n:]
+	}
+	return out
 }
 
 // view is the template data.
