@@ -191,7 +191,7 @@ func (d *decoder) skipField(s *FieldSpec) {
 }
 
 func (d *decoder) skipANSIZ() {
-	if d.e != nil {
+	if d.failed {
 		return
 	}
 	for d.off < len(d.b) {
@@ -204,7 +204,7 @@ func (d *decoder) skipANSIZ() {
 }
 
 func (d *decoder) skipUTF16Z() {
-	if d.e != nil {
+	if d.failed {
 		return
 	}
 	for d.off+1 < len(d.b) {
@@ -220,7 +220,7 @@ func (d *decoder) skipUTF16Z() {
 // framesf returns the rest of the payload as pointer-sized frames. Trailing
 // bytes that do not fill a frame are ignored.
 func (d *decoder) framesf() frameList {
-	if d.e != nil || d.off > len(d.b) {
+	if d.failed || d.off > len(d.b) {
 		return frameList{}
 	}
 	b := d.b[d.off:]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -42,6 +43,14 @@ type kernelExpect struct {
 		FirstStacks []map[string]any `json:"first_stacks"`
 	} `json:"stacks"`
 	FirstEvents []map[string]any `json:"first_events"`
+	Threads     struct {
+		ByOpcode map[string]int `json:"by_opcode"`
+		ByPID    []struct {
+			PID      uint32         `json:"pid"`
+			Count    int            `json:"count"`
+			ByOpcode map[string]int `json:"by_opcode"`
+		} `json:"by_pid"`
+	} `json:"threads"`
 }
 
 // kernelFacts is what the decoders extract from one trace, in the
@@ -55,6 +64,8 @@ type kernelFacts struct {
 	keyEvents   map[string]int
 	firstStacks []map[string]any
 	firstEvents []map[string]any
+	threadOps   map[string]int
+	threadPIDs  map[uint32]map[string]int
 }
 
 var imageEventNames = map[uint8]string{10: "Load", 2: "Unload", 3: "DCStart", 4: "DCEnd"}
@@ -88,7 +99,7 @@ func collectKernelFacts(t *testing.T, tr corpus.Trace) *kernelFacts {
 		t.Fatalf("Open: %v", err)
 	}
 	defer r.Close()
-	f := &kernelFacts{keyEvents: map[string]int{}}
+	f := &kernelFacts{keyEvents: map[string]int{}, threadOps: map[string]int{}, threadPIDs: map[uint32]map[string]int{}}
 	for ev, err := range r.All() {
 		if err != nil {
 			if errors.Is(err, etw.ErrUnsupportedCompression) {
@@ -116,6 +127,26 @@ func collectKernelFacts(t *testing.T, tr corpus.Trace) *kernelFacts {
 			f.firstEvents = append(f.firstEvents, e)
 		}
 		kind := ev.Kind()
+		if ev.IsKernel() && ev.Group() == etw.GroupThread {
+			name := strings.TrimPrefix(kind, "Thread/")
+			if kind == "" {
+				name = fmt.Sprintf("opcode_%d", ev.Opcode)
+			}
+			f.threadOps[name]++
+			if ev.Opcode >= 1 && ev.Opcode <= 4 {
+				th, err := etw.DecodeThread(ev)
+				if err != nil {
+					t.Errorf("%s at %d: %v", kind, ev.Timestamp, err)
+					continue
+				}
+				m := f.threadPIDs[uint32(th.ProcessID)]
+				if m == nil {
+					m = map[string]int{}
+					f.threadPIDs[uint32(th.ProcessID)] = m
+				}
+				m[name]++
+			}
+		}
 		switch {
 		case kind == "Process/Start" || kind == "Process/End" || kind == "Process/DCStart" ||
 			kind == "Process/DCEnd" || kind == "Process/Defunct":
@@ -339,6 +370,17 @@ func TestKernelCorpus(t *testing.T) {
 				}
 			}
 			compareEntries(t, "first_stacks", want.Stacks.FirstStacks, got.firstStacks)
+			if !maps.Equal(got.threadOps, want.Threads.ByOpcode) && (len(got.threadOps) > 0 || len(want.Threads.ByOpcode) > 0) {
+				t.Errorf("threads.by_opcode = %v, want %v", got.threadOps, want.Threads.ByOpcode)
+			}
+			if len(got.threadPIDs) != len(want.Threads.ByPID) {
+				t.Errorf("threads.by_pid: %d processes, want %d", len(got.threadPIDs), len(want.Threads.ByPID))
+			}
+			for _, w := range want.Threads.ByPID {
+				if !maps.Equal(got.threadPIDs[w.PID], w.ByOpcode) {
+					t.Errorf("threads.by_pid[%d] = %v, want %v", w.PID, got.threadPIDs[w.PID], w.ByOpcode)
+				}
+			}
 			if len(want.FirstEvents) > 0 {
 				compareEntries(t, "first_events", want.FirstEvents, got.firstEvents)
 			}
@@ -513,6 +555,50 @@ func TestStacksCorpus(t *testing.T) {
 					t.Errorf("first_stacks at %d: got %+v, want %+v", w.RecordTimestamp, s, w)
 				}
 				i++
+			}
+		})
+	}
+}
+
+// TestHeaderFields decodes the logfile header record of every corpus trace
+// with the layout table and compares it with the reader's parse of the
+// same record.
+func TestHeaderFields(t *testing.T) {
+	for _, tr := range corpus.Traces(t) {
+		t.Run(tr.Name, func(t *testing.T) {
+			r, err := etw.Open(tr.Path)
+			if err != nil {
+				t.Skip(err) // bad/ files and the like
+			}
+			defer r.Close()
+			ev := r.HeaderEvent()
+			if ev == nil || ev.Kind() != "EventTrace/Header" {
+				t.Fatalf("header event kind %q", ev.Kind())
+			}
+			fields, err := etw.DecodeFields(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := r.Header()
+			want := map[string]string{
+				"BufferSize": fmt.Sprint(h.BufferSize), "ProviderVersion": fmt.Sprint(h.ProviderVersion),
+				"NumberOfProcessors": fmt.Sprint(h.NumberOfProcessors), "EndTime": fmt.Sprint(h.EndTime),
+				"PointerSize": fmt.Sprint(h.PointerSize), "BootTime": fmt.Sprint(h.BootTime),
+				"PerfFreq": fmt.Sprint(h.PerfFreq), "StartTime": fmt.Sprint(h.StartTime),
+				"ReservedFlags": fmt.Sprint(h.ReservedFlags), "LogFileMode": fmt.Sprint(h.LogFileMode),
+				"SessionNameString": h.LoggerName,
+			}
+			seen := 0
+			for _, f := range fields {
+				if w, ok := want[f.Name]; ok {
+					seen++
+					if f.String() != w {
+						t.Errorf("%s = %s, reader says %s", f.Name, f.String(), w)
+					}
+				}
+			}
+			if seen < len(want)-1 {
+				t.Errorf("only %d of %d header fields decoded", seen, len(want))
 			}
 		})
 	}

@@ -94,7 +94,6 @@ func u8(n string) FieldSpec     { return FieldSpec{Name: n, Type: TypeU8} }
 func i8(n string) FieldSpec     { return FieldSpec{Name: n, Type: TypeI8} }
 func u16(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeU16} }
 func u32(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeU32} }
-func x32(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeU32, Format: FormatHex} }
 func i32(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeI32} }
 func u64(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeU64} }
 func i64(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeI64} }
@@ -174,30 +173,30 @@ var sessionPoolAllocFree = []FieldSpec{
 }
 
 var imageV2 = []FieldSpec{
-	ptr("ImageBase"), ptr("ImageSize"), u32("ProcessId"), x32("ImageChecksum"), u32("TimeDateStamp"),
-	x32("Reserved0"), ptr("DefaultBase"), x32("Reserved1"), x32("Reserved2"), x32("Reserved3"), x32("Reserved4"),
+	ptr("ImageBase"), ptr("ImageSize"), u32("ProcessId"), u32("ImageChecksum"), u32("TimeDateStamp"),
+	u32("Reserved0"), ptr("DefaultBase"), u32("Reserved1"), u32("Reserved2"), u32("Reserved3"), u32("Reserved4"),
 	utf16z("FileName"),
 }
 
 var imageV3 = []FieldSpec{
-	ptr("ImageBase"), ptr("ImageSize"), u32("ProcessId"), x32("ImageChecksum"), u32("TimeDateStamp"),
+	ptr("ImageBase"), ptr("ImageSize"), u32("ProcessId"), u32("ImageChecksum"), u32("TimeDateStamp"),
 	u8("SignatureLevel"), u8("SignatureType"), u16("Reserved0"), ptr("DefaultBase"),
-	x32("Reserved1"), x32("Reserved2"), x32("Reserved3"), x32("Reserved4"),
+	u32("Reserved1"), u32("Reserved2"), u32("Reserved3"), u32("Reserved4"),
 	utf16z("FileName"),
 }
 
 var threadV3 = []FieldSpec{
 	u32("ProcessId"), u32("TThreadId"), ptr("StackBase"), ptr("StackLimit"), ptr("UserStackBase"),
-	ptr("UserStackLimit"), ptr("Affinity"), ptr("Win32StartAddr"), ptr("TebBase"), x32("SubProcessTag"),
+	ptr("UserStackLimit"), ptr("Affinity"), ptr("Win32StartAddr"), ptr("TebBase"), u32("SubProcessTag"),
 	u8("BasePriority"), u8("PagePriority"), u8("IoPriority"), u8("ThreadFlags"),
 }
 
 var dbgIDRSDS = []FieldSpec{ptr("ImageBase"), u32("ProcessId"), guid("GuidSig"), u32("Age"), ansiz("PdbFileName")}
 
 var groupMasks = []FieldSpec{
-	x32("GroupMask1"), x32("GroupMask2"), x32("GroupMask3"), x32("GroupMask4"),
-	x32("GroupMask5"), x32("GroupMask6"), x32("GroupMask7"), x32("GroupMask8"),
-	opt(x32("KernelEventVersion")),
+	u32("GroupMask1"), u32("GroupMask2"), u32("GroupMask3"), u32("GroupMask4"),
+	u32("GroupMask5"), u32("GroupMask6"), u32("GroupMask7"), u32("GroupMask8"),
+	opt(u32("KernelEventVersion")),
 }
 
 func ops(o ...uint8) []uint8 { return o }
@@ -215,8 +214,8 @@ var classes = []*eventClass{
 			// TRACE_LOGFILE_HEADER (MOF EventTrace_Header). The 176 skipped
 			// bytes are TIME_ZONE_INFORMATION plus 4 bytes of alignment.
 			{opcodes: ops(0x00), maxV: anyVersion, fields: []FieldSpec{
-				u32("BufferSize"), x32("Version"), u32("ProviderVersion"), u32("NumberOfProcessors"),
-				i64("EndTime"), u32("TimerResolution"), u32("MaximumFileSize"), x32("LogFileMode"),
+				u32("BufferSize"), u32("Version"), u32("ProviderVersion"), u32("NumberOfProcessors"),
+				i64("EndTime"), u32("TimerResolution"), u32("MaximumFileSize"), u32("LogFileMode"),
 				u32("BuffersWritten"), u32("StartBuffers"), u32("PointerSize"), u32("EventsLost"),
 				u32("CPUSpeed"), ptr("LoggerName"), ptr("LogFileName"), skip("TimeZoneInformation", 176),
 				i64("BootTime"), i64("PerfFreq"), i64("StartTime"), u32("ReservedFlags"), u32("BuffersLost"),
@@ -258,12 +257,12 @@ var classes = []*eventClass{
 			}},
 			{opcodes: ops(1, 2, 3, 4, 39), minV: 4, maxV: 4, fields: []FieldSpec{
 				ptr("UniqueProcessKey"), u32("ProcessId"), u32("ParentId"), u32("SessionId"), i32("ExitStatus"),
-				ptr("DirectoryTableBase"), x32("Flags"), sid("UserSID"), ansiz("ImageFileName"),
+				ptr("DirectoryTableBase"), u32("Flags"), sid("UserSID"), ansiz("ImageFileName"),
 				utf16z("CommandLine"), opt(utf16z("PackageFullName")), opt(utf16z("ApplicationId")),
 			}},
 			{opcodes: ops(1, 2, 3, 4, 39), minV: 5, maxV: 5, fields: []FieldSpec{
 				ptr("UniqueProcessKey"), u32("ProcessId"), u32("ParentId"), u32("SessionId"), i32("ExitStatus"),
-				ptr("DirectoryTableBase"), x32("Flags"), sid("UserSID"), ansiz("ImageFileName"),
+				ptr("DirectoryTableBase"), u32("Flags"), sid("UserSID"), ansiz("ImageFileName"),
 				utf16z("CommandLine"), utf16z("PackageFullName"), utf16z("ApplicationId"), opt(i64("ExitTime")),
 			}},
 			{opcodes: ops(11), maxV: anyVersion, fields: []FieldSpec{u32("ProcessId")}},
@@ -282,7 +281,7 @@ var classes = []*eventClass{
 			{opcodes: ops(2, 4), minV: 1, maxV: 1, fields: []FieldSpec{u32("ProcessId"), u32("TThreadId")}},
 			{opcodes: ops(1, 2, 3, 4), minV: 2, maxV: 2, fields: []FieldSpec{
 				u32("ProcessId"), u32("TThreadId"), ptr("StackBase"), ptr("StackLimit"), ptr("UserStackBase"),
-				ptr("UserStackLimit"), ptr("StartAddr"), ptr("Win32StartAddr"), ptr("TebBase"), x32("SubProcessTag"),
+				ptr("UserStackLimit"), ptr("StartAddr"), ptr("Win32StartAddr"), ptr("TebBase"), u32("SubProcessTag"),
 			}},
 			{opcodes: ops(1, 2, 3, 4), minV: 3, maxV: 3, fields: append(threadV3[:len(threadV3):len(threadV3)], opt(utf16z("ThreadName")))},
 			{opcodes: ops(1, 2, 3, 4), minV: 4, maxV: 4, fields: append(threadV3[:len(threadV3):len(threadV3)], utf16z("ThreadName"))},

@@ -20,8 +20,10 @@ type Process struct {
 	Opcode uint8
 	// UniqueProcessKey is the EPROCESS address (version 2 and later).
 	UniqueProcessKey uint64
-	ProcessID        PID
-	ParentID         PID
+	// ProcessID and ParentID are pointer-sized in version 0; their low 32
+	// bits are kept.
+	ProcessID PID
+	ParentID  PID
 	// SessionID is 0xFFFFFFFF for the Idle and System processes (version 1
 	// and later).
 	SessionID uint32

@@ -56,6 +56,9 @@ type Frame struct {
 	Symbol *Symbol
 	// Text is a marker frame's text ("[wow64 transition]").
 	Text string
+	// Special names a kernel range that is not an image, such as the
+	// Hyper-V hypercall page (Image record 0x1422), for a frame in it.
+	Special string
 }
 
 // Resolved reports whether the frame lies in a module mapped at the
@@ -79,7 +82,8 @@ const ManagedModule = "managed"
 // String formats the frame as poolleak and etwdump print it:
 // "module!symbol+0xoffset" when symbolized, "module+0xoffset" when only the
 // module is known, "managed!Namespace.Method+0xoffset" for JIT code, the
-// marker text in square brackets, or the bare address "0x...".
+// marker text in square brackets, a named kernel range such as
+// "[hypercall page]+0x3", or the bare address "0x...".
 func (f *Frame) String() string {
 	switch {
 	case f.Kind == Marker:
@@ -90,6 +94,8 @@ func (f *Frame) String() string {
 		return f.Module.Name + "+0x" + strconv.FormatUint(f.Addr-f.Module.Base, 16)
 	case f.Method != nil:
 		return ManagedModule + "!" + f.Method.FullName() + "+0x" + strconv.FormatUint(f.Addr-f.Method.Start, 16)
+	case f.Special != "":
+		return f.Special
 	}
 	return "0x" + strconv.FormatUint(f.Addr, 16)
 }
@@ -151,6 +157,9 @@ func isWOW64Layer(name string) bool {
 	return false
 }
 
+// hypercallPageSize is the size of the Hyper-V hypercall page.
+const hypercallPageSize = 4096
+
 // Resolver turns raw frame addresses into classified, module-relative and,
 // with a Symbolizer, symbolized frames.
 type Resolver struct {
@@ -207,6 +216,11 @@ func (r *Resolver) AppendResolve(dst []Frame, pid etw.PID, ts int64, addrs []uin
 		}
 		if f.Module == nil && f.Kind != Kernel && r.Methods != nil {
 			f.Method = r.Methods.Lookup(pid, a)
+		}
+		if f.Module == nil && f.Kind == Kernel {
+			if h := r.Modules.Hypercall; h != 0 && a >= h && a-h < hypercallPageSize {
+				f.Special = "[hypercall page]+0x" + strconv.FormatUint(a-h, 16)
+			}
 		}
 		dst = append(dst, f)
 	}
