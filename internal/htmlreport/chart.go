@@ -23,7 +23,7 @@ const (
 	legendRowH = 22
 	legendMaxN = (plotBottom - plotTop) / legendRowH
 	// maxIntervals bounds the tick intervals of an axis.
-	maxIntervals = 8
+	maxIntervals = 10
 )
 
 // maxPoints bounds the vertices of one series path; longer series are
@@ -377,8 +377,9 @@ func byteUnit(m int64) (float64, string) {
 	return u, units[i]
 }
 
-// niceRange extends [lo, hi] to multiples of the smallest 1-2-5 step that
-// needs at most maxIntervals intervals.
+// niceRange extends [lo, hi] to multiples of a 1-2-2.5-5 step. Of the
+// steps giving 3 to maxIntervals intervals it takes the one that wastes
+// the least of the axis, with a small preference for about 6 intervals.
 func niceRange(lo, hi float64) (nlo, nhi, step float64) {
 	if !(hi > lo) {
 		hi = lo + 1
@@ -387,16 +388,22 @@ func niceRange(lo, hi float64) (nlo, nhi, step float64) {
 	if math.IsInf(span, 0) || math.IsNaN(span) {
 		return 0, 1, 1
 	}
+	best := math.Inf(1)
 	e := math.Pow(10, math.Floor(math.Log10(span/maxIntervals)))
-	for _, m := range []float64{1, 2, 5, 10, 20, 50, 100} {
-		step = m * e
-		nlo, nhi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
-		if nhi <= nlo {
-			nhi = nlo + step
+	for _, m := range []float64{1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200} {
+		st := m * e
+		a, b := math.Floor(lo/st)*st, math.Ceil(hi/st)*st
+		n := math.Round((b - a) / st)
+		if n < 3 || n > maxIntervals {
+			continue
 		}
-		if (nhi-nlo)/step <= maxIntervals+1e-9 {
-			break
+		score := (b-a-span)/(b-a) + 0.03*math.Abs(n-6)
+		if score < best {
+			best, nlo, nhi, step = score, a, b, st
 		}
+	}
+	if step == 0 { // unreachable for finite spans; keep the axis usable
+		return lo, hi, span
 	}
 	return nlo, nhi, step
 }

@@ -262,7 +262,9 @@ func TestChartHelpers(t *testing.T) {
 	lo, hi, step = niceRange(0, 0)
 	assert.Equal(t, [3]float64{0, 1, 0.2}, [3]float64{lo, hi, step})
 	lo, hi, step = niceRange(-3, 7)
-	assert.Equal(t, [3]float64{-4, 8, 2}, [3]float64{lo, hi, step})
+	assert.Equal(t, [3]float64{-3, 7, 1}, [3]float64{lo, hi, step})
+	lo, hi, step = niceRange(0, 4095.5)
+	assert.Equal(t, [3]float64{0, 4500, 500}, [3]float64{lo, hi, step})
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 159744: "156.0 KiB", 3 << 20: "3.0 MiB", -2048: "-2.0 KiB", 1 << 62: "4.0 EiB"} {
 		assert.Equal(t, want, humanBytes(n), "%d", n)
 	}
