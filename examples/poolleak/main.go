@@ -12,6 +12,7 @@
 //
 //	-json           print the report as JSON (schema in the README)
 //	-o FILE.pb.gz   also write the outstanding allocations as a pprof profile
+//	-html FILE      also write a self-contained HTML report (chart, tags, stacks)
 //	-tag TAG        only this pool tag (e.g. Irp)
 //	-pid PID        only allocations of this process
 //	-window A:B     only the window [A, B) in seconds from the trace start
@@ -24,6 +25,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -36,6 +38,7 @@ import (
 
 	"github.com/etwkit/etwkit/export"
 	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/internal/htmlreport"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -62,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.out, "o", "", "write the outstanding allocations as a pprof profile (FILE.pb.gz)")
+	fs.StringVar(&cfg.html, "html", "", "also write a self-contained HTML report to this file")
 	fs.StringVar(&cfg.tag, "tag", "", "only this pool tag")
 	fs.IntVar(&cfg.pid, "pid", -1, "only allocations of this process")
 	fs.StringVar(&cfg.window, "window", "", "only the window A:B, in seconds from the trace start")
@@ -172,6 +176,11 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if cfg.html != "" {
+		if err := writeHTML(cfg.html, res, cfg); err != nil {
+			return err
+		}
+	}
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -273,4 +282,20 @@ func writeProfile(out, path string, res *analysis.Result, fold bool) error {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	return f.Close()
+}
+
+// writeHTML writes the HTML report (see package htmlreport).
+func writeHTML(out string, res *analysis.Result, cfg config) error {
+	var buf bytes.Buffer
+	opts := htmlreport.Options{Title: res.Report.Trace.File, ProfilePath: cfg.out}
+	if cfg.window != "" {
+		opts.WindowLabel = cfg.window + " s"
+	}
+	if err := htmlreport.Render(&buf, res, opts); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("-html: %w", err)
+	}
+	return nil
 }

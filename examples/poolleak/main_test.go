@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -127,4 +129,39 @@ func TestNotATrace(t *testing.T) {
 	code := run([]string{filepath.Join(corpus.Dir(t), "bad", "t-ptostado__LinuxTracepoints__output.etl")}, &out, &errOut)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut.String(), "not an ETL file")
+}
+
+// TestHTML: -html writes the self-contained report beside the normal
+// output, which stays as it is.
+func TestHTML(t *testing.T) {
+	var plain, out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{irpLeak}, &plain, &errOut), errOut.String())
+	page := filepath.Join(t.TempDir(), "report.html")
+	require.Equal(t, 0, run([]string{"-html", page, irpLeak}, &out, &errOut), errOut.String())
+	assert.Equal(t, plain.String(), out.String(), "the text output does not change")
+	data, err := os.ReadFile(page)
+	require.NoError(t, err)
+	html := string(data)
+	assert.True(t, strings.HasPrefix(html, "<!DOCTYPE html>"))
+	assert.Contains(t, html, "<svg")
+	assert.Contains(t, html, `data-tag="Irp "`)
+	assert.Contains(t, html, "irp-leak.etl")
+	assert.Contains(t, html, "go tool pprof -http=:")
+	for _, m := range regexp.MustCompile(`(?i)\b(src|href)\s*=\s*"([^"]*)"`).FindAllStringSubmatch(html, -1) {
+		assert.True(t, strings.HasPrefix(m[2], "#"), "%s=%q is not a fragment link", m[1], m[2])
+	}
+	assert.NotContains(t, html, "http://")
+	assert.NotContains(t, html, "https://")
+
+	// With -json too, and a window.
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", "-window", "0:5", "-html", page, irpLeak}, &out, &errOut), errOut.String())
+	assert.True(t, json.Valid(out.Bytes()))
+	data, err = os.ReadFile(page)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "0:5 s from the trace start")
+
+	// An unwritable path is an error.
+	assert.Equal(t, 1, run([]string{"-html", filepath.Join(t.TempDir(), "no", "such", "dir.html"), irpLeak}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "-html:")
 }
