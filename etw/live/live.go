@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -63,10 +64,11 @@ type Options struct {
 	// NoPDBIdentity disables reading image files: no DbgID_RSDS events are
 	// synthesized.
 	NoPDBIdentity bool
-	// NoSignalHandler stops Start from installing its Ctrl-C handler. By
-	// default the first interrupt closes the session (ReadEvent then
-	// returns os.ErrClosed, so the program can finish its work) and the
-	// handler removes itself, so a second interrupt ends the program.
+	// NoSignalHandler stops Start from installing its interrupt handler.
+	// By default the first Ctrl-C, Ctrl-Break or console close closes the
+	// session (ReadEvent then returns os.ErrClosed, so the program can
+	// finish its work) and the handler removes itself, so a second
+	// interrupt ends the program.
 	NoSignalHandler bool
 	// BufferSizeKB, MinBuffers and MaxBuffers size the session's kernel
 	// buffers (defaults 1024 KB, 64 and 256).
@@ -486,7 +488,7 @@ func (s *Session) Stats() Stats {
 // the default behaviour.
 func (s *Session) handleInterrupt() {
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	var once sync.Once
 	stop := func() { once.Do(func() { signal.Stop(ch) }) }
 	s.sigStop = stop
