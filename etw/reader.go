@@ -95,8 +95,14 @@ type Reader struct {
 	done    bool
 	err     error // sticky non-format error
 	stats   Stats
-	damaged int // last buffer index counted as damaged, +1
+	damaged int   // last buffer index counted as damaged, +1
+	mem     int64 // bytes held in stream buffers
 }
+
+// maxExpansion bounds the decompressed size of a buffer relative to its
+// compressed size, so that a hostile SavedOffset cannot make the reader
+// allocate far more than the input holds. Real traces stay below 14.
+const maxExpansion = 512
 
 // stream is one chain of buffers read in order: one processor's buffers in
 // sequence order (time order), or all buffers (file order).
@@ -222,6 +228,9 @@ func (r *Reader) init() error {
 	// The first record must be the logfile header event: a SYSTEM header
 	// with hook 0x0000.
 	p := bufferHeaderSize
+	if len(data) < p+32 {
+		return fmt.Errorf("%w: header buffer truncated at %d bytes", ErrNotETL, len(data))
+	}
 	if data[p+3]&0xC0 != 0xC0 || (HeaderType(data[p+2]) != HeaderSystem32 && HeaderType(data[p+2]) != HeaderSystem64) ||
 		binary.LittleEndian.Uint16(data[p+6:]) != uint16(HookHeader) {
 		return fmt.Errorf("%w: first record is not a logfile header event", ErrNotETL)
@@ -553,8 +562,8 @@ func (r *Reader) load(s *stream) error {
 	avail := int(bi.Avail)
 	if bi.Compressed() {
 		s.comp = true
-		if cap(s.cdata) < avail {
-			s.cdata = make([]byte, avail)
+		if err := r.grow(&s.cdata, avail, bi); err != nil {
+			return err
 		}
 		raw := s.cdata[:avail]
 		if _, err := r.ra.ReadAt(raw, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
@@ -566,8 +575,12 @@ func (r *Reader) load(s *stream) error {
 			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1,
 				Msg: fmt.Sprintf("compressed buffer with SavedOffset %d", bi.SavedOffset), Err: ErrCorrupt}
 		}
-		if cap(s.data) < want {
-			s.data = make([]byte, want)
+		if limit := maxExpansion*(avail-bufferHeaderSize) + 64<<10; want-bufferHeaderSize > limit {
+			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + 4, RecordOffset: -1,
+				Msg: fmt.Sprintf("SavedOffset %d is implausible for %d compressed bytes", want, avail-bufferHeaderSize), Err: ErrCorrupt}
+		}
+		if err := r.grow(&s.data, want, bi); err != nil {
+			return err
 		}
 		s.data = s.data[:want]
 		copy(s.data, raw[:bufferHeaderSize])
@@ -603,8 +616,8 @@ func (r *Reader) load(s *stream) error {
 		s.end = want
 		return nil
 	}
-	if cap(s.data) < avail {
-		s.data = make([]byte, int(bi.Size))
+	if err := r.grow(&s.data, avail, bi); err != nil {
+		return err
 	}
 	s.data = s.data[:avail]
 	if _, err := r.ra.ReadAt(s.data, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
@@ -634,6 +647,29 @@ func (r *Reader) load(s *stream) error {
 	s.end = end
 	return nil
 }
+
+// grow makes *buf hold at least n bytes, within the reader's memory budget:
+// the buffers of all streams together stay below a fixed allowance plus a
+// multiple of the input size, whatever the buffer headers claim.
+func (r *Reader) grow(buf *[]byte, n int, bi *BufferInfo) error {
+	if cap(*buf) >= n {
+		return nil
+	}
+	budget := int64(memAllowance) + memPerInputByte*r.size
+	if r.mem-int64(cap(*buf))+int64(n) > budget {
+		return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1,
+			Msg: fmt.Sprintf("buffer needs %d bytes, over the memory budget of %d for a %d-byte input", n, budget, r.size), Err: ErrCorrupt}
+	}
+	r.mem += int64(n - cap(*buf))
+	*buf = make([]byte, n)
+	return nil
+}
+
+// Memory budget of a reader's buffers (see Reader.grow).
+const (
+	memAllowance    = 32 << 20
+	memPerInputByte = 32
+)
 
 // streamHeap orders streams by the timestamp of their next record, then by
 // rank.

@@ -1,0 +1,67 @@
+// Package etw reads Event Tracing for Windows traces: ETL files in pure Go
+// on every operating system, and (through the separate package etw/live, on
+// Windows) live kernel sessions, as one stream of [Event] values.
+//
+// # Reading a file
+//
+// [Open] opens a trace by path ("trace.etl", "trace.etl.zip" or
+// "archive.zip!member"); [NewReader] reads from any [io.ReaderAt]. The
+// reader walks the file's buffers (72-byte WMI_BUFFER_HEADER each, following
+// each buffer's own BufferSize), decompresses compressed buffers (MS-XCA
+// plain LZ77, LZNT1 and LZ77+Huffman), frames every record of every header
+// type and, by default, delivers events in timestamp order across
+// processors: a k-way merge of the per-processor buffer chains, each in
+// sequence-number order. [Reader.SetOrder] with [FileOrder] gives the
+// records as stored.
+//
+//	r, err := etw.Open("trace.etl")
+//	if err != nil { ... }
+//	defer r.Close()
+//	for ev, err := range r.All() {
+//		if err != nil { ...; continue } // damage: the reader goes on
+//		fmt.Println(ev.Time(), ev.Provider, ev.Opcode, len(ev.Payload))
+//	}
+//
+// Events know their header type, provider or class GUID (classic kernel
+// groups are mapped to their class GUIDs, and [Event.Hook] keeps the
+// group<<8|type hook id), opcode or event id, version, level, keywords,
+// process and thread, processor, raw timestamp and wall time
+// ([Event.Time]), the pointer size of their payload ([Event.PointerSize]:
+// 4 for the 32-bit header types, also inside a 64-bit trace for WOW64
+// providers) and the payload itself. Records of unknown header types are
+// delivered raw, not dropped.
+//
+// # Memory and aliasing
+//
+// The reader keeps one buffer (and one decompression buffer) per processor
+// stream plus a small index of buffer headers, whatever the file size.
+// [Reader.ReadEvent] returns a pointer into that state: the Event and its
+// slices are valid until the next call. Decoding an event costs no
+// allocation; [Event.Clone] and [Event.CloneInto] make copies that outlive
+// the call.
+//
+// # Errors
+//
+// Errors wrap the sentinels [ErrNotETL], [ErrTruncated], [ErrCorrupt],
+// [ErrUnsupportedCompression] and, for the typed decoders,
+// [ErrShortPayload]. Damage inside a file is a *[FormatError] that names
+// the buffer and the byte offset: it is returned after every good event
+// before it, and reading resumes with the next buffer. Counters of what was
+// seen (lost-event flags, damaged buffers, unknown records) are in
+// [Reader.Stats].
+//
+// # Security
+//
+// ETL files are untrusted input. The reader never panics on malformed
+// input and never allocates more than the input justifies: every length
+// field is bounded (a buffer by [MaxBufferSize] and by the file, a record by
+// its buffer, a string by [MaxStringBytes]), decompression writes only into
+// a buffer of the size the header declares, and zip members larger than
+// 64 MiB are inflated into a temporary file rather than memory. These
+// properties are checked by fuzzing (FuzzReader) seeded from real traces.
+//
+// # Concurrency
+//
+// A [Reader] is not safe for concurrent use; distinct Readers are
+// independent. Decoded values and clones may be shared freely.
+package etw

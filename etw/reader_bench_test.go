@@ -1,0 +1,86 @@
+package etw_test
+
+import (
+	"archive/zip"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/corpus"
+)
+
+// BenchmarkReadCorpus reads the largest corpus traces from memory. One op is
+// one full pass over a trace; MB/s is measured on the file size (the
+// decompressed size for compressed traces is larger).
+func BenchmarkReadCorpus(b *testing.B) {
+	for _, name := range []string{
+		"airbus-cert__etl-parser__ShutdownPerfDiagLogger.etl",
+		"microsoft__ebpf-for-windows__ebpforwindows.etl",
+		"microsoft__Tx__Process.etl",
+		"net.4.5.2.x64.etl",
+	} {
+		tr := corpus.Find(b, name)
+		var data []byte
+		if tr.Path[len(tr.Path)-4:] == ".etl" {
+			var err error
+			data, err = os.ReadFile(tr.Path)
+			if err != nil {
+				b.Fatal(err)
+			}
+		} else {
+			data = inflate(b, tr.Path)
+		}
+		for _, order := range []etw.Order{etw.FileOrder, etw.TimeOrder} {
+			b.Run(tr.Name+"/"+orderName(order), func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				var events int64
+				for b.Loop() {
+					r, err := etw.NewReader(bytesReaderAt(data), int64(len(data)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					r.SetOrder(order)
+					for ev, err := range r.All() {
+						if err != nil {
+							b.Fatal(err)
+						}
+						_ = ev
+						events++
+					}
+				}
+				b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(events)/float64(b.N), "events/op")
+			})
+		}
+	}
+}
+
+func orderName(o etw.Order) string {
+	if o == etw.FileOrder {
+		return "file"
+	}
+	return "time"
+}
+
+// inflate reads a zip member ("a.zip!m") wholly into memory.
+func inflate(b *testing.B, path string) []byte {
+	i := strings.Index(path, ".zip!")
+	zr, err := zip.OpenReader(path[:i+4])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer zr.Close()
+	f, err := zr.Open(path[i+5:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
