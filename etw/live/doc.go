@@ -23,8 +23,8 @@
 // KernelTraceControl DbgID_RSDS events that xperf injects. A live session
 // reads the debug directory of each image file when the image first
 // appears (Image Load or rundown DCStart) and returns a synthesized
-// DbgID_RSDS event right after the image event, with the same timestamp, so
-// live profiles symbolize like merged traces.
+// DbgID_RSDS event right before the image event, with the same timestamp,
+// as merged traces have it, so live profiles symbolize like merged traces.
 //
 // The translation from EVENT_RECORD to Event lives in package etw
 // ([etw.RecordDecoder]) and is tested on every system; this package only

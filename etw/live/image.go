@@ -37,9 +37,7 @@ type imageInfo struct {
 	size      uint64
 	path      string // kernel path
 	ptr       int
-	tid       uint32
 	timestamp int64
-	processor uint16
 }
 
 // parseImage decodes the fields of an Image Load (hook 0x030A) or DCStart
@@ -71,9 +69,7 @@ func parseImage(e *etw.Event, info *imageInfo) bool {
 		pid:       le.Uint32(b[2*p:]),
 		stamp:     le.Uint32(b[2*p+8:]),
 		ptr:       p,
-		tid:       uint32(e.TID),
 		timestamp: e.Timestamp,
-		processor: e.Processor,
 	}
 	info.path = utf16z(b[3*p+32:], maxImagePath)
 	return info.path != ""
@@ -190,7 +186,8 @@ func (c *identities) lookup(info *imageInfo) (pdbIdentity, bool) {
 
 // dbgIDRecord lays out the header and payload of a KernelTraceControl
 // DbgID_RSDS event for an image: P ImageBase, u32 ProcessId, GUID, u32 Age,
-// ANSI PdbFileName. The payload is appended to buf.
+// ANSI PdbFileName. The payload is appended to buf. The header's process is
+// the image's; the caller sets the thread.
 func dbgIDRecord(info *imageInfo, id pdbIdentity, buf []byte) (etw.RecordHeader, []byte) {
 	le := binary.LittleEndian
 	if info.ptr == 4 {
@@ -210,7 +207,6 @@ func dbgIDRecord(info *imageInfo, id pdbIdentity, buf []byte) (etw.RecordHeader,
 	}
 	h := etw.RecordHeader{
 		Flags:      flags,
-		ThreadID:   info.tid,
 		ProcessID:  info.pid,
 		TimeStamp:  info.timestamp,
 		ProviderID: etw.KernelTraceControlGUID,

@@ -166,7 +166,7 @@ type Session struct {
 
 	// reader side
 	cur     *slot
-	pending bool
+	held    *slot // image event to return after its DbgID event
 	img     imageInfo
 	ids     *identities
 	synth   etw.Event
@@ -326,10 +326,14 @@ func isRundown(h *etw.RecordHeader) bool {
 // owned by the session and valid only until the next call; use
 // [etw.Event.Clone] to keep one, as with [etw.Reader.ReadEvent].
 //
-// After every Image Load or DCStart event whose file carries a CodeView
+// Before every Image Load or DCStart event whose file carries a CodeView
 // record, ReadEvent returns a synthesized KernelTraceControl DbgID_RSDS
 // event (FULL_HEADER record, class [etw.KernelTraceControlGUID], opcode 36,
-// the image event's timestamp), as a merged trace has.
+// version 2, the image event's timestamp, process and thread), in the
+// order a merged trace has them.
+//
+// Events come in the order the kernel delivers its buffers: per processor
+// in time order, but not merged across processors as the ETL reader does.
 //
 // ReadEvent blocks until an event arrives. After Close it returns
 // os.ErrClosed; when the trace was stopped by someone else it returns the
@@ -342,12 +346,11 @@ func (s *Session) ReadEvent() (*etw.Event, error) {
 	if s.isClosed() {
 		return nil, os.ErrClosed
 	}
-	if s.pending {
-		s.pending = false
-		if e := s.dbgID(); e != nil {
-			s.events.Add(1)
-			return e, nil
-		}
+	if s.held != nil {
+		// The image event whose DbgID event was returned last.
+		s.cur, s.held = s.held, nil
+		s.events.Add(1)
+		return &s.cur.ev, nil
 	}
 	var sl *slot
 	select {
@@ -364,27 +367,37 @@ func (s *Session) ReadEvent() (*etw.Event, error) {
 			return nil, io.EOF
 		}
 	}
-	s.cur = sl
 	if s.ids != nil && parseImage(&sl.ev, &s.img) {
-		s.img.processor = sl.ev.Processor
-		s.pending = true
+		if e := s.dbgID(&sl.ev); e != nil {
+			s.held = sl
+			s.events.Add(1)
+			return e, nil
+		}
 	}
+	s.cur = sl
 	s.events.Add(1)
 	return &sl.ev, nil
 }
 
-// dbgID synthesizes the DbgID_RSDS event of the pending image, or returns
-// nil when its identity is unknown.
-func (s *Session) dbgID() *etw.Event {
+// dbgID synthesizes the DbgID_RSDS event of the image event img (parsed
+// into s.img), or returns nil when the image's identity is unknown.
+func (s *Session) dbgID(img *etw.Event) *etw.Event {
 	id, ok := s.ids.lookup(&s.img)
 	if !ok {
 		return nil
 	}
 	h, pay := dbgIDRecord(&s.img, id, s.synPay[:0])
 	s.synPay = pay
-	if err := s.synDec.Decode(&s.synth, &h, etw.BufferContext{ProcessorIndex: s.img.processor}, nil, pay); err != nil {
+	if img.PID != etw.NoPID {
+		h.ProcessID = uint32(img.PID)
+	}
+	if img.TID != etw.NoTID {
+		h.ThreadID = uint32(img.TID)
+	}
+	if err := s.synDec.Decode(&s.synth, &h, etw.BufferContext{ProcessorIndex: img.Processor}, nil, pay); err != nil {
 		return nil
 	}
+	s.synth.Processor = img.Processor
 	s.synth.Offset = -1
 	s.imageIDs.Add(1)
 	return &s.synth

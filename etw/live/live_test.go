@@ -162,18 +162,21 @@ func TestSessionPipeline(t *testing.T) {
 	}
 	require.Len(t, got, 5)
 
-	assert.Equal(t, hookImageDC, got[0].Hook)
-	assert.Equal(t, etw.HeaderPerfInfo64, got[0].Header)
-	assert.Equal(t, int64(0), got[0].Offset, "sequence number")
-	assert.Equal(t, time.Date(2026, 1, 2, 3, 4, 5, 10_000, time.UTC), got[0].Time())
+	// The DbgID event comes first, as in merged traces.
+	assert.Equal(t, hookImageDC, got[1].Hook)
+	assert.Equal(t, etw.HeaderPerfInfo64, got[1].Header)
+	assert.Equal(t, int64(0), got[1].Offset, "sequence number")
+	assert.Equal(t, time.Date(2026, 1, 2, 3, 4, 5, 10_000, time.UTC), got[1].Time())
 
-	dbg := got[1]
+	dbg := got[0]
 	assert.Equal(t, etw.HeaderFull64, dbg.Header)
 	assert.Equal(t, etw.KernelTraceControlGUID, dbg.Provider)
 	assert.Equal(t, uint8(36), dbg.Opcode)
 	assert.Equal(t, uint16(2), dbg.Version)
 	assert.Equal(t, int64(100), dbg.Timestamp, "same timestamp as the image event")
 	assert.Equal(t, uint16(1), dbg.Processor)
+	assert.Equal(t, etw.PID(1234), dbg.PID, "the image's process")
+	assert.Equal(t, dbg.Time(), got[1].Time())
 	le := binary.LittleEndian
 	p := dbg.Payload
 	require.Len(t, p, 8+4+16+4+len("ntdll.pdb")+1)
@@ -220,12 +223,21 @@ func TestSessionIdentityCache(t *testing.T) {
 		return bytes.NewReader(ntdll), io.NopCloser(nil), nil
 	}
 	n := 0
+	var prev *etw.Event
 	for e, err := range s.All() {
 		require.NoError(t, err)
 		if e.Provider == etw.KernelTraceControlGUID {
 			n++
 			assert.Equal(t, uint32(n), binary.LittleEndian.Uint32(e.Payload[8:]), "process id of each load")
+			assert.Equal(t, etw.TID(77), e.TID, "the image event's thread")
 		}
+		if e.Hook == etw.HookImageLoad {
+			require.NotNil(t, prev)
+			assert.Equal(t, etw.KernelTraceControlGUID, prev.Provider)
+			assert.Equal(t, prev.Timestamp, e.Timestamp)
+			assert.Equal(t, prev.PID, e.PID)
+		}
+		prev = e.Clone()
 	}
 	assert.Equal(t, 3, n)
 	assert.Equal(t, 1, opened, "one read per image file")
