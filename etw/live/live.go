@@ -8,8 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/etwkit/etwkit/etw"
