@@ -59,5 +59,6 @@
 // call. Close and Stats may be called from any goroutine; Close unblocks a
 // pending ReadEvent with os.ErrClosed. When the reader falls behind, the
 // consumer waits and the kernel buffers events, counting what it loses
-// ([Stats]).
+// ([Stats]). The reader side holds events for [Options.ReorderWindow] to
+// return them in timestamp order across processors.
 package live

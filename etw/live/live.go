@@ -32,8 +32,9 @@ const (
 	defaultBufferKB = 1024
 	defaultMinBuf   = 64
 	defaultMaxBuf   = 256
-	defaultSlots    = 1024
-	maxSlots        = 1 << 16
+	defaultSlots    = 16384
+	maxSlots        = 1 << 18
+	defaultReorder  = 2 * time.Second
 )
 
 // Options configures a live session.
@@ -74,14 +75,26 @@ type Options struct {
 	// buffers (defaults 1024 KB, 64 and 256).
 	BufferSizeKB, MinBuffers, MaxBuffers uint32
 	// QueueSize is the number of decoded events buffered between the
-	// consumer and ReadEvent (default 1024).
+	// consumer and ReadEvent, the reorder window included (default 16384).
 	QueueSize int
+	// ReorderWindow is how long events are held to be returned in time
+	// order. The kernel delivers each processor's buffer as it fills or
+	// at the session's one-second flush, so events of different
+	// processors arrive out of order; the session merges them by
+	// timestamp, as the ETL reader merges a file, releasing an event once
+	// the window has passed in trace time or in wall time, or when the
+	// queue is nearly full. Zero means 2 s; a negative value returns events
+	// in arrival order.
+	ReorderWindow time.Duration
 }
 
 // Stats counts what a session saw.
 type Stats struct {
 	// Records is the number of records the consumer received.
 	Records uint64
+	// OutOfOrder counts events returned with a timestamp earlier than the
+	// event returned before them (they arrived after the reorder window).
+	OutOfOrder uint64
 	// Events is the number of events ReadEvent returned, synthesized
 	// DbgID events included.
 	Events uint64
@@ -139,8 +152,61 @@ type recordSink interface {
 
 // slot is one buffered event with the memory it points into.
 type slot struct {
-	ev  etw.Event
-	dec etw.RecordDecoder
+	ev      etw.Event
+	dec     etw.RecordDecoder
+	arrived time.Time // when the reader took it from the queue
+}
+
+// slotHeap orders held slots by timestamp, then arrival.
+type slotHeap []*slot
+
+func (h slotHeap) less(i, j int) bool {
+	a, b := &h[i].ev, &h[j].ev
+	if a.Timestamp != b.Timestamp {
+		return a.Timestamp < b.Timestamp
+	}
+	return a.Offset < b.Offset
+}
+
+func (h *slotHeap) push(s *slot) {
+	*h = append(*h, s)
+	q := *h
+	i := len(q) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			break
+		}
+		q[i], q[p] = q[p], q[i]
+		i = p
+	}
+}
+
+func (h *slotHeap) pop() *slot {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = nil
+	q = q[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			break
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
+	*h = q
+	return top
 }
 
 // Session is a running real-time kernel session. ReadEvent and All must be
@@ -167,6 +233,14 @@ type Session struct {
 	// reader side
 	cur     *slot
 	held    *slot // image event to return after its DbgID event
+	order   slotHeap
+	window  time.Duration // 0: arrival order
+	ticks   int64         // window in trace ticks
+	highW   int           // release when this many are held
+	maxTS   int64
+	lastTS  int64
+	endSeen bool
+	timer   *time.Timer
 	img     imageInfo
 	ids     *identities
 	synth   etw.Event
@@ -175,8 +249,8 @@ type Session struct {
 	eof     bool
 	sigStop func()
 
-	records, events, filtered, decodeErrs, lostRecs atomic.Uint64
-	imageIDs                                        atomic.Uint64
+	records, events, filtered, decodeErrs, lostRecs, late atomic.Uint64
+	imageIDs                                              atomic.Uint64
 }
 
 // Start starts a kernel session as configured by opts and begins
@@ -244,6 +318,23 @@ func newSession(src source, opts Options, tags []uint32) *Session {
 		s.free <- &slots[i]
 	}
 	s.synDec = etw.RecordDecoder{Clock: clk, PointerSize: ptr}
+	s.window = opts.ReorderWindow
+	if s.window == 0 {
+		s.window = defaultReorder
+	}
+	if s.window < 0 {
+		s.window = 0
+	}
+	if s.window > 0 {
+		s.ticks = clk.Ticks(s.window)
+		s.highW = n - n/8
+		if s.highW < 1 {
+			s.highW = 1
+		}
+		s.order = make(slotHeap, 0, n)
+		s.timer = time.NewTimer(time.Hour)
+		s.timer.Stop()
+	}
 	if !opts.NoPDBIdentity {
 		s.ids = newIdentities(src.resolver(), openFile)
 	}
@@ -332,8 +423,8 @@ func isRundown(h *etw.RecordHeader) bool {
 // version 2, the image event's timestamp, process and thread), in the
 // order a merged trace has them.
 //
-// Events come in the order the kernel delivers its buffers: per processor
-// in time order, but not merged across processors as the ETL reader does.
+// Events are returned in timestamp order within [Options.ReorderWindow]
+// (see there); Stats.OutOfOrder counts the ones that arrived too late.
 //
 // ReadEvent blocks until an event arrives. After Close it returns
 // os.ErrClosed; when the trace was stopped by someone else it returns the
@@ -352,20 +443,14 @@ func (s *Session) ReadEvent() (*etw.Event, error) {
 		s.events.Add(1)
 		return &s.cur.ev, nil
 	}
-	var sl *slot
-	select {
-	case sl = <-s.full:
-	case <-s.done:
-		return nil, os.ErrClosed
-	case <-s.ended:
-		select {
-		case sl = <-s.full:
-		default:
-			if s.runErr != nil {
-				return nil, s.runErr
-			}
-			return nil, io.EOF
-		}
+	sl, err := s.next()
+	if err != nil {
+		return nil, err
+	}
+	if sl.ev.Timestamp < s.lastTS {
+		s.late.Add(1)
+	} else {
+		s.lastTS = sl.ev.Timestamp
 	}
 	if s.ids != nil && parseImage(&sl.ev, &s.img) {
 		if e := s.dbgID(&sl.ev); e != nil {
@@ -377,6 +462,78 @@ func (s *Session) ReadEvent() (*etw.Event, error) {
 	s.cur = sl
 	s.events.Add(1)
 	return &sl.ev, nil
+}
+
+// next returns the next slot to deliver: the oldest held one once the
+// reorder window allows, or the next arrival when reordering is off.
+func (s *Session) next() (*slot, error) {
+	if s.window == 0 {
+		select {
+		case sl := <-s.full:
+			return sl, nil
+		case <-s.done:
+			return nil, os.ErrClosed
+		case <-s.ended:
+			select {
+			case sl := <-s.full:
+				return sl, nil
+			default:
+				return nil, s.endErr()
+			}
+		}
+	}
+	for {
+		// Take everything that has arrived.
+		for more := true; more; {
+			select {
+			case sl := <-s.full:
+				s.hold(sl)
+			default:
+				more = false
+			}
+		}
+		if len(s.order) > 0 {
+			top := s.order[0]
+			if s.endSeen || len(s.order) >= s.highW || top.ev.Timestamp <= s.maxTS-s.ticks ||
+				time.Since(top.arrived) >= s.window {
+				return s.order.pop(), nil
+			}
+		} else if s.endSeen {
+			return nil, s.endErr()
+		}
+		var wake <-chan time.Time
+		if len(s.order) > 0 {
+			s.timer.Reset(s.window - time.Since(s.order[0].arrived))
+			wake = s.timer.C
+		}
+		select {
+		case sl := <-s.full:
+			s.hold(sl)
+		case <-s.done:
+			s.timer.Stop()
+			return nil, os.ErrClosed
+		case <-s.ended:
+			s.endSeen = true // drain the queue on the next round
+		case <-wake:
+		}
+		s.timer.Stop()
+	}
+}
+
+// hold puts an arrived slot into the reorder heap.
+func (s *Session) hold(sl *slot) {
+	sl.arrived = time.Now()
+	if sl.ev.Timestamp > s.maxTS {
+		s.maxTS = sl.ev.Timestamp
+	}
+	s.order.push(sl)
+}
+
+func (s *Session) endErr() error {
+	if s.runErr != nil {
+		return s.runErr
+	}
+	return io.EOF
 }
 
 // dbgID synthesizes the DbgID_RSDS event of the image event img (parsed
@@ -481,6 +638,7 @@ func (s *Session) Stats() Stats {
 	}
 	out := Stats{
 		Records:             s.records.Load(),
+		OutOfOrder:          s.late.Load(),
 		Events:              s.events.Load(),
 		Filtered:            s.filtered.Load(),
 		DecodeErrors:        s.decodeErrs.Load(),

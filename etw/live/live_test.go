@@ -258,7 +258,7 @@ func TestSessionRundownOff(t *testing.T) {
 
 func TestSessionCloseUnblocks(t *testing.T) {
 	f := newFake(poolRec(0x20, "Irp", 1, 1))
-	s := startFake(t, f, Options{NoPDBIdentity: true}, nil)
+	s := startFake(t, f, Options{NoPDBIdentity: true, ReorderWindow: 5 * time.Millisecond}, nil)
 	e, err := s.ReadEvent()
 	require.NoError(t, err)
 	assert.Equal(t, etw.HookID(0x0E20), e.Hook)
@@ -307,36 +307,107 @@ func TestSessionRunError(t *testing.T) {
 }
 
 func TestSessionNoAllocs(t *testing.T) {
+	for _, w := range []time.Duration{-1, time.Millisecond} {
+		f := newFake()
+		s := newSession(f, Options{NoPDBIdentity: true, QueueSize: 8, ReorderWindow: w}, nil)
+		ts := int64(0)
+		r := poolRec(0x20, "Irp", 0, 1)
+		st := stackRec(0, 1)
+		feed := func() {
+			ts += 1e6 // 100 ms at 10 MHz: beyond the window
+			r.h.TimeStamp = ts
+			s.record(&r.h, etw.BufferContext{}, nil, r.user)
+			st.h.TimeStamp = ts
+			s.record(&st.h, etw.BufferContext{}, nil, st.user)
+		}
+		if w > 0 {
+			feed() // keep one newer event queued so each read is released by trace time
+		}
+		allocs := testing.AllocsPerRun(200, func() {
+			feed()
+			if _, err := s.ReadEvent(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.ReadEvent(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Zero(t, allocs, "window %v", w)
+	}
+}
+
+func TestSessionReorder(t *testing.T) {
+	var recs []fakeRec
+	for _, ts := range []int64{50, 30, 90, 10, 70, 30} {
+		recs = append(recs, poolRec(0x20, "Irp", ts, 1))
+	}
+	f := newFake(recs...)
+	f.ended = true
+	s := startFake(t, f, Options{NoPDBIdentity: true}, nil)
+	var got []int64
+	var seq []int64
+	for e, err := range s.All() {
+		require.NoError(t, err)
+		got = append(got, e.Timestamp)
+		seq = append(seq, e.Offset)
+	}
+	assert.Equal(t, []int64{10, 30, 30, 50, 70, 90}, got)
+	assert.Equal(t, []int64{3, 1, 5, 0, 4, 2}, seq, "ties keep arrival order")
+	assert.Zero(t, s.Stats().OutOfOrder)
+}
+
+func TestSessionLateEvents(t *testing.T) {
 	f := newFake()
-	s := newSession(f, Options{NoPDBIdentity: true, QueueSize: 8}, nil)
-	r := poolRec(0x20, "Irp", 1, 1)
-	st := stackRec(1, 1)
-	allocs := testing.AllocsPerRun(200, func() {
+	s := newSession(f, Options{NoPDBIdentity: true, QueueSize: 8, ReorderWindow: 100 * time.Nanosecond}, nil)
+	for _, ts := range []int64{10, 20} {
+		r := poolRec(0x20, "Irp", ts, 1)
 		s.record(&r.h, etw.BufferContext{}, nil, r.user)
-		s.record(&st.h, etw.BufferContext{}, nil, st.user)
-		if _, err := s.ReadEvent(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.ReadEvent(); err != nil {
-			t.Fatal(err)
-		}
-	})
-	assert.Zero(t, allocs)
+	}
+	e, err := s.ReadEvent()
+	require.NoError(t, err)
+	assert.Equal(t, int64(10), e.Timestamp)
+	r := poolRec(0x20, "Irp", 5, 1) // arrives after 10 was returned
+	s.record(&r.h, etw.BufferContext{}, nil, r.user)
+	e, err = s.ReadEvent()
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), e.Timestamp)
+	assert.Equal(t, uint64(1), s.Stats().OutOfOrder)
+	// The newest event is released by wall time when nothing newer comes.
+	e, err = s.ReadEvent()
+	require.NoError(t, err)
+	assert.Equal(t, int64(20), e.Timestamp)
 }
 
 func BenchmarkSessionRecord(b *testing.B) {
-	f := newFake()
-	s := newSession(f, Options{NoPDBIdentity: true, QueueSize: 8}, nil)
-	r := poolRec(0x20, "Irp", 1, 1)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(r.user)))
-	for b.Loop() {
-		s.record(&r.h, etw.BufferContext{}, nil, r.user)
-		if _, err := s.ReadEvent(); err != nil {
-			b.Fatal(err)
+	for _, w := range []time.Duration{-1, time.Millisecond} {
+		name := "arrival"
+		if w > 0 {
+			name = "reorder"
 		}
+		b.Run(name, func(b *testing.B) {
+			f := newFake()
+			s := newSession(f, Options{NoPDBIdentity: true, QueueSize: 64, ReorderWindow: w}, nil)
+			r := poolRec(0x20, "Irp", 0, 1)
+			ts := int64(0)
+			feed := func() {
+				ts += 1e6
+				r.h.TimeStamp = ts
+				s.record(&r.h, etw.BufferContext{}, nil, r.user)
+			}
+			if w > 0 {
+				feed()
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(r.user)))
+			for b.Loop() {
+				feed()
+				if _, err := s.ReadEvent(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 func TestPathResolver(t *testing.T) {
