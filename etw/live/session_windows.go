@@ -77,6 +77,7 @@ type winSource struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
+	panicErr atomic.Pointer[error]
 
 	sink recordSink
 	ext  []etw.ExtItem // reused per record
@@ -288,6 +289,9 @@ func (s *winSource) run(sink recordSink) error {
 	s.sink = sink
 	defer registry[s.id].Store(nil)
 	err := getw.ProcessTrace(&s.trace, 1, nil, nil)
+	if p := s.panicErr.Load(); p != nil {
+		return *p
+	}
 	if err != nil && !errors.Is(err, getw.ERROR_CTX_CLOSE_PENDING) && !s.stopping.Load() {
 		return fmt.Errorf("live: ProcessTrace on session %q: %w", s.name, err)
 	}
@@ -343,6 +347,16 @@ func onRecord(er *getw.EventRecord) uintptr {
 	if s == nil || s.stopping.Load() || s.sink == nil {
 		return 0
 	}
+	// A panic must not unwind through ProcessTrace's frames: stop the
+	// session and report it from run instead.
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("live: record callback panicked: %v", p)
+			s.panicErr.Store(&err)
+			s.stopping.Store(true)
+			go s.stop()
+		}
+	}()
 	s.deliver(er)
 	return 0
 }
