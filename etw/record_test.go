@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/etwkit/etwkit/internal/corpus"
 )
 
 // capturedRecord is an EVENT_RECORD laid out as a consumer callback sees
@@ -608,5 +610,126 @@ func TestRecordReframe(t *testing.T) {
 			require.NoError(t, d.Decode(&e, &h, BufferContext{ProcessorIndex: 2}, c.ext, c.pay))
 			reframe(t, &e)
 		})
+	}
+}
+
+// asConsumed presents a file event the way a real-time consumer hands it to
+// its callback: the EVENT_RECORD header, the extended data items and the
+// user data. It reports false for records a live kernel session cannot
+// produce in that form (COMPACT and INSTANCE headers, messages, unknown
+// kernel groups, and the rare kernel record whose form the translation
+// infers differently).
+func asConsumed(e *Event) (RecordHeader, []ExtItem, []byte, bool) {
+	h := RecordHeader{
+		ThreadID:   uint32(e.TID),
+		ProcessID:  uint32(e.PID),
+		TimeStamp:  e.Timestamp,
+		ProviderID: e.Provider,
+		KernelTime: e.KernelTime,
+		UserTime:   e.UserTime,
+		ActivityID: e.ActivityID,
+		Descriptor: RecordDescriptor{ID: e.ID, Version: uint8(e.Version), Channel: e.Channel, Level: e.Level,
+			Opcode: e.Opcode, Task: e.Task, Keyword: e.Keywords},
+	}
+	if e.Version > 0xFF {
+		return h, nil, nil, false
+	}
+	if e.PointerSize() == 4 {
+		h.Flags |= EventHeaderFlag32BitHeader
+	} else {
+		h.Flags |= EventHeaderFlag64BitHeader
+	}
+	var ext []ExtItem
+	switch e.Header {
+	case HeaderSystem32, HeaderSystem64, HeaderPerfInfo32, HeaderPerfInfo64:
+		if _, ok := GroupOf(e.Provider); !ok {
+			return h, nil, nil, false
+		}
+		perf := e.Header == HeaderPerfInfo32 || e.Header == HeaderPerfInfo64
+		if perf != (e.Group() == GroupStackWalk || (e.PID == NoPID && e.TID == NoTID)) {
+			return h, nil, nil, false
+		}
+		h.Flags |= EventHeaderFlagClassicHeader
+		if e.Hook == HookImageLoad {
+			h.ProviderID = ImageGUID
+		}
+		if perf {
+			if e.Version&0x8700 != 0 {
+				return h, nil, nil, false
+			}
+			raw := e.Raw()
+			if binary.LittleEndian.Uint16(raw)&0x8000 != 0 {
+				ext = append(ext, ExtItem{ExtPEBSIndex, binary.LittleEndian.AppendUint64(nil, e.PEBSIndex)})
+			}
+			if e.NumPMC() > 0 {
+				ext = append(ext, ExtItem{ExtPMCCounters, e.pmc})
+			}
+		}
+	case HeaderFull32, HeaderFull64:
+		if _, ok := GroupOf(e.Provider); ok {
+			return h, nil, nil, false
+		}
+		h.Flags |= EventHeaderFlagClassicHeader
+	case HeaderEvent32, HeaderEvent64:
+		h.Flags |= e.Flags &^ EventHeaderFlagExtendedInfo
+		h.EventProperty = e.EventProperty
+		for it := range e.ExtendedData() {
+			ext = append(ext, it)
+		}
+		if len(ext) > 0 {
+			h.Flags |= EventHeaderFlagExtendedInfo
+		}
+		if (len(ext) > 0) != (e.Flags&EventHeaderFlagExtendedInfo != 0) {
+			return h, nil, nil, false
+		}
+	default:
+		return h, nil, nil, false
+	}
+	return h, ext, e.Payload, true
+}
+
+// TestRecordCorpusRoundTrip takes every record of the ETL corpus that a
+// live session could deliver, presents it as the consumer would, and checks
+// that the translation gives back the same Event and the same record bytes.
+func TestRecordCorpusRoundTrip(t *testing.T) {
+	traces := corpus.Traces(t)
+	const perTrace = 20000
+	total := 0
+	for _, tr := range traces {
+		r, err := Open(tr.Path)
+		if err != nil {
+			continue
+		}
+		var d RecordDecoder
+		var got Event
+		n := 0
+		for e, err := range r.All() {
+			if err != nil || n >= perTrace {
+				break
+			}
+			h, ext, user, ok := asConsumed(e)
+			if !ok {
+				continue
+			}
+			n++
+			h.Flags |= EventHeaderFlagProcessorIndex
+			require.NoError(t, d.Decode(&got, &h, BufferContext{ProcessorIndex: e.Processor}, ext, user), "%s: %v", tr.Name, e.Header)
+			got.Buffer, got.Offset, got.inComp, got.clock = e.Buffer, e.Offset, e.inComp, e.clock
+			if !bytes.Equal(got.Raw(), e.Raw()) {
+				t.Fatalf("%s buffer %d offset %d (%v hook %v): record bytes differ\nfile %x\nlive %x", tr.Name, e.Buffer, e.Offset, e.Header, e.Hook, e.Raw(), got.Raw())
+			}
+			a, b := got, *e
+			a.Payload, a.ext, a.pmc, a.raw = nil, nil, nil, nil
+			b.Payload, b.ext, b.pmc, b.raw = nil, nil, nil, nil
+			if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", b) {
+				t.Fatalf("%s buffer %d offset %d: fields differ\nfile %+v\nlive %+v", tr.Name, e.Buffer, e.Offset, b, a)
+			}
+		}
+		r.Close()
+		total += n
+	}
+	t.Logf("%d records of %d traces round-tripped", total, len(traces))
+	if total == 0 {
+		t.Skip("no corpus record could be round-tripped")
 	}
 }
