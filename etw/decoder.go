@@ -18,11 +18,11 @@ const (
 // first read past the end records the field and offset, and every later
 // read returns zero. Parsers read straight through and check err once.
 type decoder struct {
-	b     []byte
-	off   int
-	ptrSz int
-	e     *decodeFail
-	fail  decodeFail
+	b      []byte
+	off    int
+	ptrSz  int
+	failed bool
+	fail   decodeFail
 }
 
 type decodeFail struct {
@@ -41,12 +41,12 @@ func (d *decoder) init(b []byte, ptr int) {
 // need reports whether n more bytes are available, recording a failure for
 // field otherwise.
 func (d *decoder) need(n int, field string) bool {
-	if d.e != nil {
+	if d.failed {
 		return false
 	}
 	if n < 0 || d.off+n > len(d.b) || d.off+n < d.off {
 		d.fail = decodeFail{field: field, off: d.off}
-		d.e = &d.fail
+		d.failed = true
 		return false
 	}
 	return true
@@ -54,16 +54,16 @@ func (d *decoder) need(n int, field string) bool {
 
 // err returns a DecodeError naming the first failed field, or nil.
 func (d *decoder) err(event string) error {
-	if d.e == nil {
+	if !d.failed {
 		return nil
 	}
-	return &DecodeError{Event: event, Field: d.e.field, Offset: d.e.off, Len: len(d.b), Err: ErrShortPayload}
+	return &DecodeError{Event: event, Field: d.fail.field, Offset: d.fail.off, Len: len(d.b), Err: ErrShortPayload}
 }
 
-func (d *decoder) ok() bool { return d.e == nil }
+func (d *decoder) ok() bool { return !d.failed }
 
 func (d *decoder) remaining() int {
-	if d.e != nil || d.off > len(d.b) {
+	if d.failed || d.off > len(d.b) {
 		return 0
 	}
 	return len(d.b) - d.off
@@ -141,7 +141,7 @@ func (d *decoder) skipf(n int, field string) {
 // end of the payload without a terminator is accepted (newer or truncated
 // writers omit it); reading at the very end yields "".
 func (d *decoder) utf16zf(field string) string {
-	if d.e != nil {
+	if d.failed {
 		return ""
 	}
 	rest := d.b[d.off:]
@@ -164,7 +164,7 @@ func (d *decoder) utf16zf(field string) string {
 // ansizf reads a NUL-terminated 8-bit string (bytes >= 0x80 are taken as
 // Latin-1).
 func (d *decoder) ansizf(field string) string {
-	if d.e != nil {
+	if d.failed {
 		return ""
 	}
 	rest := d.b[d.off:]

@@ -31,6 +31,24 @@
 // providers) and the payload itself. Records of unknown header types are
 // delivered raw, not dropped.
 //
+// # Kernel decoders
+//
+// Typed decoders turn the classic kernel events into Go values, in every
+// version and pointer size Windows has shipped: [DecodePool] (PoolTrace
+// allocations and frees, regular and session pool, with [PoolTag] and
+// [PoolType] helpers), [DecodeStack], [DecodeStackKey] and
+// [DecodeStackKeyDef] (StackWalk records and stack keys; [Event.ExtStack]
+// for EVENT_HEADER extended-data stacks), [DecodeImage], [DecodeProcess],
+// [DecodeThread], [DecodeImageID] and [DecodeDbgID] (KernelTraceControl
+// image identity) and [DecodeHeaderExtension]. They dispatch on class (or
+// hook group), opcode and version, never on the header type, so the same
+// event logged under a SYSTEM or a PERFINFO header decodes alike. One table
+// of layouts drives them and [DecodeFields], which returns any known event
+// as named fields, and [Event.Kind] ("PoolTrace/PoolAllocation",
+// "Image/DCStart", ...). A payload too short for a field gives a
+// *[DecodeError] naming that field; trailing bytes from newer versions are
+// ignored. Decoding a pool or stack event allocates nothing.
+//
 // # Memory and aliasing
 //
 // The reader keeps one buffer (and one decompression buffer) per processor
@@ -54,7 +72,8 @@
 //
 // ETL files are untrusted input. The reader never panics on malformed
 // input and never allocates more than the input justifies: every length
-// field is bounded (a buffer by [MaxBufferSize] and by the file, a record by
+// field is bounded (decoders read only inside the payload, with strings
+// capped at [MaxStringBytes] and frames aliasing the payload) (a buffer by [MaxBufferSize] and by the file, a record by
 // its buffer, a string by [MaxStringBytes]), decompression writes only into
 // a buffer of the size the header declares, and zip members larger than
 // 64 MiB are inflated into a temporary file rather than memory. These

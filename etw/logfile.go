@@ -120,7 +120,7 @@ func ParseLogfileHeader(p []byte, ptr int) (*LogfileHeader, error) {
 		if d.off < len(p) {
 			h.LogFileName = d.utf16z()
 		}
-		d.e = nil // names are optional and may be cut short
+		d.failed = false // names are optional and may be cut short
 	}
 	return h, nil
 }

@@ -608,9 +608,14 @@ func (r *Reader) load(s *stream) error {
 			return nil
 		}
 		if n != want-bufferHeaderSize {
-			s.end = bufferHeaderSize + n
-			s.trunc = &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: int64(bufferHeaderSize + n),
+			s.end = (bufferHeaderSize + n) &^ 7
+			fe := &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: int64(bufferHeaderSize + n),
 				Msg: fmt.Sprintf("decompressed %d bytes, SavedOffset says %d", n, want-bufferHeaderSize), Err: ErrCorrupt}
+			if bi.Avail < bi.Size {
+				fe.Msg = fmt.Sprintf("compressed buffer truncated: %d of %d bytes present", bi.Avail, bi.Size)
+				fe.Err = ErrTruncated
+			}
+			s.trunc = fe
 			return nil
 		}
 		s.end = want

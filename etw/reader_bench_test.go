@@ -23,7 +23,7 @@ func BenchmarkReadCorpus(b *testing.B) {
 	} {
 		tr := corpus.Find(b, name)
 		var data []byte
-		if tr.Path[len(tr.Path)-4:] == ".etl" {
+		if !strings.Contains(tr.Path, ".zip!") {
 			var err error
 			data, err = os.ReadFile(tr.Path)
 			if err != nil {

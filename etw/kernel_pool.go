@@ -1,0 +1,236 @@
+package etw
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// PoolOp is a PoolTrace event type (the opcode, PERFINFO_LOG_TYPE_*POOL* in
+// ntwmi.h).
+type PoolOp uint8
+
+// Pool event types.
+const (
+	PoolAlloc               PoolOp = 0x20 // PoolAllocation (ALLOCATEPOOL)
+	PoolSessionAlloc        PoolOp = 0x21 // SessionPoolAllocation (ALLOCATEPOOL_SESSION)
+	PoolFree                PoolOp = 0x22 // PoolFree (FREEPOOL)
+	PoolSessionFree         PoolOp = 0x23 // SessionPoolFree (FREEPOOL_SESSION)
+	PoolAddPage             PoolOp = 0x24 // ADDPOOLPAGE
+	PoolAddSessionPage      PoolOp = 0x25 // ADDPOOLPAGE_SESSION
+	PoolBigPage             PoolOp = 0x26 // BIGPOOLPAGE
+	PoolBigSessionPage      PoolOp = 0x27 // BIGPOOLPAGE_SESSION
+	PoolSnapDCStart         PoolOp = 0x28 // POOLSNAP_DC_START
+	PoolSnapDCEnd           PoolOp = 0x29 // POOLSNAP_DC_END
+	PoolBigSnapDCStart      PoolOp = 0x2A // BIGPOOLSNAP_DC_START
+	PoolBigSnapDCEnd        PoolOp = 0x2B // BIGPOOLSNAP_DC_END
+	PoolSessionSnapDCStart  PoolOp = 0x2C // POOLSNAP_SESSION_DC_START
+	PoolSessionSnapDCEnd    PoolOp = 0x2D // POOLSNAP_SESSION_DC_END
+	PoolSessionBigSnapStart PoolOp = 0x2E // SESSIONBIGPOOLSNAP_DC_START
+	PoolSessionBigSnapEnd   PoolOp = 0x2F // SESSIONBIGPOOLSNAP_DC_END
+)
+
+// String returns the MOF event name ("PoolAllocation", "PoolFree", ...).
+func (o PoolOp) String() string {
+	if n := classByGroup[GroupPool].names[uint8(o)]; n != "" {
+		return n
+	}
+	return "PoolOp(0x" + string([]byte{hexDigits[o>>4], hexDigits[o&0xf]}) + ")"
+}
+
+// IsAlloc reports an allocation (regular or session pool).
+func (o PoolOp) IsAlloc() bool { return o == PoolAlloc || o == PoolSessionAlloc }
+
+// IsFree reports a free (regular or session pool).
+func (o PoolOp) IsFree() bool { return o == PoolFree || o == PoolSessionFree }
+
+// IsSession reports an event of the session-pool variant.
+func (o PoolOp) IsSession() bool {
+	switch o {
+	case PoolSessionAlloc, PoolSessionFree, PoolAddSessionPage, PoolBigSessionPage,
+		PoolSessionSnapDCStart, PoolSessionSnapDCEnd, PoolSessionBigSnapStart, PoolSessionBigSnapEnd:
+		return true
+	}
+	return false
+}
+
+// PoolEvent is a decoded PoolTrace event. For alloc/free events (0x20-0x23)
+// and the page events (0x24-0x27, decoded with the same ETW_POOL_EVENT
+// layout as ntwmi.h annotates them) the fields are set; for the snapshot
+// events, whose payload layout is not documented, only Op and Raw are.
+type PoolEvent struct {
+	Op            PoolOp
+	Type          PoolType
+	Tag           PoolTag
+	NumberOfBytes uint64
+	// Entry is the address of the pool block.
+	Entry uint64
+	// SessionID is set for the session variants.
+	SessionID uint32
+	// Raw is the payload of an event whose layout is unknown; it aliases
+	// the event.
+	Raw []byte
+}
+
+// IsAlloc reports an allocation (regular or session pool).
+func (p PoolEvent) IsAlloc() bool { return p.Op.IsAlloc() }
+
+// IsFree reports a free (regular or session pool).
+func (p PoolEvent) IsFree() bool { return p.Op.IsFree() }
+
+// IsSession reports a session-pool event.
+func (p PoolEvent) IsSession() bool { return p.Op.IsSession() }
+
+// DecodePool decodes a PoolTrace event (group 0x0E) logged under any kernel
+// header (SYSTEM, COMPACT or PERFINFO) or as a classic record with the
+// PoolTrace class GUID, in either pointer size. It does not allocate
+// unless it returns an error.
+func DecodePool(ev *Event) (PoolEvent, error) {
+	c, op := classOf(ev)
+	if c == nil || c.group != int(GroupPool) || op < 0x20 || op > 0x2F {
+		return PoolEvent{}, errNotA("PoolTrace", ev)
+	}
+	e := PoolEvent{Op: PoolOp(op)}
+	if op > 0x27 {
+		e.Raw = ev.Payload
+		return e, nil
+	}
+	size := ev.PointerSize()
+	p := ev.Payload
+	need := 8 + 2*size
+	session := op == opPoolSessionAlloc || op == opPoolSessionFree
+	if session {
+		need += 4
+	}
+	if size == 0 || len(p) < need {
+		if size == 0 {
+			return PoolEvent{}, errNoPointerSize(ev)
+		}
+		return PoolEvent{}, layoutError(ev, c.find(op, ev.Version))
+	}
+	e.Type = PoolType(binary.LittleEndian.Uint32(p))
+	e.Tag = PoolTag(binary.LittleEndian.Uint32(p[4:]))
+	if size == 4 {
+		e.NumberOfBytes = uint64(binary.LittleEndian.Uint32(p[8:]))
+		e.Entry = uint64(binary.LittleEndian.Uint32(p[12:]))
+	} else {
+		e.NumberOfBytes = binary.LittleEndian.Uint64(p[8:])
+		e.Entry = binary.LittleEndian.Uint64(p[16:])
+	}
+	if session {
+		e.SessionID = binary.LittleEndian.Uint32(p[8+2*size:])
+	}
+	return e, nil
+}
+
+// PoolType is the POOL_TYPE value logged with a pool event, possibly with
+// ETW_POOLTRACE_BIGPOOL_MASK (0x10000000) OR-ed in for big-pool
+// allocations.
+type PoolType uint32
+
+// Pool type bits.
+const (
+	PoolTypeBigPoolMask PoolType = 0x10000000 // ETW_POOLTRACE_BIGPOOL_MASK
+	PoolTypePaged       PoolType = 0x1        // PagedPool (bit 0 of the base type)
+	PoolTypeMustSucceed PoolType = 0x2        // ...MustSucceed variants
+	PoolTypeCacheAlign  PoolType = 0x4        // ...CacheAligned variants
+	PoolTypeSession     PoolType = 0x20       // session pool (base + 32)
+	PoolTypeNX          PoolType = 0x200      // NonPagedPoolNx (POOL_NX_ALLOCATION)
+)
+
+// Base returns the pool type with the big-pool bit masked off.
+func (t PoolType) Base() PoolType { return t &^ PoolTypeBigPoolMask }
+
+// IsBigPool reports whether the big-pool bit is set.
+func (t PoolType) IsBigPool() bool { return t&PoolTypeBigPoolMask != 0 }
+
+// IsPaged reports paged pool (PagedPool, PagedPoolCacheAligned and their
+// session variants).
+func (t PoolType) IsPaged() bool { return t&PoolTypePaged != 0 }
+
+// IsNX reports non-executable nonpaged pool (NonPagedPoolNx and variants).
+func (t PoolType) IsNX() bool { return t&PoolTypeNX != 0 }
+
+// IsSession reports session pool.
+func (t PoolType) IsSession() bool { return t&PoolTypeSession != 0 }
+
+// Kind returns "nonpaged", "paged", "nonpaged-session" or "paged-session".
+func (t PoolType) Kind() string {
+	switch {
+	case t.IsPaged() && t.IsSession():
+		return "paged-session"
+	case t.IsPaged():
+		return "paged"
+	case t.IsSession():
+		return "nonpaged-session"
+	}
+	return "nonpaged"
+}
+
+// PoolTag is a pool tag: four bytes, the first character in the least
+// significant byte (ExAllocatePoolWithTag writes 'Irp ' as 0x20707249).
+type PoolTag uint32
+
+// String returns the tag's four characters in memory order ("Irp "), with
+// bytes outside 0x20-0x7E (and the backslash) escaped as \xNN.
+func (t PoolTag) String() string {
+	var b [16]byte
+	return string(t.appendTo(b[:0]))
+}
+
+func (t PoolTag) appendTo(b []byte) []byte {
+	for i := range 4 {
+		c := byte(t >> (8 * i))
+		if c < 0x20 || c > 0x7E || c == '\\' {
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// AppendText appends the tag's String form to b.
+func (t PoolTag) AppendText(b []byte) ([]byte, error) { return t.appendTo(b), nil }
+
+// MarshalText implements [encoding.TextMarshaler] with the String form.
+func (t PoolTag) MarshalText() ([]byte, error) { return t.appendTo(nil), nil }
+
+// ParsePoolTag parses a tag of up to four characters; shorter tags are
+// padded with spaces ("Irp" is "Irp "). The \xNN escapes of String are
+// accepted, so ParsePoolTag(t.String()) == t.
+func ParsePoolTag(s string) (PoolTag, error) {
+	var v PoolTag
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if n == 4 {
+			return 0, fmt.Errorf("etw: pool tag %q longer than four characters", s)
+		}
+		c := s[i]
+		if c == '\\' && i+3 < len(s) && s[i+1] == 'x' {
+			hi, ok1 := unhex(s[i+2])
+			lo, ok2 := unhex(s[i+3])
+			if ok1 && ok2 {
+				c = hi<<4 | lo
+				i += 3
+			}
+		}
+		v |= PoolTag(c) << (8 * n)
+		n++
+	}
+	for ; n < 4; n++ {
+		v |= PoolTag(' ') << (8 * n)
+	}
+	return v, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}

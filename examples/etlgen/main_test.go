@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIrpLeak(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "leak.etl")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-scenario", "irp-leak", "-events", "1000", "-flush", "random", "-compress", "-o", out}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	assert.Contains(t, stdout.String(), `outstanding "Irp ": 156 blocks, 159744 bytes`)
+	r, err := etw.Open(out)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.True(t, r.Header().Compressed())
+	n := 0
+	for _, err := range r.All() {
+		require.NoError(t, err)
+		n++
+	}
+	assert.Greater(t, n, 1000)
+}
+
+func TestScaleStreams(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "scale.etl")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-scenario", "scale", "-events", "50000", "-cpus", "8", "-ptr", "4", "-q", "-o", out}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	st, err := os.Stat(out)
+	require.NoError(t, err)
+	r, err := etw.Open(out)
+	require.NoError(t, err)
+	defer r.Close()
+	assert.Equal(t, uint32(4), r.Header().PointerSize)
+	assert.Equal(t, int(r.Header().BuffersWritten), len(r.Buffers()))
+	assert.Equal(t, st.Size(), int64(len(r.Buffers())-1)*64<<10+64<<10)
+	n := 0
+	for _, err := range r.All() {
+		require.NoError(t, err)
+		n++
+	}
+	assert.GreaterOrEqual(t, n, 50000)
+}
+
+func TestUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 2, run(nil, &stdout, &stderr))
+	assert.Equal(t, 2, run([]string{"-scenario", "nope", "-o", "x"}, &stdout, &stderr))
+	assert.True(t, strings.Contains(stderr.String(), "unknown scenario"))
+}

@@ -1,0 +1,320 @@
+// Command etwdump prints the events of an ETL trace as JSON lines, decoding
+// the kernel events etwkit knows (pool, stack walks, images, processes,
+// threads, KernelTraceControl image identities, the EventTrace header group).
+//
+// Usage:
+//
+//	etwdump [-kinds pool,stack,image,process,thread,imageid,header|all] [-limit N] [-raw] [-file-order] FILE
+//
+// FILE may name a zip member as archive.zip!member. Each line is one JSON
+// object, in time order unless -file-order is given:
+//
+//	{"time":"2012-08-01T10:00:00.123456789Z","ts":1942893807,"cpu":0,"pid":4,"tid":8,
+//	 "kind":"Image/DCStart","opcode":3,"version":2,"data":{"ImageBase":"0xfffff800...",...}}
+//
+// kind is Class/EventName with the MOF names; events that etwkit does not
+// decode carry their 4-hex-digit hook id (kernel records) or provider GUID
+// instead, and, with -raw, their payload as hex under "payload". Keys in
+// data are the MOF property names; addresses and sizes are "0x..." strings,
+// other integers are numbers, pool tags are their four characters and
+// GUIDs are lowercase. pid and tid are null for records that carry none
+// (PERFINFO headers). EVENT_HEADER records with a stack in their extended
+// data get an "ext_stack" object.
+//
+// -kinds keeps only events of the listed classes (default: every event).
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/etwkit/etwkit/etw"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// classOfKind maps the -kinds words to class names.
+var classOfKind = map[string]string{
+	"pool":    "PoolTrace",
+	"stack":   "StackWalk",
+	"image":   "Image",
+	"process": "Process",
+	"thread":  "Thread",
+	"imageid": "KernelTraceControl",
+	"header":  "EventTrace",
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("etwdump", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kinds := fs.String("kinds", "all", "comma-separated classes to print: pool,stack,image,process,thread,imageid,header or all")
+	limit := fs.Int("limit", 0, "stop after printing N events (0: no limit)")
+	raw := fs.Bool("raw", false, "print the payload of undecoded events as hex")
+	fileOrder := fs.Bool("file-order", false, "print events in file order instead of time order")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: etwdump [-kinds LIST|all] [-limit N] [-raw] [-file-order] FILE")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	want, err := parseKinds(*kinds)
+	if err != nil {
+		fmt.Fprintf(stderr, "etwdump: %v\n", err)
+		return 2
+	}
+	r, err := etw.Open(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "etwdump: %v\n", err)
+		return 1
+	}
+	defer r.Close()
+	if *fileOrder {
+		if err := r.SetOrder(etw.FileOrder); err != nil {
+			fmt.Fprintf(stderr, "etwdump: %v\n", err)
+			return 1
+		}
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	d := dumper{raw: *raw}
+	n := 0
+	status := 0
+	damaged := 0
+	defer func() {
+		if damaged > maxReported {
+			fmt.Fprintf(stderr, "etwdump: %d damaged buffers skipped in all\n", damaged)
+		}
+	}()
+	for ev, err := range r.All() {
+		if err != nil {
+			var fe *etw.FormatError
+			if errors.As(err, &fe) {
+				// Recoverable: the reader skipped the rest of the buffer.
+				if damaged < maxReported {
+					fmt.Fprintf(stderr, "etwdump: %v\n", err)
+				}
+				damaged++
+				status = 1
+				continue
+			}
+			fmt.Fprintf(stderr, "etwdump: %v\n", err)
+			return 1
+		}
+		if want != nil && !want[className(ev)] {
+			continue
+		}
+		w.Write(d.appendEvent(d.buf[:0], ev))
+		d.buf = d.buf[:0]
+		n++
+		if *limit > 0 && n >= *limit {
+			break
+		}
+	}
+	return status
+}
+
+func parseKinds(s string) (map[string]bool, error) {
+	want := map[string]bool{}
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(strings.ToLower(k))
+		if k == "" {
+			continue
+		}
+		if k == "all" {
+			return nil, nil
+		}
+		c, ok := classOfKind[k]
+		if !ok {
+			return nil, fmt.Errorf("unknown kind %q (want pool, stack, image, process, thread, imageid, header or all)", k)
+		}
+		want[c] = true
+	}
+	return want, nil
+}
+
+func className(ev *etw.Event) string {
+	k := ev.Kind()
+	if i := strings.IndexByte(k, '/'); i >= 0 {
+		return k[:i]
+	}
+	return ""
+}
+
+type dumper struct {
+	raw bool
+	buf []byte
+}
+
+// appendEvent appends one JSON line for ev.
+func (d *dumper) appendEvent(b []byte, ev *etw.Event) []byte {
+	b = append(b, `{"time":`...)
+	if t := ev.Time(); t.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = t.AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
+		b = append(b, '"')
+	}
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, ev.Timestamp, 10)
+	b = append(b, `,"cpu":`...)
+	b = strconv.AppendUint(b, uint64(ev.Processor), 10)
+	b = append(b, `,"pid":`...)
+	if ev.PID == etw.NoPID {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendUint(b, uint64(ev.PID), 10)
+	}
+	b = append(b, `,"tid":`...)
+	if ev.TID == etw.NoTID {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendUint(b, uint64(ev.TID), 10)
+	}
+	kind := ev.Kind()
+	if kind == "" {
+		if ev.IsKernel() {
+			kind = ev.Hook.String()
+		} else {
+			kind = ev.Provider.String()
+		}
+	}
+	b = append(b, `,"kind":`...)
+	b = appendString(b, kind)
+	b = append(b, `,"opcode":`...)
+	b = strconv.AppendUint(b, uint64(ev.Opcode), 10)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, uint64(ev.Version), 10)
+	if ev.Kind() != "" {
+		fields, err := etw.DecodeFields(ev)
+		if err != nil {
+			b = append(b, `,"error":`...)
+			b = appendString(b, err.Error())
+			if d.raw {
+				b = appendPayload(b, ev.Payload)
+			}
+		} else {
+			b = append(b, `,"data":{`...)
+			for i, f := range fields {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendString(b, f.Name)
+				b = append(b, ':')
+				b = appendValue(b, f)
+			}
+			b = append(b, '}')
+		}
+	} else if d.raw {
+		b = appendPayload(b, ev.Payload)
+	}
+	if st, ok := ev.ExtStack(); ok {
+		b = append(b, `,"ext_stack":{"MatchId":`...)
+		b = strconv.AppendUint(b, st.MatchID, 10)
+		if st.IsKey {
+			b = append(b, `,"StackKey":"0x`...)
+			b = strconv.AppendUint(b, st.Key, 16)
+			b = append(b, '"')
+		} else {
+			b = append(b, `,"Stack":[`...)
+			for i := range st.Len() {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendHex(b, st.Frame(i))
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	return append(b, "}\n"...)
+}
+
+func appendPayload(b, p []byte) []byte {
+	b = append(b, `,"payload":"`...)
+	for _, c := range p {
+		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return append(b, '"')
+}
+
+// maxReported caps the damaged-buffer messages printed.
+const maxReported = 5
+
+const hexDigits = "0123456789abcdef"
+
+func appendHex(b []byte, v uint64) []byte {
+	b = append(b, `"0x`...)
+	b = strconv.AppendUint(b, v, 16)
+	return append(b, '"')
+}
+
+func appendValue(b []byte, f etw.Field) []byte {
+	switch f.Type {
+	case etw.TypeI8, etw.TypeI32, etw.TypeI64:
+		return strconv.AppendInt(b, f.Int, 10)
+	case etw.TypeGUID, etw.TypeSID, etw.TypeANSIZ, etw.TypeUTF16Z:
+		return appendString(b, f.String())
+	case etw.TypePtrArray:
+		b = append(b, '[')
+		for i, v := range f.Array {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendHex(b, v)
+		}
+		return append(b, ']')
+	case etw.TypeBytes:
+		return appendString(b, f.String())
+	}
+	switch f.Format {
+	case etw.FormatHex:
+		return appendHex(b, f.Uint)
+	case etw.FormatPoolTag:
+		return appendString(b, f.String())
+	}
+	return strconv.AppendUint(b, f.Uint, 10)
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, `\u00`...)
+				b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,265 @@
+// Command poolleak reads an ETL trace recorded with pool tracing and stack
+// walks (xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc) and
+// reports the kernel pool allocations still outstanding: by tag and pool
+// kind with their growth rate and leak rank, and by allocation stack, with
+// WOW64 transitions shown.
+//
+// Usage:
+//
+//	poolleak [flags] TRACE
+//
+// Flags:
+//
+//	-json           print the report as JSON (schema in the README)
+//	-o FILE.pb.gz   also write the outstanding allocations as a pprof profile
+//	-tag TAG        only this pool tag (e.g. Irp)
+//	-pid PID        only allocations of this process
+//	-window A:B     only the window [A, B) in seconds from the trace start
+//	-top N          how many stacks to show (default 10; never limits tags)
+//	-symbols PATH   symbol path in _NT_SYMBOL_PATH syntax (default: the
+//	                _NT_SYMBOL_PATH environment variable; none: no symbols)
+//	-fold           fold the 64-bit WOW64 layer into one marker frame
+//
+// TRACE may be a .etl file, a .etl.zip, or archive.zip!member.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/pool"
+	"github.com/etwkit/etwkit/stacks"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type config struct {
+	json    bool
+	out     string
+	html    string
+	tag     string
+	pid     int
+	window  string
+	top     int
+	symbols string
+	fold    bool
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var cfg config
+	fs := flag.NewFlagSet("poolleak", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.out, "o", "", "write the outstanding allocations as a pprof profile (FILE.pb.gz)")
+	fs.StringVar(&cfg.tag, "tag", "", "only this pool tag")
+	fs.IntVar(&cfg.pid, "pid", -1, "only allocations of this process")
+	fs.StringVar(&cfg.window, "window", "", "only the window A:B, in seconds from the trace start")
+	fs.IntVar(&cfg.top, "top", 10, "number of stacks to show")
+	fs.StringVar(&cfg.symbols, "symbols", "", "symbol path (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
+	fs.BoolVar(&cfg.fold, "fold", false, "fold the 64-bit WOW64 layer of stacks into one marker frame")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: poolleak [flags] TRACE")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	if err := report(fs.Arg(0), cfg, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "poolleak: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func options(cfg config, stderr io.Writer) (analysis.Options, error) {
+	opts := analysis.Options{
+		SymbolPath: stacks.SymbolPath(cfg.symbols),
+		Tag:        cfg.tag,
+		FoldWOW64:  cfg.fold,
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(stderr, "poolleak: warning: "+format+"\n", args...)
+		},
+	}
+	if cfg.pid >= 0 {
+		opts.PID, opts.HasPID = uint32(cfg.pid), true
+	}
+	if cfg.window != "" {
+		a, b, ok := strings.Cut(cfg.window, ":")
+		fa, err1 := strconv.ParseFloat(a, 64)
+		fb, err2 := strconv.ParseFloat(b, 64)
+		if !ok || err1 != nil || err2 != nil || fb <= fa || fa < 0 {
+			return opts, fmt.Errorf("-window %q: want A:B with 0 <= A < B seconds", cfg.window)
+		}
+		opts.Window, opts.HasWindow = [2]float64{fa, fb}, true
+	}
+	if isTerminal(stderr) {
+		started := time.Now()
+		opts.Progress = func(events int64) {
+			if time.Since(started) > 2*time.Second {
+				fmt.Fprintf(stderr, "\rpoolleak: %d events read", events)
+			}
+		}
+	}
+	return opts, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// jsonReport is poolleak's -json schema.
+type jsonReport struct {
+	Trace     pool.TraceInfo   `json:"trace"`
+	Totals    pool.Totals      `json:"totals"`
+	Anomalies pool.Anomalies   `json:"anomalies"`
+	Tags      []pool.TagStats  `json:"tags"`
+	Stacks    []analysis.Stack `json:"stacks"`
+}
+
+func report(path string, cfg config, stdout, stderr io.Writer) error {
+	opts, err := options(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	res, err := analysis.Run(path, opts)
+	if opts.Progress != nil {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range res.ReadErrors {
+		fmt.Fprintf(stderr, "poolleak: warning: %v\n", e)
+	}
+	rep := res.Report
+	rep.Trace.File = displayName(path)
+	tags, totals := rep.Tags, rep.Totals
+	if res.Window != nil {
+		tags, totals = res.Window.Tags, res.Window.Totals
+	}
+	if tags == nil {
+		tags = []pool.TagStats{}
+	}
+	top := res.Stacks
+	if cfg.top >= 0 && len(top) > cfg.top {
+		top = top[:cfg.top]
+	}
+	if top == nil {
+		top = []analysis.Stack{}
+	}
+	if cfg.out != "" {
+		if err := writeProfile(cfg.out, path, res); err != nil {
+			return err
+		}
+	}
+	if cfg.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(jsonReport{Trace: rep.Trace, Totals: totals, Anomalies: rep.Anomalies, Tags: tags, Stacks: top})
+	}
+	printText(stdout, rep, res, tags, totals, top, cfg)
+	return nil
+}
+
+func displayName(path string) string {
+	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.TagStats, totals pool.Totals, top []analysis.Stack, cfg config) {
+	t := rep.Trace
+	fmt.Fprintf(w, "trace     %s\n", t.File)
+	if !t.Start.IsZero() {
+		fmt.Fprintf(w, "span      %s .. %s (%.3f s)\n", t.Start.Format(time.RFC3339Nano), t.End.Format(time.RFC3339Nano), t.DurationS)
+	}
+	fmt.Fprintf(w, "events    %d (%d pool events; lost: %d events, %d buffers)\n", t.Events, t.PoolEvents, t.EventsLost, t.BuffersLost)
+	if res.Window != nil {
+		fmt.Fprintf(w, "window    %s s (outstanding = at the window's end)\n", cfg.window)
+	}
+	fmt.Fprintf(w, "totals    %d allocs, %d frees; outstanding %d blocks, %s\n", totals.Allocs, totals.Frees, totals.OutstandingCount, byteCount(totals.OutstandingBytes))
+	a := rep.Anomalies
+	if a.FreeWithoutAlloc > 0 || a.AllocOverOpenBlock > 0 {
+		fmt.Fprintf(w, "anomalies %d frees without alloc, %d allocs over an open block\n", a.FreeWithoutAlloc, a.AllocOverOpenBlock)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "tag\tpool\tallocs\tfrees\tAIFI\tAIFO\tAOFI\tout count\tout bytes\tgrowth B/s\tR²\trank\t")
+	for _, s := range tags {
+		fmt.Fprintf(tw, "%q\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.2f\t%d\t\n", s.Tag.String(), s.Pool, s.Allocs, s.Frees, s.AIFI, s.AIFO, s.AOFI,
+			s.OutstandingCount, s.OutstandingBytes, s.GrowthBytesPerS, s.GrowthR2, s.LeakRank)
+	}
+	tw.Flush()
+	if len(top) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\ntop %d outstanding stacks\n", len(top))
+	for i, s := range top {
+		proc := ""
+		if s.Process != "" {
+			proc = fmt.Sprintf(", %s (pid %d)", s.Process, s.PID)
+		}
+		fmt.Fprintf(w, "\n#%d %q %s: %d blocks, %s%s; frames %d kernel, %d user, %d wow64\n", i+1, s.Tag, s.Pool,
+			s.OutstandingCount, byteCount(s.OutstandingBytes), proc, s.Segments.Kernel, s.Segments.User, s.Segments.WOW64)
+		if len(s.Resolved) == 0 {
+			fmt.Fprintln(w, "    (no stack)")
+			continue
+		}
+		prev := stacks.FrameKind(0)
+		for j, f := range s.Resolved {
+			if f.Kind != prev && j > 0 && f.Kind != stacks.Marker && prev != stacks.Marker {
+				switch {
+				case f.Kind == stacks.WOW64 && prev == stacks.User:
+					fmt.Fprintln(w, "    ---- WOW64: 64-bit layer above, 32-bit code below ----")
+				case f.Kind == stacks.User && prev == stacks.Kernel || f.Kind == stacks.WOW64 && prev == stacks.Kernel:
+					fmt.Fprintln(w, "    ---- user mode ----")
+				case f.Kind == stacks.Kernel:
+					fmt.Fprintln(w, "    ---- kernel ----")
+				}
+			}
+			prev = f.Kind
+			line := ""
+			if l := f.Line(); l != "" {
+				line = "  " + l
+			}
+			fmt.Fprintf(w, "    %-6s %s%s\n", f.Kind, f.String(), line)
+		}
+	}
+}
+
+func byteCount(n uint64) string {
+	switch {
+	case n >= 10<<20:
+		return fmt.Sprintf("%d bytes (%.1f MiB)", n, float64(n)/(1<<20))
+	case n >= 10<<10:
+		return fmt.Sprintf("%d bytes (%.1f KiB)", n, float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+var errNoExport = errors.New("-o needs the export package")
+
+func writeProfile(out, path string, res *analysis.Result) error {
+	return errNoExport
+}

@@ -1,0 +1,355 @@
+// Package analysis is the pool-leak pipeline shared by the example tools
+// (poolleak, poolwatch) and the HTML report: events from a trace or a live
+// session go through the module maps, the stack correlator and the pool
+// ledger, and come out as a pool report whose stacks are resolved,
+// classified (kernel / user / WOW64) and symbolized.
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/pool"
+	"github.com/etwkit/etwkit/stacks"
+)
+
+// Options configure a pipeline.
+type Options struct {
+	// SymbolPath in _NT_SYMBOL_PATH syntax; empty: frames stay
+	// module+offset and nothing is fetched.
+	SymbolPath string
+	// Logf receives warnings (symbol lookups); nil discards them.
+	Logf func(format string, args ...any)
+	// Window, when HasWindow, restricts the report to [Window[0], Window[1])
+	// in seconds from the trace start: classes count the window, and
+	// outstanding means outstanding at its end.
+	Window    [2]float64
+	HasWindow bool
+	// Tag keeps only this pool tag (as written, trailing spaces optional).
+	Tag string
+	// PID keeps only allocations of this process (and frees of any process
+	// that free them) when HasPID.
+	PID    uint32
+	HasPID bool
+	// Resolution of the outstanding-bytes series; 0 means one second.
+	Resolution time.Duration
+	// FoldWOW64 replaces the 64-bit WOW64 layer of each stack by one
+	// "[wow64 transition]" marker frame.
+	FoldWOW64 bool
+	// Progress, if set, is called now and then with the events read so far.
+	Progress func(events int64)
+}
+
+// Stack is one outstanding stack of the report, merged over identical
+// resolved frames.
+type Stack struct {
+	Tag              string          `json:"tag"`
+	Pool             string          `json:"pool"`
+	OutstandingCount uint64          `json:"outstanding_count"`
+	OutstandingBytes uint64          `json:"outstanding_bytes"`
+	Frames           []string        `json:"frames"`
+	Segments         stacks.Segments `json:"segments"`
+	Lines            []string        `json:"lines"`
+
+	PID        uint32         `json:"-"`
+	Process    string         `json:"-"`
+	Resolved   []stacks.Frame `json:"-"`
+	Transition bool           `json:"-"`
+	Allocs     uint64         `json:"-"`
+}
+
+// Result is the outcome of a pipeline run.
+type Result struct {
+	// Report is the ledger's report (its Stacks are raw; use Stacks).
+	Report *pool.Report
+	// Window is the classification of Options.Window, when one was given.
+	Window *pool.WindowReport
+	// Stacks are the outstanding stacks, resolved, by outstanding bytes.
+	Stacks []Stack
+	// Header and Clock describe the trace.
+	Header *etw.LogfileHeader
+	Clock  *etw.Clock
+	// Modules and Processes as seen in the trace.
+	Modules *stacks.Modules
+	// Correlation statistics.
+	StackStats stacks.Stats
+	// ReadErrors are the damage reports of the reader (the run goes on).
+	ReadErrors []error
+	// PointerSize of the trace.
+	PointerSize int
+}
+
+// Pipeline is a push pipeline: feed events with Event, then Finish. It
+// serves files (see Run) and live sessions alike.
+type Pipeline struct {
+	opts     Options
+	ptr      int
+	clock    *etw.Clock
+	mods     *stacks.Modules
+	methods  *stacks.Methods
+	corr     *stacks.Correlator
+	ledger   *pool.Ledger
+	poolIDs  map[stacks.StackID]pool.StackID
+	corrIDs  map[pool.StackID]stacks.StackID
+	tag      pool.Tag
+	hasTag   bool
+	start    int64
+	started  bool
+	winEnd   int64
+	events   int64
+	sym      stacks.Symbolizer
+	closer   io.Closer
+	finished bool
+}
+
+// New returns a pipeline for a trace with the given clock, pointer size and
+// start time (raw ticks of the first event; the header event's timestamp).
+func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, error) {
+	p := &Pipeline{
+		opts:    opts,
+		ptr:     ptrSize,
+		clock:   clock,
+		mods:    stacks.NewModules(ptrSize),
+		methods: stacks.NewMethods(),
+		poolIDs: map[stacks.StackID]pool.StackID{},
+		corrIDs: map[pool.StackID]stacks.StackID{},
+		start:   start,
+		winEnd:  1<<63 - 1,
+	}
+	if opts.Tag != "" {
+		t := opts.Tag
+		for len(t) < 4 {
+			t += " "
+		}
+		p.tag, p.hasTag = pool.MakeTag(t), true
+	}
+	freq := int64(10_000_000)
+	if clock != nil && clock.Frequency > 0 {
+		freq = clock.Frequency
+	}
+	lo := pool.Options{Frequency: freq, Start: start, PointerSize: ptrSize}
+	if clock != nil {
+		lo.WallClock = clock.Time
+	}
+	if opts.Resolution > 0 {
+		lo.Resolution = int64(opts.Resolution.Seconds() * float64(freq))
+	}
+	if opts.HasWindow {
+		a := start + int64(opts.Window[0]*float64(freq))
+		b := start + int64(opts.Window[1]*float64(freq))
+		if b <= a {
+			return nil, fmt.Errorf("window %g:%g is empty", opts.Window[0], opts.Window[1])
+		}
+		lo.Windows = []pool.Window{{Start: a, End: b}}
+		p.winEnd = b
+	}
+	p.ledger = pool.NewLedger(lo)
+	p.corr = stacks.NewCorrelator(stacks.Options{
+		PointerSize: ptrSize,
+		Wait:        stacks.WaitFor(clock),
+		Want:        isPool,
+		Emit:        p.apply,
+	})
+	if opts.SymbolPath != "" {
+		s, err := stacks.NewPathSymbolizer(opts.SymbolPath, &stacks.SymbolOptions{Logf: opts.Logf})
+		if err != nil {
+			return nil, err
+		}
+		p.sym, p.closer = s, s
+	}
+	return p, nil
+}
+
+func isPool(ev *etw.Event) bool {
+	return ev.Provider == etw.PoolGUID && ev.Opcode >= 0x20 && ev.Opcode <= 0x23
+}
+
+// Event feeds one event, in time order.
+func (p *Pipeline) Event(ev *etw.Event) {
+	p.events++
+	if p.opts.Progress != nil && p.events&0xFFFFF == 0 {
+		p.opts.Progress(p.events)
+	}
+	p.mods.Event(ev)
+	p.methods.Event(ev)
+	p.corr.Event(ev)
+}
+
+// apply turns a pool event with its stack into a ledger op.
+func (p *Pipeline) apply(ev *etw.Event, id stacks.StackID) {
+	pe, err := etw.DecodePool(ev)
+	if err != nil {
+		return
+	}
+	if ev.Timestamp >= p.winEnd {
+		return
+	}
+	if p.hasTag && pool.Tag(pe.Tag) != p.tag {
+		return
+	}
+	op := pool.Op{
+		Time: ev.Timestamp, Session: pe.IsSession(), SessionID: pe.SessionID, Type: uint32(pe.Type),
+		Tag: pool.Tag(pe.Tag), Size: pe.NumberOfBytes, Entry: pe.Entry, PID: uint32(ev.PID), TID: uint32(ev.TID),
+	}
+	if pe.IsAlloc() {
+		if p.opts.HasPID && uint32(ev.PID) != p.opts.PID {
+			return
+		}
+		op.Kind = pool.Alloc
+		op.Stack = p.poolStack(id, ev.PID)
+	} else {
+		op.Kind = pool.Free
+	}
+	p.ledger.Apply(&op)
+}
+
+// poolStack maps a correlator stack to a ledger stack. The ledger keys
+// stacks by their frames; the correlator's ID stands in for them (its
+// frames may only be known at the end of the trace, for stack keys), and
+// Finish maps the ledger's stacks back.
+func (p *Pipeline) poolStack(id stacks.StackID, pid etw.PID) pool.StackID {
+	if id == stacks.NoStack {
+		return pool.NoStack
+	}
+	if ps, ok := p.poolIDs[id]; ok {
+		return ps
+	}
+	ps := p.ledger.InternStack(uint32(pid), []uint64{uint64(id)})
+	p.poolIDs[id] = ps
+	p.corrIDs[ps] = id
+	return ps
+}
+
+// Finish ends the pass and builds the result.
+func (p *Pipeline) Finish() *Result {
+	if !p.finished {
+		p.corr.Finish()
+		p.mods.Finish()
+		p.finished = true
+	}
+	rep := p.ledger.Finalize()
+	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.corr.Stats(), PointerSize: p.ptr}
+	rep.Trace.Events = uint64(p.events)
+	if p.opts.HasWindow && len(p.opts.Window) == 2 {
+		if w, err := p.ledger.Window(pool.Window{Start: p.start + p.secToTicks(p.opts.Window[0]), End: p.winEnd}); err == nil {
+			res.Window = w
+		}
+	}
+	res.Stacks = p.resolveStacks(rep)
+	return res
+}
+
+func (p *Pipeline) secToTicks(s float64) int64 {
+	freq := int64(10_000_000)
+	if p.clock != nil && p.clock.Frequency > 0 {
+		freq = p.clock.Frequency
+	}
+	return int64(s * float64(freq))
+}
+
+// Snapshot returns a result for the events so far without ending the pass
+// (for live sessions); stacks still waiting in the correlator are not in
+// it.
+func (p *Pipeline) Snapshot() *Result {
+	rep := p.ledger.Finalize()
+	rep.Trace.Events = uint64(p.events)
+	return &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.corr.Stats(), PointerSize: p.ptr, Stacks: p.resolveStacks(rep)}
+}
+
+// Close releases the symbolizer's files.
+func (p *Pipeline) Close() error {
+	if p.closer != nil {
+		return p.closer.Close()
+	}
+	return nil
+}
+
+func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
+	res := &stacks.Resolver{Modules: p.mods, Methods: p.methods, Symbols: p.sym, PointerSize: p.ptr}
+	merged := map[string]int{}
+	var out []Stack
+	for _, ss := range rep.Stacks {
+		st := Stack{Tag: ss.Tag.String(), Pool: ss.Pool.String(), OutstandingCount: ss.OutstandingCount,
+			OutstandingBytes: ss.OutstandingBytes, Allocs: ss.Allocs, Frames: []string{}, Lines: []string{}}
+		if cid, ok := p.corrIDs[ss.Stack]; ok {
+			s := p.corr.Stack(cid)
+			st.PID = uint32(s.PID)
+			if pr := p.mods.Process(s.PID); pr != nil {
+				st.Process = pr.Name
+			}
+			frames := res.Resolve(s.PID, s.Time, s.Frames())
+			st.Transition = stacks.HasWOW64Transition(frames)
+			st.Segments = stacks.SegmentsOf(frames)
+			if p.opts.FoldWOW64 {
+				frames = stacks.FoldWOW64(frames)
+			}
+			st.Resolved = frames
+			for i := range frames {
+				st.Frames = append(st.Frames, frames[i].String())
+				st.Lines = append(st.Lines, frames[i].Line())
+			}
+		}
+		key := st.Tag + "\x00" + st.Pool + "\x00" + strings.Join(st.Frames, "\x00")
+		if i, ok := merged[key]; ok {
+			out[i].OutstandingCount += st.OutstandingCount
+			out[i].OutstandingBytes += st.OutstandingBytes
+			out[i].Allocs += st.Allocs
+			continue
+		}
+		merged[key] = len(out)
+		out = append(out, st)
+	}
+	slices.SortStableFunc(out, func(a, b Stack) int {
+		switch {
+		case a.OutstandingBytes > b.OutstandingBytes:
+			return -1
+		case a.OutstandingBytes < b.OutstandingBytes:
+			return 1
+		}
+		return strings.Compare(a.Tag, b.Tag)
+	})
+	return out
+}
+
+// Run reads the trace at path through the pipeline.
+func Run(path string, opts Options) (*Result, error) {
+	r, err := etw.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return RunReader(r, opts)
+}
+
+// RunReader reads an open trace through the pipeline.
+func RunReader(r *etw.Reader, opts Options) (*Result, error) {
+	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	var readErrs []error
+	for ev, err := range r.All() {
+		if err != nil {
+			var fe *etw.FormatError
+			if !errors.As(err, &fe) {
+				return nil, err
+			}
+			readErrs = append(readErrs, err)
+			continue
+		}
+		p.Event(ev)
+	}
+	res := p.Finish()
+	res.Header = r.Header()
+	res.ReadErrors = readErrs
+	h := r.Header()
+	res.Report.Trace.EventsLost = uint64(h.EventsLost)
+	res.Report.Trace.BuffersLost = uint64(h.BuffersLost)
+	return res, nil
+}

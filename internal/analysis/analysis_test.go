@@ -1,0 +1,45 @@
+package analysis
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var irpLeak = filepath.Join(corpus.ModuleRoot(), "testdata", "irp-leak.etl")
+
+func TestIrpLeak(t *testing.T) {
+	res, err := Run(irpLeak, Options{})
+	require.NoError(t, err)
+	rep := res.Report
+	require.NotEmpty(t, rep.Tags)
+	top := rep.Tags[0]
+	assert.Equal(t, "Irp ", top.Tag.String())
+	assert.Equal(t, "nonpaged", top.Pool.String())
+	assert.Equal(t, uint64(156), top.OutstandingCount)
+	assert.Equal(t, uint64(159744), top.OutstandingBytes)
+	assert.Equal(t, 1, top.LeakRank)
+	assert.Equal(t, uint64(2312), rep.Totals.Allocs)
+	assert.Equal(t, uint64(2156), rep.Totals.Frees)
+	assert.Equal(t, uint64(1), rep.Anomalies.FreeWithoutAlloc)
+	assert.Equal(t, uint64(2), rep.Trace.EventsLost)
+
+	require.NotEmpty(t, res.Stacks)
+	s := res.Stacks[0]
+	assert.Equal(t, "Irp ", s.Tag)
+	assert.Equal(t, uint64(156), s.OutstandingCount)
+	assert.True(t, s.Transition, "the leak stack crosses WOW64")
+	joined := strings.Join(s.Frames, "\n")
+	for _, want := range []string{"ntoskrnl.exe+0x", "wow64cpu.dll+0x", "wow64.dll+0x", "KernelBase.dll+0x", "ReadLeak.exe+0x"} {
+		assert.Contains(t, joined, want)
+	}
+	assert.NotZero(t, s.Segments.Kernel)
+	assert.NotZero(t, s.Segments.User)
+	assert.NotZero(t, s.Segments.WOW64)
+	t.Logf("%+v\n%s", s.Segments, joined)
+	t.Logf("stack stats %+v", res.StackStats)
+}

@@ -1,0 +1,96 @@
+package analysis
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/etw/etltest"
+)
+
+// scaleTrace writes (once, into the temp folder) a trace of the scale
+// scenario with the given number of records, as etlgen -scenario scale
+// does, and returns its path and size.
+func scaleTrace(b *testing.B, events int) (string, int64) {
+	b.Helper()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("etwkit-bench-scale-%d.etl", events))
+	if st, err := os.Stat(path); err == nil {
+		return path, st.Size()
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := etltest.Scale(1, events)
+	w, err := etltest.NewWriter(f, sc.WriterOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sc.WriteTo(w); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	return path, st.Size()
+}
+
+// BenchmarkPipeline compares the reader alone (time order) with the whole
+// poolleak pipeline (module maps, stack correlation, ledger, stack
+// resolution) on the same generated trace. One op is one pass over the
+// file; MB/s counts file bytes. ETWKIT_BENCH_EVENTS sets the trace size in
+// records (default 2,000,000; about 14 million gives a 1 GB trace).
+func BenchmarkPipeline(b *testing.B) {
+	events := 2_000_000
+	if s := os.Getenv("ETWKIT_BENCH_EVENTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		events = n
+	}
+	path, size := scaleTrace(b, events)
+	b.Run("reader-time-order", func(b *testing.B) {
+		b.SetBytes(size)
+		b.ReportAllocs()
+		var n int64
+		for b.Loop() {
+			r, err := etw.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, err := range r.All() {
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			r.Close()
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("poolleak-pipeline", func(b *testing.B) {
+		b.SetBytes(size)
+		b.ReportAllocs()
+		var n int64
+		for b.Loop() {
+			res, err := Run(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += int64(res.Report.Trace.Events)
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	})
+}

@@ -1,0 +1,484 @@
+package pool
+
+import (
+	"time"
+)
+
+// Default limits of [Options].
+const (
+	// DefaultFrequency is used when [Options.Frequency] is 0: 10 MHz, the
+	// FILETIME-based clocks of ETW (100 ns ticks).
+	DefaultFrequency = 10_000_000
+	// DefaultMaxBins bounds the number of time bins; when a trace outgrows it
+	// the bin width doubles (see [Options.MaxBins]).
+	DefaultMaxBins = 4096
+	// DefaultMaxCells bounds the lifetime histogram (see [Options.MaxCells]).
+	DefaultMaxCells = 1 << 20
+	// MaxWindows caps [Options.Windows]; each declared window costs work on
+	// every event.
+	MaxWindows = 64
+	// MaxBinsLimit caps [Options.MaxBins].
+	MaxBinsLimit = 1 << 20
+)
+
+// Options configure a [Ledger]. The zero value works: 10 MHz ticks, trace
+// start at the first event, 1-second bins.
+type Options struct {
+	// Frequency is the number of clock ticks per second of [Op.Time]
+	// (the trace's PerfFreq, or 10 MHz for system-time clocks).
+	Frequency int64
+	// Start is the tick of the trace start. Bins and seconds are counted from
+	// it. 0 means the time of the first op.
+	Start int64
+	// WallClock, if set, converts ticks to wall time for [TraceInfo.Start]
+	// and [TraceInfo.End] (for example etw's Clock.Time).
+	WallClock func(ticks int64) time.Time
+	// Resolution is the width of a time bin in ticks. 0 means one second.
+	// Series, the growth fit and the after-the-pass windows of
+	// [Ledger.Window] work at this resolution.
+	Resolution int64
+	// MaxBins bounds the number of bins (0 means [DefaultMaxBins], at most
+	// [MaxBinsLimit]). When an
+	// event falls past the last bin, the bin width doubles and existing bins
+	// merge pairwise, so memory stays bounded for any trace length. The
+	// effective width is [Report.BinTicks].
+	MaxBins int
+	// MaxCells bounds the number of (tag, pool, alloc bin, free bin) cells of
+	// the lifetime histogram (0 means [DefaultMaxCells], about 60 MB). When
+	// exceeded, the bin width doubles as for MaxBins; if that does not shrink
+	// the histogram below half the bound, the bound doubles instead.
+	MaxCells int
+	// PointerSize is 4 or 8 (default 8). It sets the kernel address boundary
+	// used to tell kernel frames from user frames (0x80000000 for 4,
+	// 0x0000800000000000 for 8).
+	PointerSize int
+	// Windows are classified exactly, at tick granularity, while streaming.
+	// At most [MaxWindows]; the rest are ignored. Windows are half-open
+	// [Start, End) in ticks.
+	Windows []Window
+}
+
+// Window is a half-open time range [Start, End) in ticks: an event at time t
+// is inside when Start <= t < End.
+type Window struct {
+	Start, End int64 // ticks
+}
+
+// block is one open allocation.
+type block struct {
+	time  int64
+	size  uint64
+	group uint32
+}
+
+// group aggregates blocks by (tag, kind, stack, allocating pid).
+type group struct {
+	tk       uint32
+	pid      uint32
+	stack    StackID
+	allocs   uint64
+	frees    uint64
+	replaced uint64
+	bytesA   uint64
+	bytesF   uint64
+	outN     uint64
+	outBytes uint64
+}
+
+type groupKey struct {
+	tk, pid uint32
+	stack   StackID
+}
+
+// tkState holds per (tag, kind) counters that do not belong to a group.
+type tkState struct {
+	tag       Tag
+	kind      Kind
+	bigPool   uint64
+	unmatched uint64 // frees without an open block
+	unmBytes  uint64
+	win       []classCounters // one per declared window
+}
+
+// Cell classes of the lifetime histogram.
+const (
+	cFreed     uint8 = iota // a = alloc bin, f = free bin
+	cOpen                   // a = alloc bin; block still open
+	cReplaced               // a = alloc bin, f = bin of the alloc that replaced it
+	cUnmatched              // f = free bin of a free without an open block
+)
+
+type cellKey struct {
+	tk   uint32
+	a, f uint32
+	cls  uint8
+}
+
+type cell struct {
+	n, bytes uint64
+}
+
+// classCounters are the window classes with their byte totals.
+type classCounters struct {
+	allocs, frees, aifi, aifo, aofi, aofo       uint64
+	bAllocs, bFrees, bAIFI, bAIFO, bAOFI, bAOFO uint64
+}
+
+// Ledger matches pool allocations with frees and aggregates what is
+// outstanding. Feed it ops in timestamp order with [Ledger.Apply], then call
+// [Ledger.Finalize]. It is a push consumer, independent of the event source.
+//
+// A Ledger is not safe for concurrent use.
+type Ledger struct {
+	freq     int64
+	start    int64
+	started  bool
+	last     int64
+	width    uint64 // bin width in ticks
+	maxBins  uint64
+	cellCap  int
+	wallTime func(int64) time.Time
+
+	stacks   *stackTable
+	regular  map[uint64]block
+	sessions map[uint32]map[uint64]block
+
+	groups   []group
+	groupIdx map[groupKey]uint32
+	tks      []tkState
+	tkIdx    map[uint64]uint32
+	cellIdx  map[cellKey]uint32 // cell key → index in cellKeys/cellVals
+	cellKeys []cellKey
+	cellVals []cell
+	windows  []Window
+
+	poolEvents uint64
+	anom       Anomalies
+}
+
+// NewLedger returns an empty ledger configured by opt.
+func NewLedger(opt Options) *Ledger {
+	l := &Ledger{
+		freq:     opt.Frequency,
+		start:    opt.Start,
+		wallTime: opt.WallClock,
+		regular:  make(map[uint64]block),
+		sessions: make(map[uint32]map[uint64]block),
+		groupIdx: make(map[groupKey]uint32),
+		tkIdx:    make(map[uint64]uint32),
+		cellIdx:  make(map[cellKey]uint32),
+		stacks:   newStackTable(opt.PointerSize),
+	}
+	if l.freq <= 0 {
+		l.freq = DefaultFrequency
+	}
+	l.width = uint64(l.freq)
+	if opt.Resolution > 0 {
+		l.width = uint64(opt.Resolution)
+	}
+	l.maxBins = DefaultMaxBins
+	if opt.MaxBins > 0 {
+		l.maxBins = uint64(min(opt.MaxBins, MaxBinsLimit))
+	}
+	l.cellCap = DefaultMaxCells
+	if opt.MaxCells > 0 {
+		l.cellCap = opt.MaxCells
+	}
+	for _, w := range opt.Windows {
+		if len(l.windows) == MaxWindows {
+			break
+		}
+		l.windows = append(l.windows, w)
+	}
+	return l
+}
+
+// InternStack returns the ID of a stack, frames innermost first, adding it on
+// first sight. The frames are copied once; later calls with an equal stack
+// return the same ID without allocating.
+//
+// Identity is (pid, frames) when the stack has at least one user-mode frame
+// (user addresses only mean something inside one process) and frames alone
+// for kernel-only stacks (pid is then ignored), so a kernel stack shared by
+// many processes is one stack. Stacks longer than [MaxStackFrames] are
+// truncated. An empty stack is [NoStack].
+func (l *Ledger) InternStack(pid uint32, frames []uint64) StackID {
+	return l.stacks.intern(pid, frames)
+}
+
+// Stack returns the identity of an interned stack: the pid it is keyed by (0
+// for kernel-only stacks) and its frames, innermost first. The slice aliases
+// the ledger's storage and must not be modified. Unknown IDs yield (0, nil).
+func (l *Ledger) Stack(id StackID) (pid uint32, frames []uint64) {
+	return l.stacks.get(id)
+}
+
+// advance sets the current time from an op, clamping out-of-order times, and
+// returns the op's bin. It may widen the bins.
+func (l *Ledger) advance(t int64) (int64, uint32) {
+	if !l.started {
+		l.started = true
+		if l.start == 0 {
+			l.start = t
+		}
+		l.last = l.start
+	}
+	if t < l.last {
+		l.anom.OutOfOrder++
+		t = l.last
+	}
+	l.last = t
+	d := uint64(t) - uint64(l.start)
+	for d/l.width >= l.maxBins && l.width < 1<<62 {
+		l.coarsen()
+	}
+	if len(l.cellVals) >= l.cellCap {
+		l.coarsen()
+		if len(l.cellVals) >= l.cellCap/2 {
+			l.cellCap *= 2
+		}
+	}
+	return t, uint32(d / l.width)
+}
+
+// binOf returns the bin of a time at or before the current time.
+func (l *Ledger) binOf(t int64) uint32 {
+	return uint32((uint64(t) - uint64(l.start)) / l.width)
+}
+
+// coarsen doubles the bin width, merging cells pairwise.
+func (l *Ledger) coarsen() {
+	l.width *= 2
+	keys, vals := l.cellKeys, l.cellVals
+	l.cellIdx = make(map[cellKey]uint32, len(keys)/2)
+	l.cellKeys = make([]cellKey, 0, len(keys)/2)
+	l.cellVals = make([]cell, 0, len(keys)/2)
+	for i, k := range keys {
+		k.a /= 2
+		k.f /= 2
+		c := l.cell(k)
+		c.n += vals[i].n
+		c.bytes += vals[i].bytes
+	}
+}
+
+// cell returns the histogram cell of k, creating it. The pointer is valid
+// until the next new cell.
+func (l *Ledger) cell(k cellKey) *cell {
+	i, ok := l.cellIdx[k]
+	if !ok {
+		i = uint32(len(l.cellVals))
+		l.cellIdx[k] = i
+		l.cellKeys = append(l.cellKeys, k)
+		l.cellVals = append(l.cellVals, cell{})
+	}
+	return &l.cellVals[i]
+}
+
+func (l *Ledger) addCell(k cellKey, size uint64) {
+	c := l.cell(k)
+	c.n++
+	c.bytes += size
+}
+
+func (l *Ledger) subCell(k cellKey, size uint64) {
+	c := l.cell(k)
+	c.n--
+	c.bytes -= size
+}
+
+func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
+	key := uint64(tag)<<8 | uint64(kind)
+	if i, ok := l.tkIdx[key]; ok {
+		return i
+	}
+	i := uint32(len(l.tks))
+	l.tks = append(l.tks, tkState{tag: tag, kind: kind})
+	if len(l.windows) > 0 {
+		l.tks[i].win = make([]classCounters, len(l.windows))
+	}
+	l.tkIdx[key] = i
+	return i
+}
+
+func (l *Ledger) groupIndex(tk uint32, stack StackID, pid uint32) uint32 {
+	key := groupKey{tk: tk, pid: pid, stack: stack}
+	if i, ok := l.groupIdx[key]; ok {
+		return i
+	}
+	i := uint32(len(l.groups))
+	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack})
+	l.groupIdx[key] = i
+	return i
+}
+
+// space returns the address space of op: regular pool, or the session pool
+// of op.SessionID. With create false it may return nil.
+func (l *Ledger) space(op *Op, create bool) map[uint64]block {
+	if !op.Session {
+		return l.regular
+	}
+	m := l.sessions[op.SessionID]
+	if m == nil && create {
+		m = make(map[uint64]block)
+		l.sessions[op.SessionID] = m
+	}
+	return m
+}
+
+// Apply feeds one pool event to the ledger. Ops must come in timestamp order
+// across processors (as a trace reader's merged stream does). An op earlier
+// than the previous one is applied at the previous op's time and counted in
+// [Anomalies.OutOfOrder]; so is an op earlier than [Options.Start]. Ops with
+// an invalid Kind are counted in [Anomalies.InvalidOps] and ignored.
+//
+// Apply does not allocate in steady state: frees never allocate, and allocs
+// allocate only for a new (tag, pool kind, stack, pid) combination, a new
+// time bin, or map growth.
+func (l *Ledger) Apply(op *Op) {
+	switch op.Kind {
+	case Alloc:
+		l.poolEvents++
+		t, bin := l.advance(op.Time)
+		l.alloc(op, t, bin)
+	case Free:
+		l.poolEvents++
+		t, bin := l.advance(op.Time)
+		l.free(op, t, bin)
+	default:
+		l.anom.InvalidOps++
+	}
+}
+
+func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
+	kind := KindOf(op.Type, op.Session)
+	tk := l.tkIndex(op.Tag, kind)
+	if IsBigPool(op.Type) {
+		l.tks[tk].bigPool++
+	}
+	stack := op.Stack
+	if stack != NoStack && !l.stacks.valid(stack) {
+		l.anom.UnknownStack++
+		stack = NoStack
+	}
+	g := l.groupIndex(tk, stack, op.PID)
+	m := l.space(op, true)
+	if old, ok := m[op.Entry]; ok {
+		l.replace(old, bin)
+	}
+	m[op.Entry] = block{time: t, size: op.Size, group: g}
+	gr := &l.groups[g]
+	gr.allocs++
+	gr.bytesA += op.Size
+	gr.outN++
+	gr.outBytes += op.Size
+	l.addCell(cellKey{tk: tk, a: bin, cls: cOpen}, op.Size)
+	for i, w := range l.windows {
+		if t >= w.End {
+			continue
+		}
+		c := &l.tks[tk].win[i]
+		if t >= w.Start {
+			c.allocs++
+			c.bAllocs += op.Size
+			c.aifo++
+			c.bAIFO += op.Size
+		} else {
+			c.aofo++
+			c.bAOFO += op.Size
+		}
+	}
+}
+
+// replace closes an open block overwritten by a new allocation at the same
+// address: freed at an unknown time, so neither freed nor outstanding.
+func (l *Ledger) replace(old block, bin uint32) {
+	l.anom.AllocOverOpenBlock++
+	gr := &l.groups[old.group]
+	gr.replaced++
+	gr.outN--
+	gr.outBytes -= old.size
+	ab := l.binOf(old.time)
+	l.subCell(cellKey{tk: gr.tk, a: ab, cls: cOpen}, old.size)
+	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cReplaced}, old.size)
+	for i, w := range l.windows {
+		if old.time >= w.End {
+			continue
+		}
+		c := &l.tks[gr.tk].win[i]
+		if old.time >= w.Start {
+			c.aifo--
+			c.bAIFO -= old.size
+		} else {
+			c.aofo--
+			c.bAOFO -= old.size
+		}
+	}
+}
+
+func (l *Ledger) free(op *Op, t int64, bin uint32) {
+	m := l.space(op, false)
+	blk, ok := m[op.Entry]
+	if !ok {
+		l.anom.FreeWithoutAlloc++
+		tk := l.tkIndex(op.Tag, KindOf(op.Type, op.Session))
+		s := &l.tks[tk]
+		s.unmatched++
+		s.unmBytes += op.Size
+		l.addCell(cellKey{tk: tk, f: bin, cls: cUnmatched}, op.Size)
+		for i, w := range l.windows {
+			if t >= w.Start && t < w.End {
+				c := &s.win[i]
+				c.frees++
+				c.bFrees += op.Size
+				c.aofi++
+				c.bAOFI += op.Size
+			}
+		}
+		return
+	}
+	delete(m, op.Entry)
+	gr := &l.groups[blk.group]
+	if l.tks[gr.tk].tag != op.Tag {
+		l.anom.TagMismatch++
+	}
+	gr.frees++
+	gr.bytesF += blk.size
+	gr.outN--
+	gr.outBytes -= blk.size
+	ab := l.binOf(blk.time)
+	l.subCell(cellKey{tk: gr.tk, a: ab, cls: cOpen}, blk.size)
+	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cFreed}, blk.size)
+	for i, w := range l.windows {
+		c := &l.tks[gr.tk].win[i]
+		if t >= w.Start && t < w.End {
+			c.frees++
+			c.bFrees += blk.size
+		}
+		if blk.time >= w.End || t >= w.End {
+			continue // allocated after the window, or still outstanding at its end
+		}
+		if blk.time >= w.Start {
+			c.aifo--
+			c.bAIFO -= blk.size
+			c.aifi++
+			c.bAIFI += blk.size
+		} else {
+			c.aofo--
+			c.bAOFO -= blk.size
+			if t >= w.Start {
+				c.aofi++
+				c.bAOFI += blk.size
+			}
+		}
+	}
+}
+
+// OpenBlocks returns the number of blocks currently open.
+func (l *Ledger) OpenBlocks() int {
+	n := len(l.regular)
+	for _, m := range l.sessions {
+		n += len(m)
+	}
+	return n
+}

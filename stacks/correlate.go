@@ -1,0 +1,537 @@
+package stacks
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
+
+	"github.com/etwkit/etwkit/etw"
+)
+
+// StackID identifies a stack interned by a [Correlator]: the same process
+// (for user frames) and the same kernel and user parts give the same ID.
+// 0 means "no stack".
+type StackID uint32
+
+// NoStack is the StackID of an event without a stack.
+const NoStack StackID = 0
+
+// partKind says how a stack part was given.
+type partKind uint8
+
+const (
+	partNone   partKind = iota
+	partFrames          // literal frames
+	partKey             // a stack-key reference, resolved by a later definition
+)
+
+// part is the kernel or the user half of a stack.
+type part struct {
+	kind  partKind
+	id    uint32 // frames id (partFrames) or key reference id (partKey)
+	extra uint32 // unused; keeps the key comparable and padded
+}
+
+type stackKey struct {
+	pid          etw.PID
+	kernel, user part
+}
+
+// keyRef is a reference to a cached stack: key value, table and the
+// generation of that key at the time of the reference.
+type keyRef struct {
+	kernel bool
+	key    uint64
+	gen    uint32
+}
+
+// Options configure a [Correlator].
+type Options struct {
+	// Want selects the events that wait for their stacks and are passed to
+	// Emit. Nil selects every event that is not itself a StackWalk record.
+	Want func(ev *etw.Event) bool
+	// Emit receives each wanted event with its stack, in the order the
+	// events were fed. The event is owned by the correlator and valid only
+	// during the call.
+	Emit func(ev *etw.Event, id StackID)
+	// Wait is how long (raw ticks) a wanted event waits for a user-mode
+	// stack fragment after its kernel fragment, before it is emitted
+	// without one. Zero means 100 ms at the clock's frequency, or 1,000,000
+	// ticks when the frequency is unknown.
+	Wait int64
+	// PointerSize of the trace (4 or 8), used to tell kernel from user
+	// fragments.
+	PointerSize int
+	// KeepRecords keeps every attached stack record for Records.
+	KeepRecords bool
+}
+
+// Stats counts what a Correlator saw.
+type Stats struct {
+	StackRecords   int64 // StackWalk Stack records
+	KeyReferences  int64 // StackKeyKernel/StackKeyUser records
+	KeyDefinitions int64 // KeyDelete/KeyRundown (and KeyCreate) records
+	ExtStacks      int64 // EVENT_HEADER extended-data stacks
+	Attached       int64 // stack records and key references attached to a wanted event
+	Unattached     int64 // stack records whose event was not wanted or not seen
+	Emitted        int64 // wanted events emitted
+	WithoutStack   int64 // wanted events emitted without any stack
+	KernelOnly     int64 // wanted events emitted with only a kernel part
+	Pending        int   // wanted events waiting now
+	MaxPending     int   // most wanted events waiting at once
+	ResolvedKeys   int64 // key references whose definition arrived
+}
+
+// pending is a wanted event waiting for its stack.
+type pending struct {
+	ev       etw.Event
+	tid      etw.TID
+	kernel   part
+	user     part
+	deadline int64
+	released bool
+}
+
+// tsThread keys an event for stack matching: timestamp and thread, and for
+// the idle threads (thread 0, one per processor) the processor too.
+type tsThread struct {
+	ts  int64
+	tid etw.TID
+	cpu uint16
+}
+
+func matchKey(ts int64, tid etw.TID, cpu uint16) tsThread {
+	if tid != 0 {
+		cpu = 0
+	}
+	return tsThread{ts, tid, cpu}
+}
+
+// Correlator attaches StackWalk records (Stack, StackKeyKernel,
+// StackKeyUser) and EVENT_HEADER extended-data stacks to the events they
+// belong to, resolves stack keys with the KeyDelete / KeyRundown
+// definitions, and interns the resulting stacks. It is a push consumer:
+// feed every event of the trace in time order to [Correlator.Event], then
+// call [Correlator.Finish].
+//
+// A stack record belongs to the event whose raw timestamp equals its
+// EventTimeStamp and whose thread equals its StackThread. The kernel
+// fragment follows its event at once; a user fragment can come later, so a
+// wanted event waits (at most Options.Wait ticks) until both are there.
+// Events are emitted in the order they were fed, so a consumer such as a
+// pool ledger sees them in time order. Memory is bounded by the events of
+// that waiting window plus the interned stacks.
+//
+// Stack keys name stacks that the kernel caches; their frames arrive with
+// the key's KeyDelete (on eviction) or KeyRundown (at the end of the trace)
+// definition. A key reference gets a StackID at once, and its frames become
+// available from [Correlator.Frames] when the definition arrives. A key can
+// be reused after its KeyDelete, so references are tied to a generation.
+type Correlator struct {
+	opts  Options
+	queue []*pending // FIFO of wanted events
+	head  int
+	free  []*pending
+	index map[tsThread]*pending
+
+	seed      maphash.Seed
+	frames    [][]uint64          // interned frame lists, id = index+1
+	frameIdx  map[uint64][]uint32 // hash -> frame ids
+	stacks    []stackKey          // id-1 -> key
+	stackIdx  map[stackKey]StackID
+	keyRefs   []keyRef // id-1 -> ref
+	keyRefIdx map[keyRef]uint32
+	gen       [2]map[uint64]uint32 // current generation per key (0 user, 1 kernel)
+	defs      map[keyRef]uint32    // resolved definitions -> frames id
+	firstTS   []int64              // first event timestamp per StackID
+	pidOf     []etw.PID            // process per StackID
+	scratch   []uint64
+	records   []recordRef
+	stats     Stats
+	now       int64
+}
+
+// NewCorrelator returns a Correlator.
+func NewCorrelator(opts Options) *Correlator {
+	if opts.PointerSize == 0 {
+		opts.PointerSize = 8
+	}
+	if opts.Wait == 0 {
+		opts.Wait = 1_000_000
+	}
+	return &Correlator{
+		opts:      opts,
+		index:     map[tsThread]*pending{},
+		seed:      maphash.MakeSeed(),
+		frameIdx:  map[uint64][]uint32{},
+		stackIdx:  map[stackKey]StackID{},
+		keyRefIdx: map[keyRef]uint32{},
+		gen:       [2]map[uint64]uint32{{}, {}},
+		defs:      map[keyRef]uint32{},
+	}
+}
+
+// WaitFor returns the default wait of 100 ms for a clock.
+func WaitFor(c *etw.Clock) int64 {
+	if c == nil || c.Frequency <= 0 {
+		return 1_000_000
+	}
+	return c.Frequency / 10
+}
+
+// Stats returns the counters so far.
+func (c *Correlator) Stats() Stats {
+	s := c.stats
+	s.Pending = len(c.queue) - c.head
+	return s
+}
+
+func (c *Correlator) wanted(ev *etw.Event) bool {
+	if c.opts.Want != nil {
+		return c.opts.Want(ev)
+	}
+	return !(ev.IsKernel() && ev.Group() == etw.GroupStackWalk)
+}
+
+// Event feeds one event. Events must come in time order.
+func (c *Correlator) Event(ev *etw.Event) {
+	c.now = ev.Timestamp
+	if ev.Provider == etw.StackWalkGUID {
+		c.stackWalk(ev)
+	} else if c.wanted(ev) {
+		p := c.alloc()
+		ev.CloneInto(&p.ev)
+		p.deadline = ev.Timestamp + c.opts.Wait
+		if xs, ok := ev.ExtStack(); ok {
+			c.stats.ExtStacks++
+			c.attachExt(p, xs)
+		}
+		c.queue = append(c.queue, p)
+		if n := len(c.queue) - c.head; n > c.stats.MaxPending {
+			c.stats.MaxPending = n
+		}
+		p.tid = ThreadOf(ev)
+		k := matchKey(ev.Timestamp, p.tid, ev.Processor)
+		if _, dup := c.index[k]; !dup {
+			c.index[k] = p
+		}
+	}
+	c.release(false)
+}
+
+func (c *Correlator) alloc() *pending {
+	if n := len(c.free); n > 0 {
+		p := c.free[n-1]
+		c.free = c.free[:n-1]
+		p.kernel, p.user, p.released = part{}, part{}, false
+		return p
+	}
+	return new(pending)
+}
+
+// Finish emits every event still waiting. Key references whose definition
+// never arrived keep their StackID, with no frames for that part.
+func (c *Correlator) Finish() { c.release(true) }
+
+// release emits wanted events from the head of the queue while they are
+// complete or past their deadline.
+func (c *Correlator) release(all bool) {
+	for c.head < len(c.queue) {
+		p := c.queue[c.head]
+		if !all && !c.complete(p) && c.now < p.deadline {
+			break
+		}
+		c.queue[c.head] = nil
+		c.head++
+		if k := matchKey(p.ev.Timestamp, p.tid, p.ev.Processor); c.index[k] == p {
+			delete(c.index, k)
+		}
+		id := c.intern(p)
+		switch {
+		case id == NoStack:
+			c.stats.WithoutStack++
+		case p.user.kind == partNone:
+			c.stats.KernelOnly++
+		}
+		c.stats.Emitted++
+		if c.opts.Emit != nil {
+			c.opts.Emit(&p.ev, id)
+		}
+		c.free = append(c.free, p)
+	}
+	if c.head > 1024 && c.head*2 > len(c.queue) {
+		n := copy(c.queue, c.queue[c.head:])
+		clear(c.queue[n:])
+		c.queue = c.queue[:n]
+		c.head = 0
+	}
+}
+
+// complete reports whether no more fragments are expected for p: it has a
+// user part, or a kernel part and a process without user mode (Idle,
+// System).
+func (c *Correlator) complete(p *pending) bool {
+	if p.user.kind != partNone {
+		return true
+	}
+	return p.kernel.kind != partNone && (p.ev.PID == 0 || p.ev.PID == 4)
+}
+
+func (c *Correlator) stackWalk(ev *etw.Event) {
+	switch ev.Opcode {
+	case 32:
+		c.stats.StackRecords++
+		s, err := etw.DecodeStack(ev)
+		if err != nil {
+			return
+		}
+		p := c.index[matchKey(s.EventTimeStamp, s.Thread, ev.Processor)]
+		if p == nil {
+			c.stats.Unattached++
+			return
+		}
+		c.stats.Attached++
+		c.scratch = s.AppendFrames(c.scratch[:0])
+		pt := c.attachFrames(p, c.scratch, ev.PointerSize())
+		c.record(ev, s.EventTimeStamp, s.Process, s.Thread, pt)
+	case 37, 38:
+		c.stats.KeyReferences++
+		k, err := etw.DecodeStackKey(ev)
+		if err != nil {
+			return
+		}
+		p := c.index[matchKey(k.EventTimeStamp, k.Thread, ev.Processor)]
+		if p == nil {
+			c.stats.Unattached++
+			return
+		}
+		c.stats.Attached++
+		pt := c.keyPart(k.Kernel, k.Key)
+		if k.Kernel {
+			p.kernel = pt
+		} else {
+			p.user = pt
+		}
+		c.record(ev, k.EventTimeStamp, k.Process, k.Thread, pt)
+	case 34, 35, 36:
+		c.stats.KeyDefinitions++
+		d, err := etw.DecodeStackKeyDef(ev)
+		if err != nil || d.Len() == 0 {
+			return
+		}
+		c.scratch = d.AppendFrames(c.scratch[:0])
+		kernel := IsKernelAddress(c.scratch[len(c.scratch)-1], ev.PointerSize())
+		t := tableOf(kernel)
+		ref := keyRef{kernel: kernel, key: d.Key, gen: c.gen[t][d.Key]}
+		c.defs[ref] = c.internFrames(c.scratch)
+		c.gen[t][d.Key] = ref.gen + 1
+		if _, ok := c.keyRefIdx[ref]; ok {
+			c.stats.ResolvedKeys++
+		}
+	}
+}
+
+func tableOf(kernel bool) int {
+	if kernel {
+		return 1
+	}
+	return 0
+}
+
+func (c *Correlator) keyPart(kernel bool, key uint64) part {
+	ref := keyRef{kernel: kernel, key: key, gen: c.gen[tableOf(kernel)][key]}
+	id, ok := c.keyRefIdx[ref]
+	if !ok {
+		c.keyRefs = append(c.keyRefs, ref)
+		id = uint32(len(c.keyRefs))
+		c.keyRefIdx[ref] = id
+	}
+	return part{kind: partKey, id: id}
+}
+
+// attachFrames attaches a Stack fragment: kernel when its last frame is a
+// kernel address, else user.
+func (c *Correlator) attachFrames(p *pending, frames []uint64, ptrSize int) part {
+	if len(frames) == 0 {
+		return part{}
+	}
+	if ptrSize == 0 {
+		ptrSize = c.opts.PointerSize
+	}
+	pt := part{kind: partFrames, id: c.internFrames(frames)}
+	if IsKernelAddress(frames[len(frames)-1], ptrSize) {
+		p.kernel = pt
+	} else {
+		p.user = pt
+	}
+	return pt
+}
+
+// record keeps a stack record for Records when Options.KeepRecords is set.
+func (c *Correlator) record(ev *etw.Event, ts int64, pid etw.PID, tid etw.TID, pt part) {
+	if !c.opts.KeepRecords {
+		return
+	}
+	c.records = append(c.records, recordRef{opcode: ev.Opcode, ts: ts, recordTS: ev.Timestamp, pid: pid, tid: tid, cpu: ev.Processor, p: pt})
+}
+
+type recordRef struct {
+	opcode   uint8
+	ts       int64
+	recordTS int64
+	pid      etw.PID
+	tid      etw.TID
+	cpu      uint16
+	p        part
+}
+
+// Record is one attached stack record (a Stack, or a key reference with its
+// definition's frames).
+type Record struct {
+	Opcode          uint8 // 32 Stack, 37 StackKeyKernel, 38 StackKeyUser
+	EventTimeStamp  int64
+	RecordTimestamp int64
+	PID             etw.PID
+	TID             etw.TID
+	CPU             uint16
+	Frames          []uint64 // shared; nil for an unresolved key reference
+	Resolved        bool
+}
+
+// Records returns every stack record attached so far, in record order,
+// when Options.KeepRecords is set. It costs memory per record and is meant
+// for diagnostics and tests.
+func (c *Correlator) Records() []Record {
+	out := make([]Record, len(c.records))
+	for i, r := range c.records {
+		f, ok := c.resolve(r.p)
+		out[i] = Record{Opcode: r.opcode, EventTimeStamp: r.ts, RecordTimestamp: r.recordTS, PID: r.pid, TID: r.tid, CPU: r.cpu, Frames: f, Resolved: ok}
+	}
+	return out
+}
+
+// ThreadOf returns the thread of an event: the header's, or for PERFINFO
+// records, which carry none, the thread their payload names (SampledProfile
+// 0x0F2E, HardFault 0x0220, and the StackWalk records themselves).
+func ThreadOf(ev *etw.Event) etw.TID {
+	if ev.TID != etw.NoTID || !ev.IsKernel() {
+		return ev.TID
+	}
+	p := ev.Payload
+	ptr := ev.PointerSize()
+	off := -1
+	switch ev.Hook {
+	case 0x0F2E: // SampledProfile: InstructionPointer, ThreadId
+		off = ptr
+	case 0x0220: // HardFault: InitialTime, ReadOffset, VirtualAddress, FileObject, TThreadId
+		off = 16 + 2*ptr
+	}
+	if off >= 0 && off+4 <= len(p) {
+		return etw.TID(binary.LittleEndian.Uint32(p[off:]))
+	}
+	return ev.TID
+}
+
+func (c *Correlator) attachExt(p *pending, xs etw.ExtStack) {
+	if xs.IsKey {
+		// An extended-data stack key names the user-mode cache; it is
+		// resolved like StackKeyUser.
+		p.user = c.keyPart(false, xs.Key)
+		return
+	}
+	c.scratch = xs.AppendFrames(c.scratch[:0])
+	if len(c.scratch) == 0 {
+		return
+	}
+	// An extended-data stack holds both halves when MatchID is 0.
+	p.user = part{kind: partFrames, id: c.internFrames(c.scratch)}
+}
+
+func (c *Correlator) internFrames(frames []uint64) uint32 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	var b [8]byte
+	for _, f := range frames {
+		binary.LittleEndian.PutUint64(b[:], f)
+		h.Write(b[:])
+	}
+	sum := h.Sum64()
+	for _, id := range c.frameIdx[sum] {
+		if slices.Equal(c.frames[id-1], frames) {
+			return id
+		}
+	}
+	c.frames = append(c.frames, slices.Clone(frames))
+	id := uint32(len(c.frames))
+	c.frameIdx[sum] = append(c.frameIdx[sum], id)
+	return id
+}
+
+func (c *Correlator) intern(p *pending) StackID {
+	if p.kernel.kind == partNone && p.user.kind == partNone {
+		return NoStack
+	}
+	k := stackKey{kernel: p.kernel, user: p.user}
+	if p.user.kind != partNone {
+		k.pid = p.ev.PID
+	}
+	if id, ok := c.stackIdx[k]; ok {
+		return id
+	}
+	c.stacks = append(c.stacks, k)
+	c.firstTS = append(c.firstTS, p.ev.Timestamp)
+	c.pidOf = append(c.pidOf, p.ev.PID)
+	id := StackID(len(c.stacks))
+	c.stackIdx[k] = id
+	return id
+}
+
+// NumStacks returns the number of stacks interned so far (IDs 1..N).
+func (c *Correlator) NumStacks() int { return len(c.stacks) }
+
+// Stack is a resolved stack: kernel frames then user frames, innermost
+// first.
+type Stack struct {
+	PID    etw.PID // process of the event the stack was first seen with
+	Time   int64   // raw timestamp of that event, to resolve modules at
+	Kernel []uint64
+	User   []uint64
+	// Unresolved reports a key reference whose definition never arrived.
+	Unresolved bool
+}
+
+// Frames returns all frames, kernel part first. The slice is new.
+func (s *Stack) Frames() []uint64 {
+	out := make([]uint64, 0, len(s.Kernel)+len(s.User))
+	return append(append(out, s.Kernel...), s.User...)
+}
+
+// Stack returns the stack with the given ID. Frames of key references
+// resolve when their definition has arrived. The slices are shared: do not
+// modify them.
+func (c *Correlator) Stack(id StackID) Stack {
+	if id == NoStack || int(id) > len(c.stacks) {
+		return Stack{}
+	}
+	k := c.stacks[id-1]
+	s := Stack{PID: c.pidOf[id-1], Time: c.firstTS[id-1]}
+	var ok bool
+	s.Kernel, ok = c.resolve(k.kernel)
+	s.Unresolved = !ok
+	s.User, ok = c.resolve(k.user)
+	s.Unresolved = s.Unresolved || !ok
+	return s
+}
+
+func (c *Correlator) resolve(p part) ([]uint64, bool) {
+	switch p.kind {
+	case partFrames:
+		return c.frames[p.id-1], true
+	case partKey:
+		if fid, ok := c.defs[c.keyRefs[p.id-1]]; ok {
+			return c.frames[fid-1], true
+		}
+		return nil, false
+	}
+	return nil, true
+}

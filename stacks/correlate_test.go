@@ -1,0 +1,191 @@
+package stacks_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/stacks"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func poolEvent(ts int64, pid etw.PID, tid etw.TID) *etw.Event {
+	return &etw.Event{Header: etw.HeaderSystem64, Hook: 0x0E20, Provider: etw.PoolGUID, Opcode: 0x20, Version: 2,
+		PID: pid, TID: tid, Timestamp: ts, Payload: make([]byte, 24)}
+}
+
+func stackEvent(ts, eventTS int64, pid etw.PID, tid etw.TID, frames ...uint64) *etw.Event {
+	p := make([]byte, 16+8*len(frames))
+	binary.LittleEndian.PutUint64(p, uint64(eventTS))
+	binary.LittleEndian.PutUint32(p[8:], uint32(pid))
+	binary.LittleEndian.PutUint32(p[12:], uint32(tid))
+	for i, f := range frames {
+		binary.LittleEndian.PutUint64(p[16+8*i:], f)
+	}
+	return &etw.Event{Header: etw.HeaderPerfInfo64, Hook: etw.HookStackWalk, Provider: etw.StackWalkGUID, Opcode: 32, Version: 2,
+		PID: etw.NoPID, TID: etw.NoTID, Timestamp: ts, Payload: p}
+}
+
+func keyRefEvent(ts, eventTS int64, pid etw.PID, tid etw.TID, kernel bool, key uint64) *etw.Event {
+	p := make([]byte, 24)
+	binary.LittleEndian.PutUint64(p, uint64(eventTS))
+	binary.LittleEndian.PutUint32(p[8:], uint32(pid))
+	binary.LittleEndian.PutUint32(p[12:], uint32(tid))
+	binary.LittleEndian.PutUint64(p[16:], key)
+	op, hook := uint8(38), etw.HookStackKeyUser
+	if kernel {
+		op, hook = 37, etw.HookStackKeyKernel
+	}
+	return &etw.Event{Header: etw.HeaderPerfInfo64, Hook: hook, Provider: etw.StackWalkGUID, Opcode: op, Version: 2,
+		PID: etw.NoPID, TID: etw.NoTID, Timestamp: ts, Payload: p}
+}
+
+func keyDefEvent(ts int64, opcode uint8, key uint64, frames ...uint64) *etw.Event {
+	p := make([]byte, 8+8*len(frames))
+	binary.LittleEndian.PutUint64(p, key)
+	for i, f := range frames {
+		binary.LittleEndian.PutUint64(p[8+8*i:], f)
+	}
+	return &etw.Event{Header: etw.HeaderPerfInfo64, Hook: etw.HookID(0x1800 | uint16(opcode)), Provider: etw.StackWalkGUID,
+		Opcode: opcode, Version: 2, PID: etw.NoPID, TID: etw.NoTID, Timestamp: ts, Payload: p}
+}
+
+type emitted struct {
+	ts int64
+	id stacks.StackID
+}
+
+func newTestCorrelator(out *[]emitted) *stacks.Correlator {
+	return stacks.NewCorrelator(stacks.Options{
+		PointerSize: 8,
+		Wait:        1000,
+		Want:        func(ev *etw.Event) bool { return ev.Provider == etw.PoolGUID },
+		Emit:        func(ev *etw.Event, id stacks.StackID) { *out = append(*out, emitted{ev.Timestamp, id}) },
+	})
+}
+
+const (
+	k1 = 0xfffff80000001000
+	k2 = 0xfffff80000002000
+	u1 = 0x00007ff800001000
+	u2 = 0x0000000077001000
+)
+
+func TestUserFragmentArrivesLater(t *testing.T) {
+	var out []emitted
+	c := newTestCorrelator(&out)
+	c.Event(poolEvent(100, 42, 7))
+	c.Event(stackEvent(101, 100, 42, 7, k1, k2))
+	c.Event(poolEvent(150, 42, 8)) // another thread, complete at once
+	c.Event(stackEvent(151, 150, 42, 8, k1, u1))
+	assert.Empty(t, out, "the first event waits for its user part and the second waits behind it")
+	c.Event(stackEvent(400, 100, 42, 7, u1, u2))
+	require.Len(t, out, 2)
+	assert.Equal(t, int64(100), out[0].ts, "events are emitted in the order fed")
+	s := c.Stack(out[0].id)
+	assert.Equal(t, []uint64{k1, k2}, s.Kernel)
+	assert.Equal(t, []uint64{u1, u2}, s.User)
+	assert.Equal(t, []uint64{k1, k2, u1, u2}, s.Frames())
+	assert.Equal(t, etw.PID(42), s.PID)
+}
+
+func TestKernelOnlyReleasedAfterWait(t *testing.T) {
+	var out []emitted
+	c := newTestCorrelator(&out)
+	c.Event(poolEvent(100, 42, 7))
+	c.Event(stackEvent(101, 100, 42, 7, k1))
+	c.Event(poolEvent(900, 42, 7))
+	assert.Empty(t, out)
+	c.Event(poolEvent(1101, 42, 7)) // past the deadline of the first
+	require.Len(t, out, 1)
+	assert.Equal(t, []uint64{k1}, c.Stack(out[0].id).Kernel)
+	assert.Nil(t, c.Stack(out[0].id).User)
+	c.Finish()
+	require.Len(t, out, 3)
+	assert.Equal(t, stacks.NoStack, out[1].id)
+	st := c.Stats()
+	assert.Equal(t, int64(1), st.KernelOnly)
+	assert.Equal(t, int64(2), st.WithoutStack)
+}
+
+func TestSystemThreadNeedsNoUserPart(t *testing.T) {
+	var out []emitted
+	c := newTestCorrelator(&out)
+	c.Event(poolEvent(100, 4, 9))
+	c.Event(stackEvent(101, 100, 4, 9, k1, k2))
+	c.Event(poolEvent(102, 4, 9))
+	require.Len(t, out, 1)
+}
+
+func TestSameStackSameID(t *testing.T) {
+	var out []emitted
+	c := newTestCorrelator(&out)
+	for i := range int64(3) {
+		ts := 100 + 10*i
+		c.Event(poolEvent(ts, 42, 7))
+		c.Event(stackEvent(ts+1, ts, 42, 7, k1, u1))
+	}
+	c.Event(poolEvent(200, 43, 7)) // same frames, other process: other stack
+	c.Event(stackEvent(201, 200, 43, 7, k1, u1))
+	c.Finish()
+	require.Len(t, out, 4)
+	assert.Equal(t, out[0].id, out[1].id)
+	assert.Equal(t, out[0].id, out[2].id)
+	assert.NotEqual(t, out[0].id, out[3].id)
+	assert.Equal(t, 2, c.NumStacks())
+}
+
+func TestStackKeysWithReuse(t *testing.T) {
+	var out []emitted
+	c := newTestCorrelator(&out)
+	const key = 0xffffc00000000100
+	c.Event(poolEvent(100, 42, 7))
+	c.Event(keyRefEvent(101, 100, 42, 7, true, key))
+	c.Event(keyRefEvent(102, 100, 42, 7, false, key)) // same value, user table
+	c.Event(keyDefEvent(200, 35, key, k1, k2))        // kernel KeyDelete
+	c.Event(poolEvent(300, 42, 7))
+	c.Event(keyRefEvent(301, 300, 42, 7, true, key)) // the key is reused
+	c.Event(keyRefEvent(302, 300, 42, 7, false, key))
+	c.Event(keyDefEvent(400, 36, key, k2))     // kernel rundown: second meaning
+	c.Event(keyDefEvent(401, 36, key, u1, u2)) // user rundown, resolves both user refs
+	c.Finish()
+	require.Len(t, out, 2)
+	a, b := c.Stack(out[0].id), c.Stack(out[1].id)
+	assert.Equal(t, []uint64{k1, k2}, a.Kernel)
+	assert.Equal(t, []uint64{k2}, b.Kernel)
+	assert.Equal(t, []uint64{u1, u2}, a.User)
+	assert.Equal(t, []uint64{u1, u2}, b.User)
+	assert.False(t, a.Unresolved)
+}
+
+func TestUnresolvedKey(t *testing.T) {
+	var out []emitted
+	c := newTestCorrelator(&out)
+	c.Event(poolEvent(100, 42, 7))
+	c.Event(keyRefEvent(101, 100, 42, 7, true, 0xffffc00000000200))
+	c.Finish()
+	require.Len(t, out, 1)
+	assert.True(t, c.Stack(out[0].id).Unresolved)
+}
+
+func TestIdleThreadsMatchByProcessor(t *testing.T) {
+	var got []emitted
+	c := stacks.NewCorrelator(stacks.Options{PointerSize: 8, Wait: 1000, KeepRecords: true,
+		Emit: func(ev *etw.Event, id stacks.StackID) { got = append(got, emitted{int64(ev.Processor), id}) }})
+	a := poolEvent(100, 0, 0)
+	a.Processor = 1
+	b := poolEvent(100, 0, 0)
+	b.Processor = 2
+	sa := stackEvent(101, 100, 0, 0, k1)
+	sa.Processor = 1
+	sb := stackEvent(101, 100, 0, 0, k2)
+	sb.Processor = 2
+	for _, ev := range []*etw.Event{a, b, sb, sa} {
+		c.Event(ev)
+	}
+	c.Finish()
+	require.Len(t, got, 2)
+	assert.Equal(t, []uint64{k1}, c.Stack(got[0].id).Kernel)
+	assert.Equal(t, []uint64{k2}, c.Stack(got[1].id).Kernel)
+}
