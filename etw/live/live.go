@@ -626,6 +626,16 @@ func (s *Session) Close() error {
 	return s.closeErr
 }
 
+// Clock returns the clock of the session's timestamps: QPC ticks anchored
+// at the start of the session. Every Event carries it too.
+func (s *Session) Clock() *etw.Clock { return s.src.clock() }
+
+// PointerSize returns the session's pointer size (8 on 64-bit Windows).
+func (s *Session) PointerSize() int { return s.src.pointerSize() }
+
+// Name returns the session name.
+func (s *Session) Name() string { return s.opts.Name }
+
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats {
 	var st sourceStats

@@ -192,6 +192,8 @@ func TestSessionPipeline(t *testing.T) {
 	assert.Equal(t, etw.HookImageLoad, got[4].Hook)
 	assert.Equal(t, int64(3), got[4].Offset, "sequence counts delivered records")
 
+	assert.Same(t, f.clk, s.Clock())
+	assert.Equal(t, 8, s.PointerSize())
 	st := s.Stats()
 	assert.Equal(t, uint64(7), st.Records)
 	assert.Equal(t, uint64(5), st.Events)
