@@ -5,9 +5,9 @@ import (
 	"io"
 	"strings"
 	"sync/atomic"
-	"unicode/utf16"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/pe"
 )
 
 // Merged traces carry a KernelTraceControl DbgID_RSDS event next to every
@@ -25,7 +25,6 @@ const (
 // Limits of the image identity machinery.
 const (
 	maxIdentityCache = 8192 // cached (path, stamp) → identity results
-	maxImagePath     = 1024 // UTF-16 code units read from an image event
 )
 
 // imageInfo is what the session keeps of an Image Load/DCStart event to
@@ -40,56 +39,27 @@ type imageInfo struct {
 	timestamp int64
 }
 
-// parseImage decodes the fields of an Image Load (hook 0x030A) or DCStart
-// (0x1403) payload needed to find the image file: WMI_IMAGELOAD_INFORMATION
-// version 2 and later. It reports false for other events and short
-// payloads.
+// parseImage takes the fields of an Image Load (hook 0x030A) or DCStart
+// (0x1403) event needed to find the image file. It reports false for other
+// events and for payloads etw.DecodeImage rejects.
 func parseImage(e *etw.Event, info *imageInfo) bool {
 	if e.Hook != etw.HookImageLoad && e.Hook != hookImageDC {
 		return false
 	}
-	if e.Version < 2 {
+	im, err := etw.DecodeImage(e)
+	if err != nil || im.FileName == "" {
 		return false
-	}
-	p := e.PointerSize()
-	b := e.Payload
-	if p == 0 || len(b) < 3*p+32 {
-		return false
-	}
-	le := binary.LittleEndian
-	ptr := func(off int) uint64 {
-		if p == 4 {
-			return uint64(le.Uint32(b[off:]))
-		}
-		return le.Uint64(b[off:])
 	}
 	*info = imageInfo{
-		base:      ptr(0),
-		size:      ptr(p),
-		pid:       le.Uint32(b[2*p:]),
-		stamp:     le.Uint32(b[2*p+8:]),
-		ptr:       p,
+		base:      im.ImageBase,
+		size:      im.ImageSize,
+		pid:       uint32(im.ProcessID),
+		stamp:     im.TimeDateStamp,
+		path:      im.FileName,
+		ptr:       e.PointerSize(),
 		timestamp: e.Timestamp,
 	}
-	info.path = utf16z(b[3*p+32:], maxImagePath)
-	return info.path != ""
-}
-
-// utf16z decodes a NUL-terminated UTF-16LE string of at most max units.
-func utf16z(b []byte, max int) string {
-	n := len(b) / 2
-	if n > max {
-		n = max
-	}
-	u := make([]uint16, 0, n)
-	for i := range n {
-		c := binary.LittleEndian.Uint16(b[2*i:])
-		if c == 0 {
-			break
-		}
-		u = append(u, c)
-	}
-	return string(utf16.Decode(u))
+	return true
 }
 
 // pathResolver turns the kernel paths of image events
@@ -142,25 +112,25 @@ type identityKey struct {
 }
 
 type identityResult struct {
-	id pdbIdentity
+	id pe.CodeView
 	ok bool
 }
 
 // identities finds and caches the PDB identity of image files.
 type identities struct {
 	resolver pathResolver
-	open     func(name string) (io.ReaderAt, io.Closer, error)
+	open     func(name string) (io.ReaderAt, int64, io.Closer, error)
 	cache    map[identityKey]identityResult
 	lookups  atomic.Uint64 // files read
 	failures atomic.Uint64 // files that could not be resolved, opened or parsed
 }
 
-func newIdentities(r pathResolver, open func(string) (io.ReaderAt, io.Closer, error)) *identities {
+func newIdentities(r pathResolver, open func(string) (io.ReaderAt, int64, io.Closer, error)) *identities {
 	return &identities{resolver: r, open: open, cache: make(map[identityKey]identityResult)}
 }
 
 // lookup returns the PDB identity of the image described by info.
-func (c *identities) lookup(info *imageInfo) (pdbIdentity, bool) {
+func (c *identities) lookup(info *imageInfo) (pe.CodeView, bool) {
 	k := identityKey{path: info.path, stamp: info.stamp, size: info.size}
 	if r, ok := c.cache[k]; ok {
 		return r.id, r.ok
@@ -168,10 +138,13 @@ func (c *identities) lookup(info *imageInfo) (pdbIdentity, bool) {
 	var r identityResult
 	if name, ok := c.resolver.resolve(info.path); ok && c.open != nil {
 		c.lookups.Add(1)
-		if ra, cl, err := c.open(name); err == nil {
-			id, err := readPDBIdentity(ra)
+		if ra, size, cl, err := c.open(name); err == nil {
+			if f, err := pe.NewFile(ra, size); err == nil {
+				if cv, ok, err := f.CodeView(); err == nil && ok {
+					r = identityResult{id: cv, ok: true}
+				}
+			}
 			cl.Close()
-			r = identityResult{id: id, ok: err == nil}
 		}
 	}
 	if !r.ok {
@@ -188,7 +161,7 @@ func (c *identities) lookup(info *imageInfo) (pdbIdentity, bool) {
 // DbgID_RSDS event for an image: P ImageBase, u32 ProcessId, GUID, u32 Age,
 // ANSI PdbFileName. The payload is appended to buf. The header's process is
 // the image's; the caller sets the thread.
-func dbgIDRecord(info *imageInfo, id pdbIdentity, buf []byte) (etw.RecordHeader, []byte) {
+func dbgIDRecord(info *imageInfo, id pe.CodeView, buf []byte) (etw.RecordHeader, []byte) {
 	le := binary.LittleEndian
 	if info.ptr == 4 {
 		buf = le.AppendUint32(buf, uint32(info.base))
@@ -199,7 +172,7 @@ func dbgIDRecord(info *imageInfo, id pdbIdentity, buf []byte) (etw.RecordHeader,
 	g := id.GUID.Bytes()
 	buf = append(buf, g[:]...)
 	buf = le.AppendUint32(buf, id.Age)
-	buf = append(buf, id.Name...)
+	buf = append(buf, id.Path...)
 	buf = append(buf, 0)
 	flags := uint16(etw.EventHeaderFlagClassicHeader | etw.EventHeaderFlag64BitHeader | etw.EventHeaderFlagProcessorIndex)
 	if info.ptr == 4 {

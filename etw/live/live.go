@@ -342,12 +342,17 @@ func newSession(src source, opts Options, tags []uint32) *Session {
 }
 
 // openFile opens an image file for reading its headers.
-func openFile(name string) (io.ReaderAt, io.Closer, error) {
+func openFile(name string) (io.ReaderAt, int64, io.Closer, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
-	return f, f, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, err
+	}
+	return f, st.Size(), f, nil
 }
 
 // consume runs the source until the trace ends.

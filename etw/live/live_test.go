@@ -76,12 +76,12 @@ func startFake(t *testing.T, f *fakeSource, opts Options, files map[string][]byt
 	require.NoError(t, err)
 	s := newSession(f, opts, tags)
 	if s.ids != nil {
-		s.ids.open = func(name string) (io.ReaderAt, io.Closer, error) {
+		s.ids.open = func(name string) (io.ReaderAt, int64, io.Closer, error) {
 			b, ok := files[name]
 			if !ok {
-				return nil, nil, os.ErrNotExist
+				return nil, 0, nil, os.ErrNotExist
 			}
-			return bytes.NewReader(b), io.NopCloser(nil), nil
+			return bytes.NewReader(b), int64(len(b)), io.NopCloser(nil), nil
 		}
 	}
 	go s.consume()
@@ -219,10 +219,10 @@ func TestSessionIdentityCache(t *testing.T) {
 	f.ended = true
 	opened := 0
 	s := startFake(t, f, Options{}, nil)
-	s.ids.open = func(name string) (io.ReaderAt, io.Closer, error) {
+	s.ids.open = func(name string) (io.ReaderAt, int64, io.Closer, error) {
 		opened++
 		assert.Equal(t, `C:\Windows\System32\ntdll.dll`, name)
-		return bytes.NewReader(ntdll), io.NopCloser(nil), nil
+		return bytes.NewReader(ntdll), int64(len(ntdll)), io.NopCloser(nil), nil
 	}
 	n := 0
 	var prev *etw.Event
