@@ -485,3 +485,43 @@ func TestTagFilterProtectedBit(t *testing.T) {
 	snap := poolRec(0x28, "File", 3, 1)
 	assert.True(t, f.keep(&snap.h, snap.user))
 }
+
+// FuzzSessionRecord pushes arbitrary records through the session: the tag
+// filter, the rundown filter, the translation, image parsing, path
+// resolution and the PE reading of a file whose bytes are fuzzed too.
+func FuzzSessionRecord(f *testing.F) {
+	le := binary.LittleEndian
+	hdr := func(r fakeRec) []byte {
+		b, _ := r.h.AppendBinary(nil)
+		return b
+	}
+	img := imageRec(10, 1<<40, 7, `\Device\HarddiskVolume3\x.dll`, 5)
+	f.Add(hdr(img), img.user, buildPE(true, testPDBGUID, 1, "x.pdb"))
+	dc := imageRec(3, 1<<40, 7, `\SystemRoot\y.dll`, 5)
+	f.Add(hdr(dc), dc.user, buildPE(false, testPDBGUID, 2, "y.pdb"))
+	p := poolRec(0x20, "Irp", 9, 1)
+	f.Add(hdr(p), p.user, []byte("MZ"))
+	st := stackRec(9, 1)
+	f.Add(hdr(st), st.user, []byte{})
+	f.Add(make([]byte, 80), le.AppendUint64(nil, 1), []byte{})
+	f.Fuzz(func(t *testing.T, h []byte, user []byte, file []byte) {
+		var rh etw.RecordHeader
+		if rh.UnmarshalBinary(h) != nil {
+			return
+		}
+		src := newFake()
+		s := newSession(src, Options{PoolTags: []string{"Irp"}, QueueSize: 4, ReorderWindow: -1, Rundown: len(user)%2 == 0}, []uint32{0x20707249})
+		s.ids.open = func(string) (io.ReaderAt, int64, io.Closer, error) {
+			return bytes.NewReader(file), int64(len(file)), io.NopCloser(nil), nil
+		}
+		rh.Flags |= etw.EventHeaderFlagClassicHeader
+		for range 2 {
+			s.record(&rh, etw.BufferContext{}, nil, user)
+		}
+		for len(s.full) > 0 || s.held != nil {
+			if _, err := s.ReadEvent(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
