@@ -14,7 +14,7 @@
 //	-tag TAG          only this pool tag (e.g. Irp); the session filters in the kernel when it can
 //	-interval D       print every D of trace time (default 5s)
 //	-top N            tags per table and stacks at the end (default 10)
-//	-duration D       stop after D (default: until Ctrl-C)
+//	-duration D       stop the live session after D (default: until Ctrl-C)
 //	-etl FILE.etl     also record the events to an .etl file
 //	-o FILE.pb.gz     write the outstanding allocations as a pprof profile
 //	-symbols PATH     symbol path in _NT_SYMBOL_PATH syntax (default $_NT_SYMBOL_PATH)
@@ -70,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.tag, "tag", "", "only this pool tag (e.g. Irp)")
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "print every `D` of trace time")
 	fs.IntVar(&cfg.top, "top", 10, "tags per table and stacks at the end")
-	fs.DurationVar(&cfg.duration, "duration", 0, "stop after `D` (default: until Ctrl-C)")
+	fs.DurationVar(&cfg.duration, "duration", 0, "stop the live session after `D` (default: until Ctrl-C)")
 	fs.StringVar(&cfg.etl, "etl", "", "also record the events to `FILE.etl`")
 	fs.StringVar(&cfg.out, "o", "", "write the outstanding allocations as a pprof profile (`FILE.pb.gz`)")
 	fs.StringVar(&cfg.symbols, "symbols", "", "symbol path (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
@@ -148,24 +148,33 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 	}
 	defer src.Close() // also on panic: the kernel session must not outlive us
 	clk := src.Clock()
-	start := int64(0)
-	if clk != nil {
-		start = clk.BaseTicks
-	}
-	if r, ok := src.(fileSource); ok {
-		start = r.HeaderEvent().Timestamp
-	}
-	p, err := analysis.New(clk, src.PointerSize(), start, analysis.Options{
-		SymbolPath: stacks.SymbolPath(cfg.symbols),
-		Tag:        cfg.tag,
-		Logf: func(format string, args ...any) {
-			fmt.Fprintf(stderr, "poolwatch: warning: "+format+"\n", args...)
-		},
-	})
-	if err != nil {
+	// The ledger counts from the trace start: the header event of a file,
+	// the first event of a live session (its rundown precedes the clock's
+	// anchor, which is taken once the consumer is open).
+	var p *analysis.Pipeline
+	newPipeline := func(start int64) error {
+		var err error
+		p, err = analysis.New(clk, src.PointerSize(), start, analysis.Options{
+			SymbolPath: stacks.SymbolPath(cfg.symbols),
+			Tag:        cfg.tag,
+			Logf: func(format string, args ...any) {
+				fmt.Fprintf(stderr, "poolwatch: warning: "+format+"\n", args...)
+			},
+		})
 		return err
 	}
-	defer p.Close()
+	var start int64
+	if r, ok := src.(fileSource); ok {
+		start = r.HeaderEvent().Timestamp
+		if err := newPipeline(start); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if p != nil {
+			p.Close()
+		}
+	}()
 
 	var rec *recorder
 	if cfg.etl != "" {
@@ -175,7 +184,7 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 	}
 
 	w := &watcher{cfg: cfg, out: stdout, clk: clk, prev: map[tagKey]uint64{}}
-	if cfg.duration > 0 {
+	if _, ok := src.(*live.Session); ok && cfg.duration > 0 {
 		// Close ends the iteration below (ReadEvent returns os.ErrClosed).
 		t := time.AfterFunc(cfg.duration, func() { src.Close() })
 		defer t.Stop()
@@ -186,10 +195,19 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if p == nil {
+			start = ev.Timestamp
+			if err := newPipeline(start); err != nil {
+				return err
+			}
+		}
 		p.Event(ev)
 		if rec != nil {
-			if err := rec.write(ev); err != nil {
-				return err
+			if err := rec.write(ev); err != nil && rec.skipped == 0 {
+				fmt.Fprintf(stderr, "poolwatch: warning: %s: %v (skipping such records)\n", cfg.etl, err)
+				rec.skipped++
+			} else if err != nil {
+				rec.skipped++
 			}
 		}
 		if ev.Timestamp < start {
@@ -200,6 +218,11 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		} else if ev.Timestamp >= next {
 			w.print(p.Snapshot(), ev.Timestamp-start)
 			next = ev.Timestamp + step
+		}
+	}
+	if p == nil {
+		if err := newPipeline(0); err != nil {
+			return err
 		}
 	}
 	res := p.Finish()
@@ -298,9 +321,10 @@ func (w *watcher) stacks(res *analysis.Result) {
 
 // recorder writes the events to an .etl file with etwkit's writer.
 type recorder struct {
-	f    *os.File
-	w    *etltest.Writer
-	file bool // events come from a file: keep their buffers' header events
+	f       *os.File
+	w       *etltest.Writer
+	file    bool // events come from a file: keep their buffers' header events
+	skipped int  // records the writer refused
 }
 
 func newRecorder(name string, src source) (*recorder, error) {
