@@ -246,7 +246,6 @@ type Session struct {
 	synth   etw.Event
 	synDec  etw.RecordDecoder
 	synPay  []byte
-	eof     bool
 	sigStop func()
 
 	records, events, filtered, decodeErrs, lostRecs, late atomic.Uint64
@@ -327,7 +326,9 @@ func newSession(src source, opts Options, tags []uint32) *Session {
 	}
 	if s.window > 0 {
 		s.ticks = clk.Ticks(s.window)
-		s.highW = n - n/8
+		// Leave the consumer free slots (the current and the held image
+		// event are out of the heap too).
+		s.highW = n - n/8 - 2
 		if s.highW < 1 {
 			s.highW = 1
 		}
