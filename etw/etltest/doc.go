@@ -56,8 +56,9 @@
 //     files), written 0.
 //   - The ReferenceTime union at 0x38 (stale list pointers), written 0.
 //   - CurrentOffset (0x08), computed by the rule above; it differs from
-//     Windows for about 1 in 40 full buffers (when the record that did not
-//     fit is not the next record of that processor in the file).
+//     Windows in 9 of the 1,142 data buffers of the corpus's 33
+//     uncompressed traces (where the record that did not fit is not the
+//     next record of that processor in the file).
 //   - The alignment padding after each record: Windows leaves stale memory
 //     there, the writer zeros.
 //   - In relogged header buffers, the stale duplicate records between

@@ -81,3 +81,23 @@ func ExampleTag() {
 	fmt.Printf("%#x\n", etltest.Tag("Irp "))
 	// Output: 0x20707249
 }
+
+// Re-emit a trace through the reader, compressed, keeping every event.
+func ExampleReemit() {
+	var src etltest.MemFile
+	sc := etltest.IrpLeak(1, 1000)
+	w, err := etltest.NewWriter(&src, sc.WriterOptions())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sc.WriteTo(w); err != nil {
+		log.Fatal(err)
+	}
+	var dst etltest.MemFile
+	n, err := etltest.Reemit(&dst, &src, src.Size(), etltest.ReemitOptions{Compress: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("events:", n, "smaller:", dst.Size() < src.Size()/3)
+	// Output: events: 3951 smaller: true
+}

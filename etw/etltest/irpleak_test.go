@@ -100,6 +100,8 @@ func TestIrpLeakFile(t *testing.T) {
 		etltest.Tag("Toke"): {Blocks: 1, Bytes: 1520},
 	}, l.outstanding)
 	require.Len(t, irpAllocs, 156)
+	assert.Greater(t, l.reused, 1000, "freed addresses are reused")
+	t.Logf("%d allocations reuse a freed address", l.reused)
 
 	modName := func(addr uint64) string {
 		for _, pid := range []uint32{0, 6420} {

@@ -49,6 +49,50 @@ func kernelRecord(ptr int, m Meta, def HeaderKind, version uint16, hook etw.Hook
 	}
 }
 
+// kernelRecordN returns a record of the form m.Kind (or def) with room for
+// an n-byte payload, and a payload builder that appends into it: one
+// allocation per record.
+func kernelRecordN(ptr int, m Meta, def HeaderKind, version uint16, hook etw.HookID, n int) payload {
+	k := m.Kind
+	if k == HeaderDefault {
+		k = def
+	}
+	var hs int
+	var typ etw.HeaderType
+	switch k {
+	case HeaderCompact:
+		hs, typ = 24, etw.HeaderCompact64
+		if ptr == 4 {
+			typ = etw.HeaderCompact32
+		}
+	case HeaderPerfInfo:
+		hs, typ = 16, etw.HeaderPerfInfo64
+		if ptr == 4 {
+			typ = etw.HeaderPerfInfo32
+		}
+	default:
+		hs, typ = 32, etw.HeaderSystem64
+		if ptr == 4 {
+			typ = etw.HeaderSystem32
+		}
+	}
+	b := make([]byte, hs, hs+n)
+	kernelPrefix(b, version&^0x8700, typ, hook, hs+n)
+	le := binary.LittleEndian
+	if hs == 16 {
+		le.PutUint64(b[8:], uint64(m.Timestamp))
+	} else {
+		le.PutUint32(b[8:], uint32(m.TID))
+		le.PutUint32(b[12:], uint32(m.PID))
+		le.PutUint64(b[16:], uint64(m.Timestamp))
+		if hs == 32 {
+			le.PutUint32(b[24:], m.KernelTime)
+			le.PutUint32(b[28:], m.UserTime)
+		}
+	}
+	return payload{b: b, ptr: ptr}
+}
+
 // PoolTrace opcodes (group 0x0E).
 const (
 	PoolAlloc        uint8 = 0x20 // PoolAllocation
@@ -92,15 +136,20 @@ type PoolEvent struct {
 // (SYSTEM and PERFINFO are both plausible); SYSTEM keeps the TID/PID that
 // the stack-walk correlation needs.
 func Pool(ptr int, e PoolEvent) []byte {
-	p := newPayload(ptr, 28)
+	session := e.Opcode == PoolAllocSession || e.Opcode == PoolFreeSession
+	n := 8 + 2*ptr
+	if session {
+		n += 4
+	}
+	p := kernelRecordN(ptr, e.Meta, HeaderSystem, 2, etw.HookID(uint16(etw.GroupPool)<<8|uint16(e.Opcode)), n)
 	p.u32(e.PoolType)
 	p.u32(e.Tag)
 	p.ptrv(e.Size)
 	p.ptrv(e.Entry)
-	if e.Opcode == PoolAllocSession || e.Opcode == PoolFreeSession {
+	if session {
 		p.u32(e.SessionID)
 	}
-	return kernelRecord(ptr, e.Meta, HeaderSystem, 2, etw.HookID(uint16(etw.GroupPool)<<8|uint16(e.Opcode)), p.b)
+	return p.b
 }
 
 // StackWalk opcodes (group 0x18).
@@ -131,15 +180,15 @@ type Stack struct {
 // StackWalk returns a StackWalk Stack record (hook 0x1820, version 2).
 // Frames are truncated to the pointer size.
 func StackWalk(ptr int, s Stack) []byte {
-	p := newPayload(ptr, 16+ptr*len(s.Frames))
+	m := Meta{Kind: s.Kind, TID: s.TID, PID: s.PID, Timestamp: s.Timestamp}
+	p := kernelRecordN(ptr, m, HeaderPerfInfo, stackWalkVersion, etw.HookStackWalk, 16+ptr*len(s.Frames))
 	p.u64(uint64(s.EventTimeStamp))
 	p.u32(uint32(s.PID))
 	p.u32(uint32(s.TID))
 	for _, f := range s.Frames {
 		p.ptrv(f)
 	}
-	m := Meta{Kind: s.Kind, TID: s.TID, PID: s.PID, Timestamp: s.Timestamp}
-	return kernelRecord(ptr, m, HeaderPerfInfo, stackWalkVersion, etw.HookStackWalk, p.b)
+	return p.b
 }
 
 // StackKey is a StackKeyKernel or StackKeyUser event: a reference to a
@@ -156,17 +205,17 @@ type StackKey struct {
 
 // StackKeyRef returns a StackKeyKernel/StackKeyUser record (version 2).
 func StackKeyRef(ptr int, k StackKey) []byte {
-	p := newPayload(ptr, 24)
-	p.u64(uint64(k.EventTimeStamp))
-	p.u32(uint32(k.PID))
-	p.u32(uint32(k.TID))
-	p.ptrv(k.Key)
 	hook := etw.HookStackKeyKernel
 	if k.User {
 		hook = etw.HookStackKeyUser
 	}
 	m := Meta{Kind: k.Kind, TID: k.TID, PID: k.PID, Timestamp: k.Timestamp}
-	return kernelRecord(ptr, m, HeaderPerfInfo, stackWalkVersion, hook, p.b)
+	p := kernelRecordN(ptr, m, HeaderPerfInfo, stackWalkVersion, hook, 16+ptr)
+	p.u64(uint64(k.EventTimeStamp))
+	p.u32(uint32(k.PID))
+	p.u32(uint32(k.TID))
+	p.ptrv(k.Key)
+	return p.b
 }
 
 // StackKeyDef is a KeyDelete or KeyRundown event defining the frames of a

@@ -77,6 +77,8 @@ func Reemit(dst io.Writer, src io.ReaderAt, size int64, o ReemitOptions) (int, e
 		LoggerName:         hdr.LoggerName,
 		LogFileName:        hdr.LogFileName,
 		LogFileMode:        hdr.LogFileMode &^ etw.ModeCompressed,
+		// The source's header-buffer records are copied as they are.
+		NoPartitionInfo: true,
 	}
 	if wo.PointerSize != 4 {
 		wo.PointerSize = 8

@@ -127,7 +127,8 @@ func TestReemitCorpus(t *testing.T) {
 			}
 			for _, layout := range []bool{true, false} {
 				for _, comp := range []bool{false, true} {
-					if comp && !compressionAvailable() {
+					if comp && (layout || !compressionAvailable()) {
+						// Compression is checked once per trace, repacked.
 						continue
 					}
 					var out etltest.MemFile

@@ -1,7 +1,6 @@
 package etltest
 
 import (
-	"container/heap"
 	"iter"
 	"math/rand/v2"
 	"sort"
@@ -25,7 +24,8 @@ type ScenarioOptions struct {
 	// derived from Events.
 	Duration time.Duration
 	// Events is the number of background pool events (allocations plus
-	// frees) to generate (default 4000).
+	// frees) to generate (default 4000); with Unbounded, the number of
+	// records after which the trace ends.
 	Events int
 	// Leak adds the leaking WOW64 app: every LeakInterval its I/O thread
 	// issues an overlapped ReadFile that leaves a LeakSize-byte
@@ -106,8 +106,9 @@ type Scenario struct {
 	weights []int
 	wsum    int
 	pools   [4]*addrPool
-	live    map[uint64]liveBlock
-	keys    map[uint64][]uint64 // defined stack keys → frames
+	keyUsed [][]uint64 // frames of each stack key used so far, by key index
+	keyBase uint64
+	spare   []*action
 	keyNext uint64
 	bgLeft  int // background pool events still to start
 	nAlloc  int
@@ -175,21 +176,54 @@ type action struct {
 	lost  bool
 }
 
+// actionQueue is a binary min-heap of actions ordered by (t, seq).
 type actionQueue []*action
 
 func (q actionQueue) Len() int { return len(q) }
-func (q actionQueue) Less(i, j int) bool {
+
+func (q actionQueue) less(i, j int) bool {
 	if q[i].t != q[j].t {
 		return q[i].t < q[j].t
 	}
 	return q[i].seq < q[j].seq
 }
-func (q actionQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *actionQueue) Push(x any)   { *q = append(*q, x.(*action)) }
-func (q *actionQueue) Pop() any {
-	old := *q
-	a := old[len(old)-1]
-	*q = old[:len(old)-1]
+
+func (q *actionQueue) push(a *action) {
+	h := append(*q, a)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	*q = h
+}
+
+func (q *actionQueue) pop() *action {
+	h := *q
+	n := len(h) - 1
+	a := h[0]
+	h[0] = h[n]
+	h[n] = nil
+	h = h[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
 	return a
 }
 
@@ -228,7 +262,7 @@ func NewScenario(o ScenarioOptions) *Scenario {
 		}
 	}
 	s := &Scenario{o: o, ptr: o.PointerSize, ncpu: o.Processors, start: o.StartTicks, freq: o.PerfFreq,
-		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5DEECE66D)), live: map[uint64]liveBlock{}, keys: map[uint64][]uint64{}}
+		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x5DEECE66D))}
 	s.w = newWorld(s.ptr)
 	for _, p := range s.w.procs {
 		for _, t := range p.threads {
@@ -259,8 +293,10 @@ func IrpLeak(seed uint64, events int) *Scenario {
 	return NewScenario(ScenarioOptions{Seed: seed, Events: events, Leak: true, StackKeys: true, Damage: true})
 }
 
-// Scale returns an unbounded background-traffic scenario of about events
-// records, for streaming large traces.
+// Scale returns an unbounded scenario of about events records (background
+// pool traffic at 100,000 allocations per second of trace time, with stack
+// keys, and the leaking app), for streaming large traces: etlgen -scenario
+// scale. Its live state stays bounded (a few MB) whatever the size.
 func Scale(seed uint64, events int) *Scenario {
 	return NewScenario(ScenarioOptions{Seed: seed, Events: events, StackKeys: true, Unbounded: true, Leak: true, LeakCount: 1 << 30})
 }
@@ -345,10 +381,25 @@ func (s *Scenario) ticks(d time.Duration) int64 {
 	return int64(float64(d) / float64(time.Second) * float64(s.freq))
 }
 
+// newAction returns a zeroed action, reusing recycled ones.
+func (s *Scenario) newAction() *action {
+	if n := len(s.spare); n > 0 {
+		a := s.spare[n-1]
+		s.spare = s.spare[:n-1]
+		return a
+	}
+	return new(action)
+}
+
+func (s *Scenario) recycle(a *action) {
+	*a = action{}
+	s.spare = append(s.spare, a)
+}
+
 func (s *Scenario) schedule(a *action) {
 	s.qseq++
 	a.seq = s.qseq
-	heap.Push(&s.q, a)
+	s.q.push(a)
 }
 
 // emit adds a record of the current action; k orders records inside the
@@ -363,7 +414,8 @@ func (s *Scenario) step() {
 		s.done = true
 		return
 	}
-	a := heap.Pop(&s.q).(*action)
+	a := s.q.pop()
+	defer s.recycle(a)
 	// Every action gets its own 16-tick slot so that timestamps are
 	// unique across processors (records of one action use t..t+15).
 	t := max(a.t, s.lastT+16)
@@ -590,7 +642,9 @@ func (s *Scenario) background(t int64) {
 	case s.o.Unbounded && s.sum.Records >= s.o.Events:
 		s.schedule(&action{t: t + 1, kind: actEnd})
 	case s.bgLeft > 0 || s.o.Unbounded:
-		s.schedule(&action{t: t + s.interarrival(), kind: actBackground})
+		a := s.newAction()
+		a.t, a.kind = t+s.interarrival(), actBackground
+		s.schedule(a)
 	}
 }
 
@@ -635,7 +689,8 @@ func (s *Scenario) allocate(t int64, th *thread, src *source, size uint64, _ int
 		room := s.end - s.ticks(20*time.Millisecond) - t
 		ft = t + 64 + int64(s.rng.Float64()*float64(max(room-64, 1)))
 	}
-	a := &action{t: ft, kind: actFree, src: src, th: s.freeThread(th), addr: addr, blk: blk}
+	a := s.newAction()
+	*a = action{t: ft, kind: actFree, src: src, th: s.freeThread(th), addr: addr, blk: blk}
 	s.nAlloc++
 	if s.lostArm && src.tag == Tag("Toke") && s.nAlloc > 40 && t+s.ticks(3*time.Second) < s.end {
 		a.t = t + s.ticks(2*time.Second)
@@ -685,12 +740,10 @@ func (s *Scenario) free(t int64, a *action) {
 func (s *Scenario) account(addr uint64, b liveBlock, alloc bool) {
 	tt := s.sum.Outstanding[b.tag]
 	if alloc {
-		s.live[addr] = b
 		tt.Blocks++
 		tt.Bytes += b.size
 		s.sum.PoolAllocs++
 	} else {
-		delete(s.live, addr)
 		tt.Blocks--
 		tt.Bytes -= b.size
 		s.sum.PoolFrees++
@@ -713,11 +766,11 @@ func (s *Scenario) stacks(th *thread, evTS int64, kstack, ustack []uint64, keyed
 	if keyed {
 		s.emit(th.cpu, evTS+1, StackKeyRef(s.ptr, StackKey{Timestamp: evTS + 1, EventTimeStamp: evTS, PID: pid, TID: tid, Key: kkey}))
 		s.sum.StackKeyRefs++
-		s.keys[kkey] = kstack
+		s.useKey(kkey, kstack)
 		if ukey != 0 && len(ustack) > 0 {
 			s.emit(th.cpu, evTS+2, StackKeyRef(s.ptr, StackKey{Timestamp: evTS + 2, EventTimeStamp: evTS, PID: pid, TID: tid, Key: ukey, User: true}))
 			s.sum.StackKeyRefs++
-			s.keys[ukey] = ustack
+			s.useKey(ukey, ustack)
 		}
 		return
 	}
@@ -737,23 +790,32 @@ func (s *Scenario) stacks(th *thread, evTS int64, kstack, ustack []uint64, keyed
 	s.sum.Stacks++
 }
 
+// useKey records that key (made by setupSources) was referenced.
+func (s *Scenario) useKey(key uint64, frames []uint64) {
+	i := int((key - s.keyBase) / 0x40)
+	for len(s.keyUsed) <= i {
+		s.keyUsed = append(s.keyUsed, nil)
+	}
+	s.keyUsed[i] = frames
+}
+
 // finish emits the end rundown, the stack-key definitions and the end
 // extension; pending actions are dropped.
 func (s *Scenario) finish(t int64) {
 	s.ended = true
 	s.rundown(t, false)
 	t = s.lastT
-	keys := make([]uint64, 0, len(s.keys))
-	for k := range s.keys {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	for i, k := range keys {
-		ts := t + int64(i) + 1
-		s.emit(0, ts, StackKeyDefinition(s.ptr, StackKeyDef{Timestamp: ts, Opcode: StackKeyRundown, Key: k, Frames: s.keys[k]}))
+	n := int64(0)
+	for i, frames := range s.keyUsed {
+		if frames == nil {
+			continue
+		}
+		n++
+		ts := t + n
+		s.emit(0, ts, StackKeyDefinition(s.ptr, StackKeyDef{Timestamp: ts, Opcode: StackKeyRundown, Key: s.keyBase + uint64(i)*0x40, Frames: frames}))
 		s.sum.KeyDefinitions++
 	}
-	t += int64(len(keys)) + 2
+	t += n + 2
 	s.emit(0, t, HeaderExtension(s.ptr, Meta{Timestamp: t}, EventTraceEndExtension, [8]uint32{0x00000007, 0x00000040}, 0x46))
 	s.lastT = t + 16
 	s.q = s.q[:0]
@@ -940,6 +1002,7 @@ func (s *Scenario) setupSources() {
 		if s.ptr == 4 {
 			base = 0x8f000000
 		}
+		s.keyBase = base
 		key := func() uint64 { s.keyNext++; return base + s.keyNext*0x40 }
 		for _, src := range s.srcs[1:] {
 			src.kkey = key()

@@ -332,6 +332,9 @@ func NewWriter(w io.Writer, opts Options) (*Writer, error) {
 		o.LogFileMode |= etw.ModeCompressed
 	}
 	wr := &Writer{w: w, o: o, ptr: o.PointerSize, bufs: make([]*wbuf, o.NumberOfProcessors), nextSeq: 1, writeSeq: 1, rr: -1}
+	if n := BufferHeaderSize + wr.headerEventSize(); n > o.HeaderBufferSize {
+		return nil, fmt.Errorf("%w: the header event needs %d bytes, HeaderBufferSize is %d", ErrBadOptions, n, o.HeaderBufferSize)
+	}
 	wr.rng = rand.New(rand.NewPCG(o.FlushOrder.seed, 0x9E3779B97F4A7C15))
 	if wa, ok := w.(io.WriterAt); ok {
 		wr.wa = wa
@@ -468,7 +471,34 @@ func logfileHeaderLen(ptr int) int {
 	return 0x118
 }
 
-// checkRecord validates the framing of a record.
+// kernelHeaderSize returns the fixed header size of a kernel header type.
+func kernelHeaderSize(ht etw.HeaderType) int {
+	switch ht {
+	case etw.HeaderSystem32, etw.HeaderSystem64:
+		return 32
+	case etw.HeaderCompact32, etw.HeaderCompact64:
+		return 24
+	}
+	return 16
+}
+
+// fixedHeaderSize returns the fixed header size of the other known header
+// types, 0 for the rest.
+func fixedHeaderSize(ht etw.HeaderType) int {
+	switch ht {
+	case etw.HeaderFull32, etw.HeaderFull64:
+		return 48
+	case etw.HeaderInstance32, etw.HeaderInstance64:
+		return 72
+	case etw.HeaderEvent32, etw.HeaderEvent64:
+		return 80
+	}
+	return 0
+}
+
+// checkRecord validates the framing of a record the way a reader frames
+// it: the marker, the header's fixed size and the Size field (at offset 4
+// for kernel headers, else at offset 0) equal to the record's length.
 func (w *Writer) checkRecord(rec []byte) error {
 	if len(rec) < 4 {
 		return fmt.Errorf("%w: %d bytes", ErrBadRecord, len(rec))
@@ -480,22 +510,25 @@ func (w *Writer) checkRecord(rec []byte) error {
 		return fmt.Errorf("%w: %d bytes do not fit a %d-byte buffer", ErrBadRecord, len(rec), w.o.BufferSize)
 	}
 	ht := etw.HeaderType(rec[2])
-	sizeAt := -1
+	m := rec[3]
+	sizeAt, minSize := 0, 8
 	switch {
-	case rec[3]&0xC0 != 0xC0 && rec[3]&0x10 != 0:
-		sizeAt = 0 // message
+	case m&0x80 == 0:
+		return fmt.Errorf("%w: marker 0x%02x lacks TRACE_HEADER_FLAG", ErrBadRecord, m)
+	case m&0x40 == 0:
+		if m&0x10 == 0 {
+			return fmt.Errorf("%w: marker 0x%02x is neither a trace header nor a message", ErrBadRecord, m)
+		}
 	case ht.IsKernel():
-		sizeAt = 4
-	case ht.Known():
-		sizeAt = 0
+		sizeAt, minSize = 4, kernelHeaderSize(ht)
+	default:
+		minSize = max(minSize, fixedHeaderSize(ht))
 	}
-	if sizeAt >= 0 {
-		if len(rec) < sizeAt+2 {
-			return fmt.Errorf("%w: %d bytes", ErrBadRecord, len(rec))
-		}
-		if n := int(binary.LittleEndian.Uint16(rec[sizeAt:])); n != len(rec) {
-			return fmt.Errorf("%w: Size field %d, record has %d bytes", ErrBadRecord, n, len(rec))
-		}
+	if len(rec) < minSize {
+		return fmt.Errorf("%w: %d bytes are shorter than the %v header (%d)", ErrBadRecord, len(rec), ht, minSize)
+	}
+	if n := int(binary.LittleEndian.Uint16(rec[sizeAt:])); n != len(rec) {
+		return fmt.Errorf("%w: Size field %d, record has %d bytes", ErrBadRecord, n, len(rec))
 	}
 	return nil
 }

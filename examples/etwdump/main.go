@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	etwdump [-kinds pool,stack,image,process,thread,imageid,header|all] [-limit N] [-raw] [-file-order] FILE
+//	etwdump [-kinds pool,stack,image,process,thread,imageid,header|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] FILE
 //
 // FILE may name a zip member as archive.zip!member. Each line is one JSON
 // object, in time order unless -file-order is given:
@@ -22,6 +22,14 @@
 // data get an "ext_stack" object.
 //
 // -kinds keeps only events of the listed classes (default: every event).
+//
+// -stacks attaches to every event that has one its stack (StackWalk
+// records and stack keys matched by timestamp and thread, see package
+// stacks) as "stack" (frames as poolleak prints them, kernel part first)
+// and "segments" (frame counts: kernel, user, wow64). The StackWalk records
+// themselves are then not printed. Frames of stack keys whose definition
+// comes later in the trace print as "[stack key 0x...]". -symbols gives
+// the symbol path (default $_NT_SYMBOL_PATH). -stacks needs time order.
 package main
 
 import (
@@ -36,6 +44,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/stacks"
 )
 
 func main() {
@@ -60,8 +69,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 0, "stop after printing N events (0: no limit)")
 	raw := fs.Bool("raw", false, "print the payload of undecoded events as hex")
 	fileOrder := fs.Bool("file-order", false, "print events in file order instead of time order")
+	withStacks := fs.Bool("stacks", false, "attach each event's stack (kernel part first) and its segment counts")
+	symbols := fs.String("symbols", "", "symbol path for -stacks (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: etwdump [-kinds LIST|all] [-limit N] [-raw] [-file-order] FILE")
+		fmt.Fprintln(stderr, "usage: etwdump [-kinds LIST|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.Close()
+	if *fileOrder && *withStacks {
+		fmt.Fprintln(stderr, "etwdump: -stacks needs time order; drop -file-order")
+		return 2
+	}
 	if *fileOrder {
 		if err := r.SetOrder(etw.FileOrder); err != nil {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
@@ -99,7 +114,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "etwdump: %d damaged buffers skipped in all\n", damaged)
 		}
 	}()
+	var st *stackAttacher
+	if *withStacks {
+		st, err = newStackAttacher(r, stacks.SymbolPath(*symbols), stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "etwdump: %v\n", err)
+			return 2
+		}
+		defer st.close()
+	}
+	print := func(ev *etw.Event, frames []stacks.Frame, hasStack bool) bool {
+		b := d.appendEvent(d.buf[:0], ev)
+		if hasStack {
+			b = appendStack(b[:len(b)-2], frames)
+		}
+		w.Write(b)
+		d.buf = b[:0]
+		n++
+		return *limit > 0 && n >= *limit
+	}
+	done := false
+	if st != nil {
+		st.emit = func(ev *etw.Event, frames []stacks.Frame, hasStack bool) {
+			if !done && print(ev, frames, hasStack) {
+				done = true
+			}
+		}
+	}
 	for ev, err := range r.All() {
+		if done {
+			break
+		}
 		if err != nil {
 			var fe *etw.FormatError
 			if errors.As(err, &fe) {
@@ -114,15 +159,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
 			return 1
 		}
+		if st != nil {
+			st.event(ev, want == nil || want[className(ev)])
+			continue
+		}
 		if want != nil && !want[className(ev)] {
 			continue
 		}
-		w.Write(d.appendEvent(d.buf[:0], ev))
-		d.buf = d.buf[:0]
-		n++
-		if *limit > 0 && n >= *limit {
+		if print(ev, nil, false) {
 			break
 		}
+	}
+	if st != nil {
+		st.finish()
 	}
 	return status
 }

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func dump(t *testing.T, args ...string) []map[string]any {
@@ -105,4 +108,33 @@ func TestBadKinds(t *testing.T) {
 	if code := run([]string{"-kinds", "bogus", "x.etl"}, &out, &errb); code != 2 {
 		t.Errorf("exit %d", code)
 	}
+}
+
+// TestStacks checks -stacks on the leak fixture: the Irp allocations carry
+// their whole stack, kernel part first, with the WOW64 segments counted.
+func TestStacks(t *testing.T) {
+	leak := filepath.Join(corpus.ModuleRoot(), "testdata", "irp-leak.etl")
+	var out, errOut bytes.Buffer
+	code := run([]string{"-stacks", "-kinds", "pool", leak}, &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	found := 0
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var ev struct {
+			Kind string `json:"kind"`
+			Data struct {
+				Tag string `json:"Tag"`
+			} `json:"data"`
+			Stack    []string       `json:"stack"`
+			Segments map[string]int `json:"segments"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &ev), line)
+		if ev.Kind != "PoolTrace/PoolAllocation" || ev.Data.Tag != "Irp " || ev.Segments["wow64"] == 0 {
+			continue
+		}
+		found++
+		assert.True(t, strings.HasPrefix(ev.Stack[0], "ntoskrnl.exe+0x"))
+		assert.Equal(t, map[string]int{"kernel": 6, "user": 9, "wow64": 8}, ev.Segments)
+	}
+	assert.Equal(t, 156, found, "every leaking Irp allocation has its WOW64 stack")
+	assert.Equal(t, 2, run([]string{"-stacks", "-file-order", leak}, &out, &errOut))
 }

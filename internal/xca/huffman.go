@@ -193,7 +193,8 @@ type huffScratch struct {
 	depth  []uint16
 }
 
-// hufSymbol returns the symbol of a match item.
+// hufMatchSymbol returns the symbol of a match of length length3+3 at
+// distance dist.
 func hufMatchSymbol(length3, dist int) int {
 	return 256 | (bits.Len(uint(dist))-1)<<4 | min(length3, 15)
 }
@@ -205,7 +206,8 @@ func (c *Compressor) AppendHuffman(dst, src []byte) []byte {
 	}
 	h := c.huf
 	m := c.matcher(len(src))
-	next := 0 // first position not yet indexed
+	next := 0   // first position not yet indexed
+	misses := 0 // positions searched in vain since the last match
 	hashEnd := len(src) - 4
 	for start := 0; ; start += hufBlockSize {
 		end := min(start+hufBlockSize, len(src))
@@ -235,11 +237,16 @@ func (c *Compressor) AppendHuffman(dst, src []byte) []byte {
 			// end mark; such a match is never found (matches start at 4
 			// bytes), but guard anyway.
 			if length == 0 || (length == 3 && dist == 1) {
-				h.items = append(h.items, uint32(src[pos]))
-				h.freq[src[pos]]++
-				pos++
+				// In incompressible stretches look at fewer positions.
+				stop := min(pos+1+misses>>skipShift, end)
+				misses++
+				for ; pos < stop; pos++ {
+					h.items = append(h.items, uint32(src[pos]))
+					h.freq[src[pos]]++
+				}
 				continue
 			}
+			misses = 0
 			h.items = append(h.items, uint32(dist)<<16|uint32(length-3))
 			h.freq[hufMatchSymbol(length-3, dist)]++
 			pos += length

@@ -227,15 +227,19 @@ func (c *Compressor) AppendLZ77(dst, src []byte) []byte {
 	m := c.matcher(len(src))
 	pos, lit := 0, 0 // lit: start of pending literals
 	next := 0        // first position not yet indexed
+	misses := 0      // positions searched in vain since the last match
 	end := len(src) - 4
 	for pos <= end {
 		maxLen := min(len(src)-pos, lz77MaxLen)
 		length, dist := m.find(src, pos, 0, lz77MaxDist, maxLen, defaultDepth)
 		next = pos + 1
 		if length == 0 {
-			pos++
+			// In incompressible stretches look at fewer positions.
+			pos += 1 + misses>>skipShift
+			misses++
 			continue
 		}
+		misses = 0
 		// One step of lazy matching: prefer a longer match starting at the
 		// next byte.
 		if length < lazyLen && pos+1 <= end {

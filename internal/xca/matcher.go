@@ -32,6 +32,10 @@ const (
 	niceLen      = 64
 	lazyLen      = 32
 	insertLimit  = 64
+	// After 1<<skipShift positions without a match, compressors search
+	// every second position, then every third, and so on, until a match
+	// is found: incompressible data then costs little time.
+	skipShift = 5
 )
 
 type matcher struct {

@@ -381,3 +381,82 @@ func TestCompressAllocs(t *testing.T) {
 		assert.Zero(t, allocs)
 	}
 }
+
+// A hand-assembled LZ77+Huffman stream: with all 512 symbols at 9 bits the
+// canonical code of a symbol is its number. Bits: 001000001 ('A'),
+// 100000101 (symbol 261: match length 5+3, distance 1), 100000000 (EOF),
+// zero padding; three 16-bit words are loaded by the end.
+func TestHuffmanHandAssembled(t *testing.T) {
+	src := append(bytes.Repeat([]byte{0x99}, 256), unhex(t, "c120 0060 0000")...)
+	for _, room := range []int{9, 50} {
+		dst := make([]byte, room)
+		n, err := DecompressHuffman(dst, src)
+		require.NoError(t, err)
+		require.Equal(t, "AAAAAAAAA", string(dst[:n]))
+	}
+	// One byte less output room, and a missing final word.
+	_, err := DecompressHuffman(make([]byte, 8), src)
+	require.ErrorIs(t, err, ErrOutputTooLarge)
+	_, err = DecompressHuffman(make([]byte, 9), src[:len(src)-2])
+	require.ErrorIs(t, err, ErrCorrupt)
+}
+
+// checkLengths verifies that lens form a complete prefix code of at most 15
+// bits covering every used symbol.
+func checkLengths(t *testing.T, h *huffScratch) {
+	t.Helper()
+	kraft, used := 0, 0
+	for s, l := range h.lens {
+		require.LessOrEqual(t, l, uint8(hufMaxBits), "symbol %d", s)
+		if h.freq[s] != 0 {
+			require.NotZero(t, l, "used symbol %d has no code", s)
+			used++
+		}
+		if l != 0 {
+			kraft += 1 << (hufMaxBits - l)
+		}
+	}
+	require.Equal(t, 1<<hufMaxBits, kraft, "Kraft sum (%d used symbols)", used)
+}
+
+func TestHuffmanLengthLimit(t *testing.T) {
+	var h huffScratch
+	// Fibonacci frequencies give the deepest trees: 22 of them need 21
+	// bits unlimited.
+	clear(h.freq[:])
+	a, b := uint32(1), uint32(1)
+	for s := 0; s < 24; s++ {
+		h.freq[s*20] = a
+		a, b = b, a+b
+	}
+	h.buildLengths()
+	checkLengths(t, &h)
+	// Random skewed sets, single symbols and full alphabets.
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 500; i++ {
+		clear(h.freq[:])
+		n := 1 + r.IntN(hufSymbols)
+		for k := 0; k < n; k++ {
+			h.freq[r.IntN(hufSymbols)] = 1 + uint32(r.ExpFloat64()*float64(uint32(1)<<r.IntN(20)))
+		}
+		h.buildLengths()
+		checkLengths(t, &h)
+	}
+	clear(h.freq[:])
+	h.freq[300] = 7
+	h.buildLengths()
+	checkLengths(t, &h)
+
+	// End to end: shuffled symbols with Fibonacci counts.
+	var src []byte
+	a, b = 1, 1
+	for s := 0; s < 22; s++ {
+		src = append(src, bytes.Repeat([]byte{byte(s * 11)}, int(a))...)
+		a, b = b, a+b
+	}
+	r.Shuffle(len(src), func(i, j int) { src[i], src[j] = src[j], src[i] })
+	for len(src) > 0 {
+		roundTrip(t, codecs[2], src)
+		src = src[:len(src)/3]
+	}
+}
