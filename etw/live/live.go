@@ -49,7 +49,7 @@ type Options struct {
 	// The session asks the kernel to filter (POOLTAG_FILTER extension
 	// item) and always filters again in user mode, dropping the stack
 	// walks of the events it drops; [Stats.KernelTagFilter] says whether
-	// the kernel accepted the filter.
+	// StartTrace accepted the kernel filter.
 	PoolTags []string
 	// StackWalk enables kernel stack walks for the pool allocation and
 	// free events (xperf -stackwalk PoolAlloc+PoolAllocSession+PoolFree+
@@ -114,8 +114,9 @@ type Stats struct {
 	LostBuffers         uint64
 	RealTimeBuffersLost uint64
 	LostEventRecords    uint64
-	// KernelTagFilter reports that the kernel accepted the pool tag
-	// filter; otherwise filtering is done in user mode only.
+	// KernelTagFilter reports that StartTrace accepted the POOLTAG_FILTER
+	// extension item (that the kernel then filters is unverified). Pool
+	// tags are filtered in user mode either way.
 	KernelTagFilter bool
 }
 
