@@ -42,8 +42,9 @@ type Options struct {
 	// Name is the session name (default [DefaultName]). On Windows 8 and
 	// later the session is a system logger session of that name, which
 	// does not compete for the single "NT Kernel Logger"; pass
-	// [KernelLoggerName] to use that one instead. A session of the same
-	// name left running by a process that died is stopped and replaced.
+	// [KernelLoggerName] to use that one instead. A system logger session
+	// of the same name (left running by a process that died) is stopped
+	// and replaced; a running NT Kernel Logger is an error.
 	Name string
 	// PoolTags restricts pool events to up to four tags ("Irp", "NDnd").
 	// The session asks the kernel to filter (POOLTAG_FILTER extension

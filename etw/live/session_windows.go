@@ -177,9 +177,10 @@ func (s *winSource) start(opts Options, tags []uint32) error {
 	try := func(ext []uint32) error {
 		s.props = s.properties(opts, ext)
 		err := getw.StartTrace(&s.session, &s.nameW[0], s.propsPtr())
-		if errors.Is(err, getw.ERROR_ALREADY_EXISTS) {
+		if errors.Is(err, getw.ERROR_ALREADY_EXISTS) && s.name != KernelLoggerName {
 			// A session of this name outlived the process that started
-			// it: stop it and start ours.
+			// it: stop it and start ours. (The NT Kernel Logger may belong
+			// to another tool: it is never taken over.)
 			stale := s.properties(opts, nil)
 			_ = getw.ControlTrace(0, &s.nameW[0], (*getw.EventTraceProperties)(unsafe.Pointer(&stale[0])), getw.EVENT_TRACE_CONTROL_STOP)
 			s.props = s.properties(opts, ext)
