@@ -85,6 +85,8 @@ type Stats struct {
 // pending is a wanted event waiting for its stack.
 type pending struct {
 	ev       etw.Event
+	sameTS   *pending // next waiting event with the same timestamp
+	indexed  bool
 	tid      etw.TID
 	kernel   part
 	user     part
@@ -92,19 +94,56 @@ type pending struct {
 	released bool
 }
 
-// tsThread keys an event for stack matching: timestamp and thread, and for
-// the idle threads (thread 0, one per processor) the processor too.
-type tsThread struct {
-	ts  int64
-	tid etw.TID
-	cpu uint16
+// An event is matched to its stack records by timestamp and thread, and
+// for the idle threads (thread 0, one per processor) by processor too. The
+// index is keyed by timestamp alone (a fast 64-bit map key); events that
+// share a timestamp are chained.
+
+// matches reports whether p is the event a stack record of thread tid
+// logged on processor cpu belongs to.
+func (p *pending) matches(tid etw.TID, cpu uint16) bool {
+	return p.tid == tid && (tid != 0 || p.ev.Processor == cpu)
 }
 
-func matchKey(ts int64, tid etw.TID, cpu uint16) tsThread {
-	if tid != 0 {
-		cpu = 0
+// lookup returns the waiting event with timestamp ts of thread tid (and
+// processor cpu for thread 0), or nil.
+func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
+	for p := c.index[ts]; p != nil; p = p.sameTS {
+		if p.matches(tid, cpu) {
+			return p
+		}
 	}
-	return tsThread{ts, tid, cpu}
+	return nil
+}
+
+// unindex removes p from the index.
+func (c *Correlator) unindex(p *pending) {
+	ts := p.ev.Timestamp
+	q := c.index[ts]
+	if q == p {
+		if p.sameTS == nil {
+			delete(c.index, ts)
+		} else {
+			c.index[ts] = p.sameTS
+		}
+		p.sameTS = nil
+		return
+	}
+	for ; q != nil; q = q.sameTS {
+		if q.sameTS == p {
+			q.sameTS = p.sameTS
+			p.sameTS = nil
+			return
+		}
+	}
+}
+
+// touched notes that a part was attached to p, which may complete the head
+// of the queue.
+func (c *Correlator) touched(p *pending) {
+	if p == c.headP {
+		c.headDirty = true
+	}
 }
 
 // Correlator attaches StackWalk records (Stack, StackKeyKernel,
@@ -132,7 +171,11 @@ type Correlator struct {
 	queue []*pending // FIFO of wanted events
 	head  int
 	free  []*pending
-	index map[tsThread]*pending
+	index map[int64]*pending
+
+	headP        *pending // cached head of the queue, nil when empty
+	headDeadline int64
+	headDirty    bool // the head got a fragment since it was last checked
 
 	seed      maphash.Seed
 	frames    [][]uint64          // interned frame lists, id = index+1
@@ -160,14 +203,15 @@ func NewCorrelator(opts Options) *Correlator {
 		opts.Wait = 1_000_000
 	}
 	return &Correlator{
-		opts:      opts,
-		index:     map[tsThread]*pending{},
-		seed:      maphash.MakeSeed(),
-		frameIdx:  map[uint64][]uint32{},
-		stackIdx:  map[stackKey]StackID{},
-		keyRefIdx: map[keyRef]uint32{},
-		gen:       [2]map[uint64]uint32{{}, {}},
-		defs:      map[keyRef]uint32{},
+		opts:         opts,
+		index:        map[int64]*pending{},
+		headDeadline: 1<<63 - 1,
+		seed:         maphash.MakeSeed(),
+		frameIdx:     map[uint64][]uint32{},
+		stackIdx:     map[stackKey]StackID{},
+		keyRefIdx:    map[keyRef]uint32{},
+		gen:          [2]map[uint64]uint32{{}, {}},
+		defs:         map[keyRef]uint32{},
 	}
 }
 
@@ -211,19 +255,44 @@ func (c *Correlator) Event(ev *etw.Event) {
 			c.stats.MaxPending = n
 		}
 		p.tid = ThreadOf(ev)
-		k := matchKey(ev.Timestamp, p.tid, ev.Processor)
-		if _, dup := c.index[k]; !dup {
-			c.index[k] = p
+		if c.lookup(ev.Timestamp, p.tid, ev.Processor) == nil {
+			// The first of several events with the same timestamp and
+			// thread gets the stack.
+			p.sameTS = c.index[ev.Timestamp]
+			c.index[ev.Timestamp] = p
+			p.indexed = true
+		}
+		if c.headP == nil {
+			c.setHead()
+		} else if p.kernel.kind != partNone || p.user.kind != partNone {
+			c.touched(p)
 		}
 	}
-	c.release(false)
+	// Only the head of the queue can be released; look at it only when it
+	// got a fragment or its deadline passed.
+	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+		c.release(false)
+	}
+}
+
+// setHead caches the head of the queue.
+func (c *Correlator) setHead() {
+	c.headDirty = false
+	if c.head < len(c.queue) {
+		c.headP = c.queue[c.head]
+		c.headDeadline = c.headP.deadline
+		c.headDirty = c.complete(c.headP)
+		return
+	}
+	c.headP = nil
+	c.headDeadline = 1<<63 - 1
 }
 
 func (c *Correlator) alloc() *pending {
 	if n := len(c.free); n > 0 {
 		p := c.free[n-1]
 		c.free = c.free[:n-1]
-		p.kernel, p.user, p.released = part{}, part{}, false
+		p.kernel, p.user, p.released, p.sameTS, p.indexed = part{}, part{}, false, nil, false
 		return p
 	}
 	return new(pending)
@@ -243,8 +312,9 @@ func (c *Correlator) release(all bool) {
 		}
 		c.queue[c.head] = nil
 		c.head++
-		if k := matchKey(p.ev.Timestamp, p.tid, p.ev.Processor); c.index[k] == p {
-			delete(c.index, k)
+		if p.indexed {
+			c.unindex(p)
+			p.indexed = false
 		}
 		id := c.intern(p)
 		switch {
@@ -265,6 +335,7 @@ func (c *Correlator) release(all bool) {
 		c.queue = c.queue[:n]
 		c.head = 0
 	}
+	c.setHead()
 }
 
 // complete reports whether no more fragments are expected for p: it has a
@@ -285,7 +356,7 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		if err != nil {
 			return
 		}
-		p := c.index[matchKey(s.EventTimeStamp, s.Thread, ev.Processor)]
+		p := c.lookup(s.EventTimeStamp, s.Thread, ev.Processor)
 		if p == nil {
 			c.stats.Unattached++
 			return
@@ -293,6 +364,7 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		c.stats.Attached++
 		c.scratch = s.AppendFrames(c.scratch[:0])
 		pt := c.attachFrames(p, c.scratch, ev.PointerSize())
+		c.touched(p)
 		c.record(ev, s.EventTimeStamp, s.Process, s.Thread, pt)
 	case 37, 38:
 		c.stats.KeyReferences++
@@ -300,7 +372,7 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		if err != nil {
 			return
 		}
-		p := c.index[matchKey(k.EventTimeStamp, k.Thread, ev.Processor)]
+		p := c.lookup(k.EventTimeStamp, k.Thread, ev.Processor)
 		if p == nil {
 			c.stats.Unattached++
 			return
@@ -312,6 +384,7 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		} else {
 			p.user = pt
 		}
+		c.touched(p)
 		c.record(ev, k.EventTimeStamp, k.Process, k.Thread, pt)
 	case 34, 35, 36:
 		c.stats.KeyDefinitions++
