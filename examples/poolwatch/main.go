@@ -16,7 +16,7 @@
 //	-top N            tags per table and stacks at the end (default 10)
 //	-duration D       stop the live session after D (default: until Ctrl-C)
 //	-etl FILE.etl     also record the events to an .etl file
-//	-o FILE.pb.gz     write the outstanding allocations as a pprof profile
+//	-o FILE.pb.gz     on exit, write the outstanding allocations as a pprof profile
 //	-symbols PATH     symbol path in _NT_SYMBOL_PATH syntax (default $_NT_SYMBOL_PATH)
 //	-name NAME        session name (default etwkit)
 //	-replay FILE      read an .etl file instead of the live kernel (any OS)
@@ -31,6 +31,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"text/tabwriter"
@@ -59,9 +60,6 @@ type config struct {
 	name     string
 	replay   string
 }
-
-// errNoExport: the pprof export package is not in this tree yet.
-var errNoExport = errors.New("-o needs the pprof export package, which this build does not have yet")
 
 func run(args []string, stdout, stderr io.Writer) int {
 	var cfg config
@@ -139,9 +137,6 @@ func open(cfg config) (source, error) {
 }
 
 func watch(cfg config, stdout, stderr io.Writer) error {
-	if cfg.out != "" {
-		return errNoExport
-	}
 	src, err := open(cfg)
 	if err != nil {
 		return err
@@ -245,6 +240,16 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "recorded %s\n", cfg.etl)
+	}
+	if cfg.out != "" {
+		trace := "live session " + cfg.name
+		if cfg.replay != "" {
+			trace = filepath.Base(cfg.replay)
+		}
+		if err := writeProfile(cfg.out, trace, res); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", cfg.out)
 	}
 	return nil
 }
