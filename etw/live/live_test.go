@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/stacks"
 )
 
 // fakeSource feeds prepared records, as the ETW consumer would.
@@ -524,4 +525,34 @@ func FuzzSessionRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDbgIDReachesModules feeds a session's events to the stack
+// resolver's module maps, as the analysis pipeline does: the synthesized
+// DbgID event gives the image its PDB identity, as in a merged trace.
+func TestDbgIDReachesModules(t *testing.T) {
+	ntdll := buildPE(true, testPDBGUID, 7, "ntdll.pdb")
+	f := newFake(
+		imageRec(3, 0x7ff800000000, 1234, `\Device\HarddiskVolume3\Windows\System32\ntdll.dll`, 100),
+		imageRec(10, 0x7ff900000000, 1234, `\Device\HarddiskVolume3\Windows\System32\ntdll.dll`, 200),
+	)
+	f.ended = true
+	s := startFake(t, f, Options{Rundown: true}, map[string][]byte{`C:\Windows\System32\ntdll.dll`: ntdll})
+	ms := stacks.NewModules(8)
+	for e, err := range s.All() {
+		require.NoError(t, err)
+		ms.Event(e)
+	}
+	ms.Finish()
+	for _, base := range []uint64{0x7ff800000000, 0x7ff900000000} {
+		m, _ := ms.Lookup(1234, base+0x10, 150)
+		if base == 0x7ff900000000 {
+			m, _ = ms.Lookup(1234, base+0x10, 250)
+		}
+		require.NotNil(t, m, "module at %#x", base)
+		require.NotNil(t, m.PDB, "PDB identity of the module at %#x", base)
+		assert.Equal(t, testPDBGUID, m.PDB.GUID)
+		assert.Equal(t, uint32(7), m.PDB.Age)
+		assert.Equal(t, "ntdll.pdb", m.PDB.Name)
+	}
 }
