@@ -18,7 +18,7 @@ func TestOnlyLiveImportsGolangETW(t *testing.T) {
 		t.Skipf("go command not found: %v", err)
 	}
 	cmd := exec.Command(goBin, "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}|{{join .Deps " "}}`, "github.com/etwkit/etwkit/...")
-	cmd.Env = append(cmd.Environ(), "GOOS=windows", "GOFLAGS=-mod=mod")
+	cmd.Env = append(cmd.Environ(), "GOOS=windows")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Skipf("go list: %v", err)
