@@ -733,3 +733,25 @@ func TestRecordCorpusRoundTrip(t *testing.T) {
 		t.Skip("no corpus record could be round-tripped")
 	}
 }
+
+// A real-time consumer's PoolAlloc record becomes the same SYSTEM64 record
+// an ETL file holds.
+func ExampleRecordDecoder() {
+	payload := make([]byte, 24) // PoolAllocation: Type, Tag, NumberOfBytes, Entry
+	binary.LittleEndian.PutUint32(payload[4:], 0x20707249)
+	h := RecordHeader{
+		Flags:      EventHeaderFlagClassicHeader | EventHeaderFlag64BitHeader,
+		ThreadID:   88,
+		ProcessID:  4,
+		TimeStamp:  123456789,
+		ProviderID: PoolGUID,
+		Descriptor: RecordDescriptor{Opcode: 0x20, Version: 2},
+	}
+	var d RecordDecoder
+	var e Event
+	if err := d.Decode(&e, &h, BufferContext{ProcessorIndex: 1}, nil, payload); err != nil {
+		panic(err)
+	}
+	fmt.Println(e.Header, e.Hook, e.Group(), e.PID, e.TID, len(e.Raw()))
+	// Output: SYSTEM64 0e20 PoolTrace 4 88 56
+}
