@@ -431,3 +431,11 @@ func TestGroupsSumToTags(t *testing.T) {
 	assert.Equal(t, uint64(0), byTag["Even"].OutstandingCount)
 	assert.Equal(t, uint64(1), byTag["Even"].Allocs)
 }
+
+// TestEmptyLedgerDuration: a trace without pool events has no span (the
+// duration used to wrap around).
+func TestEmptyLedgerDuration(t *testing.T) {
+	r := NewLedger(Options{Start: 12345}).Finalize()
+	assert.Zero(t, r.Trace.DurationS)
+	assert.Zero(t, r.Trace.PoolEvents)
+}

@@ -254,7 +254,9 @@ type ClassBytes struct {
 func (l *Ledger) Finalize() *Report {
 	r := &Report{Frequency: l.freq, Start: l.start, End: l.last}
 	r.Trace.PoolEvents = l.poolEvents
-	r.Trace.DurationS = float64(uint64(l.last)-uint64(l.start)) / float64(l.freq)
+	if l.started {
+		r.Trace.DurationS = float64(uint64(l.last)-uint64(l.start)) / float64(l.freq)
+	}
 	if l.wallTime != nil && l.started {
 		r.Trace.Start = l.wallTime(l.start)
 		r.Trace.End = l.wallTime(l.last)

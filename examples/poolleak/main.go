@@ -204,6 +204,9 @@ func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.
 		fmt.Fprintf(w, "span      %s .. %s (%.3f s)\n", t.Start.Format(time.RFC3339Nano), t.End.Format(time.RFC3339Nano), t.DurationS)
 	}
 	fmt.Fprintf(w, "events    %d (%d pool events; lost: %d events, %d buffers)\n", t.Events, t.PoolEvents, t.EventsLost, t.BuffersLost)
+	if t.PoolEvents == 0 {
+		fmt.Fprintln(w, "          no pool events: record with xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc+PoolFree")
+	}
 	if res.Window != nil {
 		fmt.Fprintf(w, "window    %s s (outstanding = at the window's end)\n", cfg.window)
 	}
@@ -211,6 +214,9 @@ func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.
 	a := rep.Anomalies
 	if a.FreeWithoutAlloc > 0 || a.AllocOverOpenBlock > 0 {
 		fmt.Fprintf(w, "anomalies %d frees without alloc, %d allocs over an open block\n", a.FreeWithoutAlloc, a.AllocOverOpenBlock)
+	}
+	if len(tags) == 0 {
+		return
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -356,5 +356,10 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	h := r.Header()
 	res.Report.Trace.EventsLost = uint64(h.EventsLost)
 	res.Report.Trace.BuffersLost = uint64(h.BuffersLost)
+	if t := &res.Report.Trace; t.PoolEvents == 0 && h.StartTime != 0 && h.EndTime >= h.StartTime {
+		// No pool events: the span is the logfile header's.
+		t.Start, t.End = etw.FiletimeToTime(h.StartTime), etw.FiletimeToTime(h.EndTime)
+		t.DurationS = float64(h.EndTime-h.StartTime) / 1e7
+	}
 	return res, nil
 }
