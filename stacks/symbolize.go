@@ -53,8 +53,9 @@ type SymbolOptions struct {
 type PathSymbolizer struct {
 	store *symstore.Store
 	opts  SymbolOptions
-	mu    sync.Mutex
-	cache map[moduleKey]*symSource
+	mu       sync.Mutex
+	cache    map[moduleKey]*symSource
+	byModule map[*Module]*symSource // fast path: the same module again
 }
 
 type moduleKey struct {
@@ -79,7 +80,7 @@ func NewPathSymbolizer(path string, opts *SymbolOptions) (*PathSymbolizer, error
 	if err != nil {
 		return nil, fmt.Errorf("stacks: symbol path: %w", err)
 	}
-	s := &PathSymbolizer{cache: map[moduleKey]*symSource{}}
+	s := &PathSymbolizer{cache: map[moduleKey]*symSource{}, byModule: map[*Module]*symSource{}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -162,17 +163,22 @@ func (s *PathSymbolizer) Symbolize(m *Module, rva uint64) (Symbol, bool) {
 }
 
 func (s *PathSymbolizer) source(m *Module) *symSource {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if src, ok := s.byModule[m]; ok {
+		return src
+	}
 	k := moduleKey{name: strings.ToLower(m.Name), ts: m.TimeDateStamp, size: m.Size}
 	if m.PDB != nil {
 		k.pdb = m.PDB.BuildID()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if src, ok := s.cache[k]; ok {
+		s.byModule[m] = src
 		return src
 	}
 	src := &symSource{}
 	s.cache[k] = src
+	s.byModule[m] = src
 	ctx := s.opts.Context
 	if m.PDB != nil {
 		if f := s.openPDB(ctx, src, m.PDB.Name, m.PDB, m.Name); f != nil {
