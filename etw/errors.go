@@ -45,6 +45,7 @@ type FormatError struct {
 	Err          error // a sentinel such as ErrTruncated or ErrCorrupt
 }
 
+// Error formats the error as "etw: buffer N at offset 0x...: what".
 func (e *FormatError) Error() string {
 	s := "etw: "
 	if e.Buffer >= 0 {
@@ -75,6 +76,7 @@ type DecodeError struct {
 	Err    error
 }
 
+// Error names the decoder, the field and its payload offset.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("etw: %s: field %s at payload offset %d: %v (payload is %d bytes)", e.Event, e.Field, e.Offset, e.Err, e.Len)
 }
