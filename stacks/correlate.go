@@ -172,26 +172,28 @@ type Correlator struct {
 	head  int
 	free  []*pending
 	index map[int64]*pending
+	// userSeen holds, per thread, the latest event timestamp that got a
+	// user-mode stack part.
+	userSeen map[etw.TID]int64
 
 	headP        *pending // cached head of the queue, nil when empty
 	headDeadline int64
 	headDirty    bool // the head got a fragment since it was last checked
 
-	seed      maphash.Seed
-	frames    [][]uint64          // interned frame lists, id = index+1
-	frameIdx  map[uint64][]uint32 // hash -> frame ids
-	stacks    []stackKey          // id-1 -> key
-	stackIdx  map[stackKey]StackID
-	keyRefs   []keyRef // id-1 -> ref
-	keyRefIdx map[keyRef]uint32
-	gen       [2]map[uint64]uint32 // current generation per key (0 user, 1 kernel)
-	defs      map[keyRef]uint32    // resolved definitions -> frames id
-	firstTS   []int64              // first event timestamp per StackID
-	pidOf     []etw.PID            // process per StackID
-	scratch   []uint64
-	records   []recordRef
-	stats     Stats
-	now       int64
+	seed     maphash.Seed
+	frames   [][]uint64          // interned frame lists, id = index+1
+	frameIdx map[uint64][]uint32 // hash -> frame ids
+	stacks   []stackKey          // id-1 -> key
+	stackIdx map[stackKey]StackID
+	keyRefs  []keyRef               // id-1 -> reference (key, table, generation)
+	refDef   []uint32               // id-1 -> frames id of its definition, 0 while undefined
+	keys     [2]map[uint64]keyState // per table (0 user, 1 kernel) and key
+	firstTS  []int64                // first event timestamp per StackID
+	pidOf    []etw.PID              // process per StackID
+	scratch  []uint64
+	records  []recordRef
+	stats    Stats
+	now      int64
 }
 
 // NewCorrelator returns a Correlator.
@@ -205,13 +207,12 @@ func NewCorrelator(opts Options) *Correlator {
 	return &Correlator{
 		opts:         opts,
 		index:        map[int64]*pending{},
+		userSeen:     map[etw.TID]int64{},
 		headDeadline: 1<<63 - 1,
 		seed:         maphash.MakeSeed(),
 		frameIdx:     map[uint64][]uint32{},
 		stackIdx:     map[stackKey]StackID{},
-		keyRefIdx:    map[keyRef]uint32{},
-		gen:          [2]map[uint64]uint32{{}, {}},
-		defs:         map[keyRef]uint32{},
+		keys:         [2]map[uint64]keyState{{}, {}},
 	}
 }
 
@@ -345,8 +346,33 @@ func (c *Correlator) complete(p *pending) bool {
 	if p.user.kind != partNone {
 		return true
 	}
-	return p.kernel.kind != partNone && (p.ev.PID == 0 || p.ev.PID == 4)
+	if p.kernel.kind == partNone {
+		return false
+	}
+	if p.ev.PID == 0 || p.ev.PID == 4 {
+		return true
+	}
+	// The kernel logs the deferred user-mode stacks of a thread's events
+	// when the thread returns to user mode, in order; once a later event
+	// of the thread got its user part, none will come for this one.
+	ts, ok := c.userSeen[p.tid]
+	return ok && ts > p.ev.Timestamp
 }
+
+// sawUser notes that an event of thread tid at raw time ts got a user-mode
+// stack part.
+func (c *Correlator) sawUser(tid etw.TID, ts int64) {
+	if old, ok := c.userSeen[tid]; !ok || ts > old {
+		if !ok && len(c.userSeen) >= maxThreadsTracked {
+			clear(c.userSeen) // bound memory on traces with endless thread ids
+		}
+		c.userSeen[tid] = ts
+		c.headDirty = c.headP != nil
+	}
+}
+
+// maxThreadsTracked bounds the per-thread state of the correlator.
+const maxThreadsTracked = 1 << 16
 
 func (c *Correlator) stackWalk(ev *etw.Event) {
 	switch ev.Opcode {
@@ -383,6 +409,7 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 			p.kernel = pt
 		} else {
 			p.user = pt
+			c.sawUser(p.tid, p.ev.Timestamp)
 		}
 		c.touched(p)
 		c.record(ev, k.EventTimeStamp, k.Process, k.Thread, pt)
@@ -394,13 +421,17 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		}
 		c.scratch = d.AppendFrames(c.scratch[:0])
 		kernel := IsKernelAddress(c.scratch[len(c.scratch)-1], ev.PointerSize())
-		t := tableOf(kernel)
-		ref := keyRef{kernel: kernel, key: d.Key, gen: c.gen[t][d.Key]}
-		c.defs[ref] = c.internFrames(c.scratch)
-		c.gen[t][d.Key] = ref.gen + 1
-		if _, ok := c.keyRefIdx[ref]; ok {
+		// The definition resolves the references made since the key's
+		// previous definition; a later reference to the same key value
+		// names a new generation. A definition nobody referenced is not
+		// kept.
+		tab := c.keys[tableOf(kernel)]
+		st := tab[d.Key]
+		if st.ref != 0 {
+			c.refDef[st.ref-1] = c.internFrames(c.scratch)
 			c.stats.ResolvedKeys++
 		}
+		tab[d.Key] = keyState{gen: st.gen + 1}
 	}
 }
 
@@ -411,15 +442,23 @@ func tableOf(kernel bool) int {
 	return 0
 }
 
+// keyState is the current generation of a stack key and the reference ID
+// given to it in that generation (0 before the first reference).
+type keyState struct {
+	gen uint32
+	ref uint32
+}
+
 func (c *Correlator) keyPart(kernel bool, key uint64) part {
-	ref := keyRef{kernel: kernel, key: key, gen: c.gen[tableOf(kernel)][key]}
-	id, ok := c.keyRefIdx[ref]
-	if !ok {
-		c.keyRefs = append(c.keyRefs, ref)
-		id = uint32(len(c.keyRefs))
-		c.keyRefIdx[ref] = id
+	tab := c.keys[tableOf(kernel)]
+	st := tab[key]
+	if st.ref == 0 {
+		c.keyRefs = append(c.keyRefs, keyRef{kernel: kernel, key: key, gen: st.gen})
+		c.refDef = append(c.refDef, 0)
+		st.ref = uint32(len(c.keyRefs))
+		tab[key] = st
 	}
-	return part{kind: partKey, id: id}
+	return part{kind: partKey, id: st.ref}
 }
 
 // attachFrames attaches a Stack fragment: kernel when its last frame is a
@@ -436,6 +475,7 @@ func (c *Correlator) attachFrames(p *pending, frames []uint64, ptrSize int) part
 		p.kernel = pt
 	} else {
 		p.user = pt
+		c.sawUser(p.tid, p.ev.Timestamp)
 	}
 	return pt
 }
@@ -601,7 +641,7 @@ func (c *Correlator) resolve(p part) ([]uint64, bool) {
 	case partFrames:
 		return c.frames[p.id-1], true
 	case partKey:
-		if fid, ok := c.defs[c.keyRefs[p.id-1]]; ok {
+		if fid := c.refDef[p.id-1]; fid != 0 {
 			return c.frames[fid-1], true
 		}
 		return nil, false

@@ -189,3 +189,21 @@ func TestIdleThreadsMatchByProcessor(t *testing.T) {
 	assert.Equal(t, []uint64{k1}, c.Stack(got[0].id).Kernel)
 	assert.Equal(t, []uint64{k2}, c.Stack(got[1].id).Kernel)
 }
+
+// TestThreadReturnedToUserMode: once a later event of the same thread got
+// its user-mode part, an earlier kernel-only event gets none and is emitted
+// without waiting for its deadline.
+func TestThreadReturnedToUserMode(t *testing.T) {
+	var out []emitted
+	c := newTestCorrelator(&out)
+	c.Event(poolEvent(100, 42, 7))
+	c.Event(stackEvent(101, 100, 42, 7, k1)) // kernel only, waits
+	c.Event(poolEvent(200, 42, 7))
+	c.Event(stackEvent(201, 200, 42, 7, k2))
+	assert.Empty(t, out)
+	c.Event(stackEvent(300, 200, 42, 7, u1)) // the thread is back in user mode
+	require.Len(t, out, 2, "both are emitted long before the deadline (1100)")
+	assert.Equal(t, []uint64{k1}, c.Stack(out[0].id).Kernel)
+	assert.Nil(t, c.Stack(out[0].id).User)
+	assert.Equal(t, []uint64{k2, u1}, c.Stack(out[1].id).Frames())
+}

@@ -51,8 +51,8 @@ type SymbolOptions struct {
 // refused with a warning. Each module's source is looked up once and
 // cached. It is safe for concurrent use.
 type PathSymbolizer struct {
-	store *symstore.Store
-	opts  SymbolOptions
+	store    *symstore.Store
+	opts     SymbolOptions
 	mu       sync.Mutex
 	cache    map[moduleKey]*symSource
 	byModule map[*Module]*symSource // fast path: the same module again
