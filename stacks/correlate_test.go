@@ -205,5 +205,6 @@ func TestThreadReturnedToUserMode(t *testing.T) {
 	require.Len(t, out, 2, "both are emitted long before the deadline (1100)")
 	assert.Equal(t, []uint64{k1}, c.Stack(out[0].id).Kernel)
 	assert.Nil(t, c.Stack(out[0].id).User)
-	assert.Equal(t, []uint64{k2, u1}, c.Stack(out[1].id).Frames())
+	second := c.Stack(out[1].id)
+	assert.Equal(t, []uint64{k2, u1}, second.Frames())
 }

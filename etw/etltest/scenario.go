@@ -429,8 +429,9 @@ func (s *Scenario) step() {
 	case actFree:
 		s.free(t, a)
 	case actUserFragment:
-		s.emit(a.th.cpu, t, StackWalk(s.ptr, Stack{Timestamp: t, EventTimeStamp: a.evTS, PID: etw.PID(a.th.proc.pid), TID: etw.TID(a.th.tid), Frames: a.stack}))
-		s.sum.Stacks++
+		if d := &a.th.deferred; d.active && d.evTS == a.evTS {
+			s.emitDeferred(a.th, t)
+		}
 	case actAppStart:
 		s.appStart(t)
 	case actAppThread:
@@ -752,6 +753,11 @@ func (s *Scenario) account(addr uint64, b liveBlock, alloc bool) {
 }
 
 func (s *Scenario) poolRecord(th *thread, t int64, op uint8, ptype, tag uint32, size, addr uint64, session uint32) {
+	if th.deferred.active {
+		// The thread returned to user mode (logging its deferred user
+		// stack) before it could log this event.
+		s.emitDeferred(th, t-1)
+	}
 	e := PoolEvent{Meta: Meta{TID: etw.TID(th.tid), PID: etw.PID(th.proc.pid), Timestamp: t, KernelTime: 12, UserTime: 3},
 		Opcode: op, PoolType: ptype, Tag: tag, Size: size, Entry: addr, SessionID: session}
 	s.emit(th.cpu, t, Pool(s.ptr, e))
@@ -783,11 +789,20 @@ func (s *Scenario) stacks(th *thread, evTS int64, kstack, ustack []uint64, keyed
 	}
 	if delayUser {
 		d := s.ticks(time.Millisecond) + int64(s.rng.IntN(int(s.ticks(4*time.Millisecond))+1))
-		s.schedule(&action{t: evTS + d, kind: actUserFragment, th: th, evTS: evTS, stack: ustack})
+		th.deferred = deferredStack{active: true, evTS: evTS, stack: ustack}
+		s.schedule(&action{t: evTS + d, kind: actUserFragment, th: th, evTS: evTS})
 		return
 	}
 	s.emit(th.cpu, evTS+2, StackWalk(s.ptr, Stack{Timestamp: evTS + 2, EventTimeStamp: evTS, PID: pid, TID: tid, Frames: ustack}))
 	s.sum.Stacks++
+}
+
+// emitDeferred logs a thread's deferred user-mode stack fragment at t.
+func (s *Scenario) emitDeferred(th *thread, t int64) {
+	d := &th.deferred
+	s.emit(th.cpu, t, StackWalk(s.ptr, Stack{Timestamp: t, EventTimeStamp: d.evTS, PID: etw.PID(th.proc.pid), TID: etw.TID(th.tid), Frames: d.stack}))
+	s.sum.Stacks++
+	*d = deferredStack{}
 }
 
 // useKey records that key (made by setupSources) was referenced.

@@ -57,6 +57,17 @@ type thread struct {
 	teb       uint64
 	start     uint64
 	alive     bool // running (app threads start during the trace)
+	// deferred is a user-mode stack fragment not logged yet: the kernel
+	// logs it when the thread returns to user mode, so before the thread's
+	// next event.
+	deferred deferredStack
+}
+
+// deferredStack is a delayed user-mode stack fragment of a thread.
+type deferredStack struct {
+	active bool
+	evTS   int64
+	stack  []uint64
 }
 
 // world is the simulated machine: kernel modules and processes, laid out
