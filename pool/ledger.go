@@ -73,6 +73,7 @@ type block struct {
 
 // group aggregates blocks by (tag, kind, stack, allocating pid).
 type group struct {
+	next     uint32 // index+1 of the next group with the same hash key
 	tk       uint32
 	pid      uint32
 	stack    StackID
@@ -83,11 +84,6 @@ type group struct {
 	bytesF   uint64
 	outN     uint64
 	outBytes uint64
-}
-
-type groupKey struct {
-	tk, pid uint32
-	stack   StackID
 }
 
 // tkState holds per (tag, kind) counters that do not belong to a group.
@@ -144,12 +140,13 @@ type Ledger struct {
 	sessions map[uint32]map[uint64]block
 
 	groups   []group
-	groupIdx map[groupKey]uint32
+	groupIdx map[uint64]uint32 // hashKey of a group → index+1 of the first group with that hash
 	tks      []tkState
 	tkIdx    map[uint64]uint32
-	cellIdx  map[cellKey]uint32 // cell key → index in cellKeys/cellVals
+	cellIdx  map[uint64]uint32 // hashKey of a cell key → index+1 of the first cell with that hash
 	cellKeys []cellKey
 	cellVals []cell
+	cellNext []uint32 // index+1 of the next cell with the same hash, 0 at the end
 	windows  []Window
 
 	poolEvents uint64
@@ -164,9 +161,9 @@ func NewLedger(opt Options) *Ledger {
 		wallTime: opt.WallClock,
 		regular:  make(map[uint64]block),
 		sessions: make(map[uint32]map[uint64]block),
-		groupIdx: make(map[groupKey]uint32),
+		groupIdx: make(map[uint64]uint32),
 		tkIdx:    make(map[uint64]uint32),
-		cellIdx:  make(map[cellKey]uint32),
+		cellIdx:  make(map[uint64]uint32),
 		stacks:   newStackTable(opt.PointerSize),
 	}
 	if l.freq <= 0 {
@@ -250,9 +247,10 @@ func (l *Ledger) binOf(t int64) uint32 {
 func (l *Ledger) coarsen() {
 	l.width *= 2
 	keys, vals := l.cellKeys, l.cellVals
-	l.cellIdx = make(map[cellKey]uint32, len(keys)/2)
+	l.cellIdx = make(map[uint64]uint32, len(keys)/2)
 	l.cellKeys = make([]cellKey, 0, len(keys)/2)
 	l.cellVals = make([]cell, 0, len(keys)/2)
+	l.cellNext = make([]uint32, 0, len(keys)/2)
 	for i, k := range keys {
 		k.a /= 2
 		k.f /= 2
@@ -265,14 +263,30 @@ func (l *Ledger) coarsen() {
 // cell returns the histogram cell of k, creating it. The pointer is valid
 // until the next new cell.
 func (l *Ledger) cell(k cellKey) *cell {
-	i, ok := l.cellIdx[k]
-	if !ok {
-		i = uint32(len(l.cellVals))
-		l.cellIdx[k] = i
-		l.cellKeys = append(l.cellKeys, k)
-		l.cellVals = append(l.cellVals, cell{})
+	h := hashKey(k.tk, k.a, k.f, uint32(k.cls))
+	first := l.cellIdx[h]
+	for j := first; j != 0; j = l.cellNext[j-1] {
+		if l.cellKeys[j-1] == k {
+			return &l.cellVals[j-1]
+		}
 	}
+	i := uint32(len(l.cellVals))
+	l.cellKeys = append(l.cellKeys, k)
+	l.cellVals = append(l.cellVals, cell{})
+	l.cellNext = append(l.cellNext, first)
+	l.cellIdx[h] = i + 1
 	return &l.cellVals[i]
+}
+
+// hashKey mixes the fields of a composite key into a 64-bit map key, so
+// that the hot maps use the runtime's fast 64-bit path; equal hashes are
+// told apart by comparing the stored keys.
+func hashKey(a, b, c, d uint32) uint64 {
+	h := (uint64(a)<<32 | uint64(b)) * 0x9E3779B97F4A7C15
+	h ^= (uint64(c)<<32 | uint64(d)) + 0x632BE59BD9B4E019 + h<<6 + h>>2
+	h ^= h >> 31
+	h *= 0xBF58476D1CE4E5B9
+	return h ^ h>>29
 }
 
 func (l *Ledger) addCell(k cellKey, size uint64) {
@@ -302,13 +316,16 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 }
 
 func (l *Ledger) groupIndex(tk uint32, stack StackID, pid uint32) uint32 {
-	key := groupKey{tk: tk, pid: pid, stack: stack}
-	if i, ok := l.groupIdx[key]; ok {
-		return i
+	h := hashKey(tk, pid, uint32(stack), 0)
+	first := l.groupIdx[h]
+	for j := first; j != 0; j = l.groups[j-1].next {
+		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
+			return j - 1
+		}
 	}
 	i := uint32(len(l.groups))
-	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack})
-	l.groupIdx[key] = i
+	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack, next: first})
+	l.groupIdx[h] = i + 1
 	return i
 }
 

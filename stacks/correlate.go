@@ -180,20 +180,21 @@ type Correlator struct {
 	headDeadline int64
 	headDirty    bool // the head got a fragment since it was last checked
 
-	seed     maphash.Seed
-	frames   [][]uint64          // interned frame lists, id = index+1
-	frameIdx map[uint64][]uint32 // hash -> frame ids
-	stacks   []stackKey          // id-1 -> key
-	stackIdx map[stackKey]StackID
-	keyRefs  []keyRef               // id-1 -> reference (key, table, generation)
-	refDef   []uint32               // id-1 -> frames id of its definition, 0 while undefined
-	keys     [2]map[uint64]keyState // per table (0 user, 1 kernel) and key
-	firstTS  []int64                // first event timestamp per StackID
-	pidOf    []etw.PID              // process per StackID
-	scratch  []uint64
-	records  []recordRef
-	stats    Stats
-	now      int64
+	seed      maphash.Seed
+	frames    [][]uint64             // interned frame lists, id = index+1
+	frameIdx  map[uint64][]uint32    // hash -> frame ids
+	stacks    []stackKey             // id-1 -> key
+	stackIdx  map[uint64]StackID     // stackKey.hash → first StackID with that hash
+	stackNext []StackID              // next StackID with the same hash, per StackID
+	keyRefs   []keyRef               // id-1 -> reference (key, table, generation)
+	refDef    []uint32               // id-1 -> frames id of its definition, 0 while undefined
+	keys      [2]map[uint64]keyState // per table (0 user, 1 kernel) and key
+	firstTS   []int64                // first event timestamp per StackID
+	pidOf     []etw.PID              // process per StackID
+	scratch   []uint64
+	records   []recordRef
+	stats     Stats
+	now       int64
 }
 
 // NewCorrelator returns a Correlator.
@@ -211,7 +212,7 @@ func NewCorrelator(opts Options) *Correlator {
 		headDeadline: 1<<63 - 1,
 		seed:         maphash.MakeSeed(),
 		frameIdx:     map[uint64][]uint32{},
-		stackIdx:     map[stackKey]StackID{},
+		stackIdx:     map[uint64]StackID{},
 		keys:         [2]map[uint64]keyState{{}, {}},
 	}
 }
@@ -588,15 +589,31 @@ func (c *Correlator) intern(p *pending) StackID {
 	if p.user.kind != partNone {
 		k.pid = p.ev.PID
 	}
-	if id, ok := c.stackIdx[k]; ok {
-		return id
+	h := k.hash()
+	first := c.stackIdx[h]
+	for id := first; id != NoStack; id = c.stackNext[id-1] {
+		if c.stacks[id-1] == k {
+			return id
+		}
 	}
 	c.stacks = append(c.stacks, k)
+	c.stackNext = append(c.stackNext, first)
 	c.firstTS = append(c.firstTS, p.ev.Timestamp)
 	c.pidOf = append(c.pidOf, p.ev.PID)
 	id := StackID(len(c.stacks))
-	c.stackIdx[k] = id
+	c.stackIdx[h] = id
 	return id
+}
+
+// hash mixes a stack key into a 64-bit map key, so that interning uses the
+// runtime's fast 64-bit map path; equal hashes are told apart by comparing
+// the stored keys.
+func (k stackKey) hash() uint64 {
+	h := (uint64(k.pid)<<32 | uint64(k.kernel.id)) * 0x9E3779B97F4A7C15
+	h ^= (uint64(k.user.id)<<32 | uint64(k.kernel.kind)<<8 | uint64(k.user.kind)) + 0x632BE59BD9B4E019 + h<<6 + h>>2
+	h ^= h >> 31
+	h *= 0xBF58476D1CE4E5B9
+	return h ^ h>>29
 }
 
 // NumStacks returns the number of stacks interned so far (IDs 1..N).
