@@ -85,8 +85,6 @@ type Stats struct {
 // pending is a wanted event waiting for its stack.
 type pending struct {
 	ev       etw.Event
-	sameTS   *pending // next waiting event with the same timestamp
-	indexed  bool
 	tid      etw.TID
 	kernel   part
 	user     part
@@ -96,8 +94,9 @@ type pending struct {
 
 // An event is matched to its stack records by timestamp and thread, and
 // for the idle threads (thread 0, one per processor) by processor too. The
-// index is keyed by timestamp alone (a fast 64-bit map key); events that
-// share a timestamp are chained.
+// waiting events are found in the queue itself, which is in timestamp
+// order: stack records mostly follow their event closely, so the tail is
+// looked at first, then the timestamps are binary-searched.
 
 // matches reports whether p is the event a stack record of thread tid
 // logged on processor cpu belongs to.
@@ -105,37 +104,37 @@ func (p *pending) matches(tid etw.TID, cpu uint16) bool {
 	return p.tid == tid && (tid != 0 || p.ev.Processor == cpu)
 }
 
-// lookup returns the waiting event with timestamp ts of thread tid (and
-// processor cpu for thread 0), or nil.
+// lookup returns the first waiting event with timestamp ts of thread tid
+// (and processor cpu for thread 0), or nil.
 func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
-	for p := c.index[ts]; p != nil; p = p.sameTS {
-		if p.matches(tid, cpu) {
-			return p
+	q, qts := c.queue[c.head:], c.qts[c.head:]
+	n := len(qts)
+	i := n
+	if c.unsorted {
+		i = 0
+		for i < n && qts[i] != ts {
+			i++
+		}
+	} else {
+		for k := 0; k < 8 && i > 0 && qts[i-1] >= ts; k++ {
+			i--
+		}
+		if i > 0 && qts[i-1] >= ts {
+			i, _ = slices.BinarySearch(qts, ts)
+		}
+	}
+	for ; i < n; i++ {
+		if qts[i] != ts {
+			if !c.unsorted {
+				break
+			}
+			continue
+		}
+		if q[i].matches(tid, cpu) {
+			return q[i]
 		}
 	}
 	return nil
-}
-
-// unindex removes p from the index.
-func (c *Correlator) unindex(p *pending) {
-	ts := p.ev.Timestamp
-	q := c.index[ts]
-	if q == p {
-		if p.sameTS == nil {
-			delete(c.index, ts)
-		} else {
-			c.index[ts] = p.sameTS
-		}
-		p.sameTS = nil
-		return
-	}
-	for ; q != nil; q = q.sameTS {
-		if q.sameTS == p {
-			q.sameTS = p.sameTS
-			p.sameTS = nil
-			return
-		}
-	}
 }
 
 // touched notes that a part was attached to p, which may complete the head
@@ -167,11 +166,12 @@ func (c *Correlator) touched(p *pending) {
 // available from [Correlator.Frames] when the definition arrives. A key can
 // be reused after its KeyDelete, so references are tied to a generation.
 type Correlator struct {
-	opts  Options
-	queue []*pending // FIFO of wanted events
-	head  int
-	free  []*pending
-	index map[int64]*pending
+	opts     Options
+	queue    []*pending // FIFO of wanted events
+	head     int
+	free     []*pending
+	qts      []int64 // timestamps of queue, for lookups
+	unsorted bool    // events were fed out of time order
 	// userSeen holds, per thread, the latest event timestamp that got a
 	// user-mode stack part.
 	userSeen map[etw.TID]int64
@@ -207,7 +207,6 @@ func NewCorrelator(opts Options) *Correlator {
 	}
 	return &Correlator{
 		opts:         opts,
-		index:        map[int64]*pending{},
 		userSeen:     map[etw.TID]int64{},
 		headDeadline: 1<<63 - 1,
 		seed:         maphash.MakeSeed(),
@@ -252,18 +251,15 @@ func (c *Correlator) Event(ev *etw.Event) {
 			c.stats.ExtStacks++
 			c.attachExt(p, xs)
 		}
+		if n := len(c.qts); n > c.head && c.qts[n-1] > ev.Timestamp {
+			c.unsorted = true // fed out of time order: lookups scan
+		}
 		c.queue = append(c.queue, p)
+		c.qts = append(c.qts, ev.Timestamp)
 		if n := len(c.queue) - c.head; n > c.stats.MaxPending {
 			c.stats.MaxPending = n
 		}
 		p.tid = ThreadOf(ev)
-		if c.lookup(ev.Timestamp, p.tid, ev.Processor) == nil {
-			// The first of several events with the same timestamp and
-			// thread gets the stack.
-			p.sameTS = c.index[ev.Timestamp]
-			c.index[ev.Timestamp] = p
-			p.indexed = true
-		}
 		if c.headP == nil {
 			c.setHead()
 		} else if p.kernel.kind != partNone || p.user.kind != partNone {
@@ -294,7 +290,7 @@ func (c *Correlator) alloc() *pending {
 	if n := len(c.free); n > 0 {
 		p := c.free[n-1]
 		c.free = c.free[:n-1]
-		p.kernel, p.user, p.released, p.sameTS, p.indexed = part{}, part{}, false, nil, false
+		p.kernel, p.user, p.released = part{}, part{}, false
 		return p
 	}
 	return new(pending)
@@ -314,10 +310,6 @@ func (c *Correlator) release(all bool) {
 		}
 		c.queue[c.head] = nil
 		c.head++
-		if p.indexed {
-			c.unindex(p)
-			p.indexed = false
-		}
 		id := c.intern(p)
 		switch {
 		case id == NoStack:
@@ -335,6 +327,7 @@ func (c *Correlator) release(all bool) {
 		n := copy(c.queue, c.queue[c.head:])
 		clear(c.queue[n:])
 		c.queue = c.queue[:n]
+		c.qts = c.qts[:copy(c.qts, c.qts[c.head:])]
 		c.head = 0
 	}
 	c.setHead()

@@ -208,3 +208,19 @@ func TestThreadReturnedToUserMode(t *testing.T) {
 	second := c.Stack(out[1].id)
 	assert.Equal(t, []uint64{k2, u1}, second.Frames())
 }
+
+// TestOutOfOrderInput: events fed out of time order still get their
+// stacks (lookups fall back to a scan).
+func TestOutOfOrderInput(t *testing.T) {
+	var out []emitted
+	c := newTestCorrelator(&out)
+	c.Event(poolEvent(500, 42, 7))
+	c.Event(poolEvent(100, 42, 8)) // earlier than the one before
+	c.Event(stackEvent(501, 100, 42, 8, k1, u1))
+	c.Event(stackEvent(502, 500, 42, 7, k2, u2))
+	c.Finish()
+	require.Len(t, out, 2)
+	a, b := c.Stack(out[0].id), c.Stack(out[1].id)
+	assert.Equal(t, []uint64{k2, u2}, a.Frames())
+	assert.Equal(t, []uint64{k1, u1}, b.Frames())
+}

@@ -98,7 +98,7 @@ type Pipeline struct {
 	methods  *stacks.Methods
 	corr     *stacks.Correlator
 	ledger   *pool.Ledger
-	poolIDs  map[stacks.StackID]pool.StackID
+	poolIDs  []pool.StackID // by correlator StackID (dense from 1); 0 = not yet interned
 	corrIDs  map[pool.StackID]stacks.StackID
 	tag      pool.Tag
 	hasTag   bool
@@ -120,7 +120,6 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 		clock:   clock,
 		mods:    stacks.NewModules(ptrSize),
 		methods: stacks.NewMethods(),
-		poolIDs: map[stacks.StackID]pool.StackID{},
 		corrIDs: map[pool.StackID]stacks.StackID{},
 		start:   start,
 		winEnd:  1<<63 - 1,
@@ -220,10 +219,13 @@ func (p *Pipeline) poolStack(id stacks.StackID, pid etw.PID) pool.StackID {
 	if id == stacks.NoStack {
 		return pool.NoStack
 	}
-	if ps, ok := p.poolIDs[id]; ok {
-		return ps
+	if int(id) < len(p.poolIDs) && p.poolIDs[id] != pool.NoStack {
+		return p.poolIDs[id]
 	}
 	ps := p.ledger.InternStack(uint32(pid), []uint64{uint64(id)})
+	for len(p.poolIDs) <= int(id) {
+		p.poolIDs = append(p.poolIDs, pool.NoStack)
+	}
 	p.poolIDs[id] = ps
 	p.corrIDs[ps] = id
 	return ps
