@@ -61,6 +61,26 @@ func BenchmarkPipeline(b *testing.B) {
 		events = n
 	}
 	path, size := scaleTrace(b, events)
+	b.Run("reader-file-order", func(b *testing.B) {
+		b.SetBytes(size)
+		b.ReportAllocs()
+		var n int64
+		for b.Loop() {
+			r, err := etw.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.SetOrder(etw.FileOrder)
+			for _, err := range r.All() {
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			r.Close()
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	})
 	b.Run("reader-time-order", func(b *testing.B) {
 		b.SetBytes(size)
 		b.ReportAllocs()
