@@ -30,7 +30,10 @@ const MinSeriesBins = 3
 // Each scores ≈ 0 however many bytes it holds, while a steady 16 KB/s grower
 // scores ≈ 16 K. Ranking (see [Report]) orders by score, descending, then by
 // outstanding bytes, descending, then by tag and pool kind, so tags with
-// equal scores (typically 0) are ordered by what they hold.
+// equal scores (typically 0) are ordered by what they hold. A tag that
+// holds nothing at the end is not leaking, whatever its series did: the
+// ranking counts its score as 0 (TagStats.LeakScore keeps the computed
+// value).
 func LeakScore(series []int64, binSeconds float64) (slope, r2, score float64) {
 	n := len(series)
 	if n < 2 || !(binSeconds > 0) {
@@ -91,9 +94,15 @@ func rankTags(tags []TagStats, binSeconds float64) {
 	for i := range order {
 		order[i] = i
 	}
+	rankScore := func(t *TagStats) float64 {
+		if t.OutstandingBytes == 0 {
+			return 0
+		}
+		return t.LeakScore
+	}
 	slices.SortFunc(order, func(i, j int) int {
 		a, b := &tags[i], &tags[j]
-		return cmp.Or(cmp.Compare(b.LeakScore, a.LeakScore), cmp.Compare(b.OutstandingBytes, a.OutstandingBytes),
+		return cmp.Or(cmp.Compare(rankScore(b), rankScore(a)), cmp.Compare(b.OutstandingBytes, a.OutstandingBytes),
 			cmp.Compare(a.Tag.String(), b.Tag.String()), cmp.Compare(a.Pool, b.Pool))
 	})
 	for rank, i := range order {

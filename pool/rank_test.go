@@ -124,3 +124,16 @@ func TestLeakRankThroughLedger(t *testing.T) {
 	}
 	assert.Equal(t, "BigC", r.Tags[0].Tag.String(), "tags are sorted by outstanding bytes")
 }
+
+// TestRankIgnoresTagsHoldingNothing: a tag whose series rose and fell back
+// to zero holds nothing at the end and ranks below every tag that still
+// holds bytes.
+func TestRankIgnoresTagsHoldingNothing(t *testing.T) {
+	tags := []TagStats{
+		{Tag: MakeTag("Gone"), Series: []int64{0, 100, 200, 300, 400, 0}, OutstandingBytes: 0},
+		{Tag: MakeTag("Held"), Series: []int64{500, 500, 500, 500, 500, 500}, OutstandingBytes: 500},
+	}
+	rankTags(tags, 1)
+	assert.Equal(t, 1, tags[1].LeakRank)
+	assert.Equal(t, 2, tags[0].LeakRank)
+}
