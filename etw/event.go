@@ -30,8 +30,8 @@ type Event struct {
 	Header HeaderType
 	// Marker is the marker byte (offset 3) of the record, normally 0xC0.
 	Marker uint8
-	// Flags holds EVENT_HEADER_FLAG_* bits for EVENT_HEADER records, and
-	// the EVENT_TRACE_HEADER Class.Level-independent flags are not kept.
+	// Flags holds the EVENT_HEADER_FLAG_* bits of EVENT_HEADER records and
+	// the OptionFlags (TRACE_MESSAGE_*) of MESSAGE records; 0 otherwise.
 	Flags uint16
 	// EventProperty holds EVENT_HEADER_PROPERTY_* bits (EVENT_HEADER only).
 	EventProperty uint16
@@ -88,9 +88,9 @@ type Event struct {
 	Payload []byte
 
 	// Buffer is the index of the buffer in the file (0 = header buffer), and
-	// Offset the file offset of the record, or its offset inside the
-	// decompressed buffer data plus the buffer's file offset for compressed
-	// buffers (see [Event.Position]).
+	// Offset the file offset of the record or, for a record of a compressed
+	// buffer, its offset from the start of the decompressed buffer (see
+	// [Event.Position]). Events of live sessions have -1 in both.
 	Buffer int
 	Offset int64
 
@@ -149,8 +149,8 @@ func (e *Event) Clock() *Clock { return e.clock }
 
 // Position reports where the record is in the file: the buffer index, and
 // the byte offset of the record. For a record inside a compressed buffer the
-// offset is relative to the start of the decompressed data region of that
-// buffer and compressed is true.
+// offset is counted from the start of the buffer as decompressed (its
+// 72-byte header included) and compressed is true.
 func (e *Event) Position() (buffer int, offset int64, compressed bool) {
 	return e.Buffer, e.Offset, e.inComp
 }
