@@ -206,6 +206,9 @@ func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.
 	fmt.Fprintf(w, "events    %d (%d pool events; lost: %d events, %d buffers)\n", t.Events, t.PoolEvents, t.EventsLost, t.BuffersLost)
 	if t.PoolEvents == 0 {
 		fmt.Fprintln(w, "          no pool events: record with xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc+PoolFree")
+	} else if st := res.StackStats; st.Emitted > 0 {
+		fmt.Fprintf(w, "stacks    %d of %d pool events have a stack (%d kernel only, %d without)\n",
+			st.Emitted-st.WithoutStack, st.Emitted, st.KernelOnly, st.WithoutStack)
 	}
 	if res.Window != nil {
 		fmt.Fprintf(w, "window    %s s (outstanding = at the window's end)\n", cfg.window)
