@@ -109,6 +109,8 @@ type Pipeline struct {
 	sym      stacks.Symbolizer
 	closer   io.Closer
 	finished bool
+	resolver *stacks.Resolver
+	resolved map[stacks.StackID][]stacks.Frame // after Finish; see resolve
 }
 
 // New returns a pipeline for a trace with the given clock, pointer size and
@@ -277,7 +279,6 @@ func (p *Pipeline) Close() error {
 }
 
 func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
-	res := &stacks.Resolver{Modules: p.mods, Methods: p.methods, Symbols: p.sym, PointerSize: p.ptr}
 	merged := map[string]int{}
 	var out []Stack
 	for _, ss := range rep.Stacks {
@@ -289,7 +290,7 @@ func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
 			if pr := p.mods.Process(s.PID); pr != nil {
 				st.Process = pr.Name
 			}
-			frames := res.Resolve(s.PID, s.Time, s.Frames())
+			frames := p.resolve(cid)
 			st.Transition = stacks.HasWOW64Transition(frames)
 			st.Segments = stacks.SegmentsOf(frames)
 			if p.opts.FoldWOW64 {
@@ -321,6 +322,28 @@ func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
 		return strings.Compare(a.Tag, b.Tag)
 	})
 	return out
+}
+
+// resolve returns the resolved frames of a correlator stack; after Finish
+// each stack is resolved once (the report's stacks and the profile's
+// samples share them).
+// The slice is shared: do not modify it.
+func (p *Pipeline) resolve(id stacks.StackID) []stacks.Frame {
+	if f, ok := p.resolved[id]; ok {
+		return f
+	}
+	if p.resolver == nil {
+		p.resolver = &stacks.Resolver{Modules: p.mods, Methods: p.methods, Symbols: p.sym, PointerSize: p.ptr}
+		p.resolved = map[stacks.StackID][]stacks.Frame{}
+	}
+	s := p.corr.Stack(id)
+	f := p.resolver.Resolve(s.PID, s.Time, s.Frames())
+	if p.finished && !s.Unresolved {
+		// Before Finish (live snapshots) modules and stack keys may still
+		// change what a stack resolves to.
+		p.resolved[id] = f
+	}
+	return f
 }
 
 // Run reads the trace at path through the pipeline.

@@ -15,7 +15,6 @@ import (
 // samples turns the ledger's allocation groups into export samples, each
 // stack resolved once.
 func (p *Pipeline) samples(rep *pool.Report) []export.Sample {
-	res := &stacks.Resolver{Modules: p.mods, Methods: p.methods, Symbols: p.sym, PointerSize: p.ptr}
 	conv := &frameConverter{modules: map[*stacks.Module]*export.Module{}}
 	frames := map[pool.StackID][]export.Frame{}
 	out := make([]export.Sample, 0, len(rep.Groups))
@@ -23,8 +22,7 @@ func (p *Pipeline) samples(rep *pool.Report) []export.Sample {
 		fs, ok := frames[g.Stack]
 		if !ok {
 			if cid, ok := p.corrIDs[g.Stack]; ok {
-				s := p.corr.Stack(cid)
-				fs = conv.frames(res.Resolve(s.PID, s.Time, s.Frames()))
+				fs = conv.frames(p.resolve(cid))
 			}
 			frames[g.Stack] = fs
 		}
