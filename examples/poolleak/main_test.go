@@ -165,3 +165,24 @@ func TestHTML(t *testing.T) {
 	assert.Equal(t, 1, run([]string{"-html", filepath.Join(t.TempDir(), "no", "such", "dir.html"), irpLeak}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "-html:")
 }
+
+// TestEveryCorpusTrace runs poolleak with every output on each real trace:
+// none has pool events, and all must still produce a report, an HTML file
+// and a (sample-free) profile.
+func TestEveryCorpusTrace(t *testing.T) {
+	dir := t.TempDir()
+	for _, tr := range corpus.Traces(t) {
+		var out, errOut bytes.Buffer
+		code := run([]string{"-json", "-o", filepath.Join(dir, "p.pb.gz"), "-html", filepath.Join(dir, "r.html"), tr.Path}, &out, &errOut)
+		if !assert.Equal(t, 0, code, "%s: %s", tr.Name, errOut.String()) {
+			continue
+		}
+		var rep struct {
+			Trace struct {
+				DurationS float64 `json:"duration_s"`
+			} `json:"trace"`
+		}
+		require.NoError(t, json.Unmarshal(out.Bytes(), &rep), tr.Name)
+		assert.GreaterOrEqual(t, rep.Trace.DurationS, 0.0, tr.Name)
+	}
+}

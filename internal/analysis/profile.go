@@ -118,10 +118,9 @@ func (res *Result) GrowthProfile(trace string, opts export.Options) (*profile.Pr
 
 func (res *Result) meta(trace string) export.Meta {
 	m := export.Meta{Trace: trace}
-	rep := res.Report
-	if res.Clock != nil && rep.Frequency > 0 {
-		m.Start = res.Clock.Time(rep.Start)
-		m.Duration = time.Duration(float64(rep.End-rep.Start) / float64(rep.Frequency) * float64(time.Second))
+	if t := res.Report.Trace; !t.Start.IsZero() && t.DurationS >= 0 {
+		m.Start = t.Start
+		m.Duration = time.Duration(t.DurationS * float64(time.Second))
 	}
 	if res.Header != nil {
 		m.Comments = append(m.Comments, fmt.Sprintf("kernel pool allocations; %d events lost, %d buffers lost",
