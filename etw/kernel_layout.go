@@ -95,7 +95,6 @@ func i8(n string) FieldSpec     { return FieldSpec{Name: n, Type: TypeI8} }
 func u16(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeU16} }
 func u32(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeU32} }
 func i32(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeI32} }
-func u64(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeU64} }
 func i64(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypeI64} }
 func ptr(n string) FieldSpec    { return FieldSpec{Name: n, Type: TypePtr, Format: FormatHex} }
 func ptrDec(n string) FieldSpec { return FieldSpec{Name: n, Type: TypePtr} } // pointer-sized id

@@ -92,8 +92,7 @@ type Reader struct {
 	h       streamHeap
 	cur     *stream   // stream whose event was returned last
 	toFill  []*stream // streams that need their next record framed
-	done    bool
-	err     error // sticky non-format error
+	err     error     // sticky non-format error
 	stats   Stats
 	damaged int   // last buffer index counted as damaged, +1
 	mem     int64 // bytes held in stream buffers
@@ -154,7 +153,6 @@ func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
 // Close releases the file opened by [Open]. It does nothing for a Reader
 // made by [NewReader].
 func (r *Reader) Close() error {
-	r.done = true
 	if r.closer != nil {
 		c := r.closer
 		r.closer = nil
@@ -446,7 +444,6 @@ func (r *Reader) ReadEvent() (*Event, error) {
 			r.tailErrs = r.tailErrs[1:]
 			return nil, r.fail(err)
 		}
-		r.done = true
 		return nil, io.EOF
 	}
 	return r.deliver(heap.Pop(&r.h).(*stream))

@@ -27,9 +27,8 @@ const (
 
 // part is the kernel or the user half of a stack.
 type part struct {
-	kind  partKind
-	id    uint32 // frames id (partFrames) or key reference id (partKey)
-	extra uint32 // unused; keeps the key comparable and padded
+	kind partKind
+	id   uint32 // frames id (partFrames) or key reference id (partKey)
 }
 
 type stackKey struct {
@@ -89,7 +88,6 @@ type pending struct {
 	kernel   part
 	user     part
 	deadline int64
-	released bool
 }
 
 // An event is matched to its stack records by timestamp and thread, and
@@ -290,7 +288,7 @@ func (c *Correlator) alloc() *pending {
 	if n := len(c.free); n > 0 {
 		p := c.free[n-1]
 		c.free = c.free[:n-1]
-		p.kernel, p.user, p.released = part{}, part{}, false
+		p.kernel, p.user = part{}, part{}
 		return p
 	}
 	return new(pending)

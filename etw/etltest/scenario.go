@@ -164,16 +164,15 @@ const (
 )
 
 type action struct {
-	t     int64
-	seq   uint64
-	kind  int
-	src   *source
-	th    *thread
-	addr  uint64
-	blk   liveBlock
-	evTS  int64
-	stack []uint64
-	lost  bool
+	t    int64
+	seq  uint64
+	kind int
+	src  *source
+	th   *thread
+	addr uint64
+	blk  liveBlock
+	evTS int64
+	lost bool
 }
 
 // actionQueue is a binary min-heap of actions ordered by (t, seq).

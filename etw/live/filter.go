@@ -71,9 +71,6 @@ type dropped struct {
 	tid uint32
 }
 
-// active reports whether the filter drops anything.
-func (f *tagFilter) active() bool { return len(f.tags) > 0 }
-
 // keep reports whether a record passes the filter. h is the record header
 // and user its payload.
 func (f *tagFilter) keep(h *etw.RecordHeader, user []byte) bool {

@@ -2,8 +2,6 @@ package live
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -13,8 +11,8 @@ import (
 // library package of etwkit links it. Commands that use this package
 // (examples/poolwatch) link it through here.
 func TestOnlyLiveImportsGolangETW(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := exec.LookPath(goBin); err != nil {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
 		t.Skipf("go command not found: %v", err)
 	}
 	cmd := exec.Command(goBin, "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}|{{join .Deps " "}}`, "github.com/etwkit/etwkit/...")

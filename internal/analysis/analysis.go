@@ -103,7 +103,6 @@ type Pipeline struct {
 	tag      pool.Tag
 	hasTag   bool
 	start    int64
-	started  bool
 	winEnd   int64
 	events   int64
 	sym      stacks.Symbolizer

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +30,8 @@ func pprofBinary(t *testing.T) string {
 	pprofPath.once.Do(func() {
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			pprofPath.err = err
+			return
 		}
 		out, err := exec.Command(gobin, "tool", "-n", "pprof").Output()
 		if err != nil {

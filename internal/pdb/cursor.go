@@ -40,15 +40,6 @@ func (c *cursor) need(n int, what string) bool {
 
 func (c *cursor) remaining() int { return len(c.b) - c.off }
 
-func (c *cursor) u8(what string) uint8 {
-	if !c.need(1, what) {
-		return 0
-	}
-	v := c.b[c.off]
-	c.off++
-	return v
-}
-
 func (c *cursor) u16(what string) uint16 {
 	if !c.need(2, what) {
 		return 0
