@@ -24,24 +24,6 @@ type firstEvent struct {
 	EventID   *int    `json:"event_id"`
 }
 
-func recordKind(h etw.HeaderType) string {
-	switch h {
-	case etw.HeaderSystem32, etw.HeaderSystem64:
-		return "system"
-	case etw.HeaderCompact32, etw.HeaderCompact64:
-		return "compact"
-	case etw.HeaderPerfInfo32, etw.HeaderPerfInfo64:
-		return "perfinfo"
-	case etw.HeaderFull32, etw.HeaderFull64:
-		return "full"
-	case etw.HeaderInstance32, etw.HeaderInstance64:
-		return "instance"
-	case etw.HeaderEvent32, etw.HeaderEvent64:
-		return "event"
-	}
-	return h.String()
-}
-
 // TestCorpusTimeOrder checks the first 50 events in time order against the
 // merge of the independent reader recorded in expected/*.kernel.json, and
 // that every trace reads to the end in time order without errors and
@@ -64,7 +46,7 @@ func TestCorpusTimeOrder(t *testing.T) {
 				last = ev.Timestamp
 				n++
 				if len(got) < 50 {
-					fe := firstEvent{Timestamp: ev.Timestamp, Opcode: int(ev.Opcode), CPU: int(ev.Processor), Record: recordKind(ev.Header)}
+					fe := firstEvent{Timestamp: ev.Timestamp, Opcode: int(ev.Opcode), CPU: int(ev.Processor), Record: kernelRecordKind(ev.Header)}
 					if ev.IsKernel() {
 						fe.Kind = ev.Hook.String()
 					} else {
