@@ -11,19 +11,25 @@ var largeEvents = flag.Int("pool.large-events", 10_000_000, "events fed by Bench
 // workload generates a synthetic PoolTrace stream: the first `open` events
 // allocate blocks 0..open-1; after that events alternate between allocating
 // the next block and freeing the oldest, so exactly `open` blocks stay
-// outstanding. Tags, stacks and pids cycle over small sets, 100 ticks
-// (10 µs) apart.
+// outstanding. Tags, stacks and pids cycle over small sets (50 tags, 200
+// stacks, 8 pids by default), 100 ticks (10 µs) apart.
 type workload struct {
 	open   uint64
 	i      uint64
+	tags   uint64
+	pids   uint64
 	stacks []StackID
 }
 
 func newWorkload(l *Ledger, open uint64) *workload {
-	w := &workload{open: open}
-	for s := range 200 {
+	return newWorkloadShape(l, open, 50, 200, 8)
+}
+
+func newWorkloadShape(l *Ledger, open uint64, tags, stacks, pids int) *workload {
+	w := &workload{open: open, tags: uint64(tags), pids: uint64(pids)}
+	for s := range stacks {
 		frames := []uint64{0xfffff80000010000 + uint64(s)*0x40, 0xfffff80000200000, 0x7ff700001000 + uint64(s%7)*0x100, 0x77001000}
-		w.stacks = append(w.stacks, l.InternStack(uint32(1000+s%8), frames))
+		w.stacks = append(w.stacks, l.InternStack(uint32(1000+uint64(s)%w.pids), frames))
 	}
 	return w
 }
@@ -39,27 +45,40 @@ func (w *workload) next(op *Op) {
 			k := (i - w.open) / 2
 			op.Kind = Free
 			op.Entry = 0xffff800000000000 + k*16
-			op.Tag = Tag(0x41414141 + uint32(k%50))
+			op.Tag = Tag(0x41414141 + uint32(k%w.tags))
 			op.Type = uint32(k % 2)
 			return
 		}
 	}
 	op.Kind = Alloc
 	op.Entry = 0xffff800000000000 + j*16
-	op.Tag = Tag(0x41414141 + uint32(j%50))
+	op.Tag = Tag(0x41414141 + uint32(j%w.tags))
 	op.Type = uint32(j % 2)
 	op.Size = 64 + j%1024
-	op.PID = uint32(1000 + j%8)
-	op.Stack = w.stacks[j%200]
+	op.PID = uint32(1000 + j%w.pids)
+	op.Stack = w.stacks[j%uint64(len(w.stacks))]
 }
 
 // BenchmarkLedger measures Apply in steady state with 100,000 open blocks.
 // One op is one event (alloc or free).
 func BenchmarkLedger(b *testing.B) {
 	l := NewLedger(Options{})
-	w := newWorkload(l, 100_000)
+	benchSteady(b, l, newWorkload(l, 100_000))
+}
+
+// BenchmarkLedgerSmall measures Apply in steady state in the shape of the
+// poolleak pipeline's generated trace: 30,000 open blocks, 11 tags, 40
+// stacks, 8 pids.
+func BenchmarkLedgerSmall(b *testing.B) {
+	l := NewLedger(Options{})
+	benchSteady(b, l, newWorkloadShape(l, 30_000, 11, 40, 8))
+}
+
+// benchSteady warms l up with 3*open events of w, then times one event per
+// iteration.
+func benchSteady(b *testing.B, l *Ledger, w *workload) {
 	var op Op
-	for range 300_000 {
+	for range 3 * w.open {
 		w.next(&op)
 		l.Apply(&op)
 	}

@@ -64,13 +64,6 @@ type Window struct {
 	Start, End int64 // ticks
 }
 
-// block is one open allocation.
-type block struct {
-	time  int64
-	size  uint64
-	group uint32
-}
-
 // group aggregates blocks by (tag, kind, stack, allocating pid).
 type group struct {
 	next     uint32 // index+1 of the next group with the same hash key
@@ -136,8 +129,8 @@ type Ledger struct {
 	wallTime func(int64) time.Time
 
 	stacks   *stackTable
-	regular  map[uint64]block
-	sessions map[uint32]map[uint64]block
+	regular  blockTable
+	sessions map[uint32]*blockTable
 
 	groups   []group
 	groupIdx map[uint64]uint32 // hashKey of a group → index+1 of the first group with that hash
@@ -159,8 +152,7 @@ func NewLedger(opt Options) *Ledger {
 		freq:     opt.Frequency,
 		start:    opt.Start,
 		wallTime: opt.WallClock,
-		regular:  make(map[uint64]block),
-		sessions: make(map[uint32]map[uint64]block),
+		sessions: make(map[uint32]*blockTable),
 		groupIdx: make(map[uint64]uint32),
 		tkIdx:    make(map[uint64]uint32),
 		cellIdx:  make(map[uint64]uint32),
@@ -331,13 +323,13 @@ func (l *Ledger) groupIndex(tk uint32, stack StackID, pid uint32) uint32 {
 
 // space returns the address space of op: regular pool, or the session pool
 // of op.SessionID. With create false it may return nil.
-func (l *Ledger) space(op *Op, create bool) map[uint64]block {
+func (l *Ledger) space(op *Op, create bool) *blockTable {
 	if !op.Session {
-		return l.regular
+		return &l.regular
 	}
 	m := l.sessions[op.SessionID]
 	if m == nil && create {
-		m = make(map[uint64]block)
+		m = new(blockTable)
 		l.sessions[op.SessionID] = m
 	}
 	return m
@@ -379,11 +371,11 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 		stack = NoStack
 	}
 	g := l.groupIndex(tk, stack, op.PID)
-	m := l.space(op, true)
-	if old, ok := m[op.Entry]; ok {
-		l.replace(old, bin)
+	s, found := l.space(op, true).slot(op.Entry)
+	if found {
+		l.replace(s, bin)
 	}
-	m[op.Entry] = block{time: t, size: op.Size, group: g}
+	s.time, s.size, s.group = t, op.Size, g
 	gr := &l.groups[g]
 	gr.allocs++
 	gr.bytesA += op.Size
@@ -409,7 +401,7 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 
 // replace closes an open block overwritten by a new allocation at the same
 // address: freed at an unknown time, so neither freed nor outstanding.
-func (l *Ledger) replace(old block, bin uint32) {
+func (l *Ledger) replace(old *blockSlot, bin uint32) {
 	l.anom.AllocOverOpenBlock++
 	gr := &l.groups[old.group]
 	gr.replaced++
@@ -435,8 +427,11 @@ func (l *Ledger) replace(old block, bin uint32) {
 
 func (l *Ledger) free(op *Op, t int64, bin uint32) {
 	m := l.space(op, false)
-	blk, ok := m[op.Entry]
-	if !ok {
+	i := -1
+	if m != nil {
+		i = m.find(op.Entry)
+	}
+	if i < 0 {
 		l.anom.FreeWithoutAlloc++
 		tk := l.tkIndex(op.Tag, KindOf(op.Type, op.Session))
 		s := &l.tks[tk]
@@ -454,7 +449,8 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 		}
 		return
 	}
-	delete(m, op.Entry)
+	blk := m.slots[i]
+	m.deleteAt(i)
 	gr := &l.groups[blk.group]
 	if l.tks[gr.tk].tag != op.Tag {
 		l.anom.TagMismatch++
@@ -493,9 +489,9 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 
 // OpenBlocks returns the number of blocks currently open.
 func (l *Ledger) OpenBlocks() int {
-	n := len(l.regular)
+	n := l.regular.n
 	for _, m := range l.sessions {
-		n += len(m)
+		n += m.n
 	}
 	return n
 }

@@ -1,0 +1,134 @@
+package pool
+
+// blockSlot is one slot of a blockTable: an open block stored inline with its
+// address. used tells an occupied slot from an empty one, so every uint64
+// (address 0 included) is a valid key.
+type blockSlot struct {
+	addr  uint64
+	time  int64
+	size  uint64
+	group uint32
+	used  uint32
+}
+
+// minBlockSlots is the smallest blockTable. The table grows (doubling) when
+// an insert would take the load above 3/4 and halves when a delete leaves it
+// below 1/8, so its slot count stays within max(minBlockSlots, 8*live+8):
+// memory is proportional to the open blocks even after a peak. A slot is 32
+// bytes, so a growing table costs about 43 to 85 bytes per open block.
+const minBlockSlots = 8
+
+// blockTable maps block addresses to open blocks: open addressing with
+// linear probing over a power-of-two slot array and backward-shift deletion
+// (no tombstones, so probe sequences never degrade after many deletes).
+// Addresses are mixed by a multiplicative hash before taking the top bits, so
+// aligned or sequential addresses spread evenly.
+type blockTable struct {
+	slots []blockSlot
+	n     int  // occupied slots
+	shift uint // 64 - log2(len(slots))
+}
+
+// home returns the preferred slot of addr.
+func (t *blockTable) home(addr uint64) int {
+	h := addr * 0x9E3779B97F4A7C15
+	h ^= h >> 32
+	h *= 0xD6E8FEB86659FD93
+	return int(h >> t.shift)
+}
+
+// init allocates n slots (a power of two, at least minBlockSlots).
+func (t *blockTable) init(n int) {
+	t.slots = make([]blockSlot, n)
+	t.n = 0
+	s := uint(64)
+	for m := n; m > 1; m >>= 1 {
+		s--
+	}
+	t.shift = s
+}
+
+// find returns the slot index of addr, or -1.
+func (t *blockTable) find(addr uint64) int {
+	if t.n == 0 {
+		return -1
+	}
+	mask := len(t.slots) - 1
+	for i := t.home(addr); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.used == 0 {
+			return -1
+		}
+		if s.addr == addr {
+			return i
+		}
+	}
+}
+
+// slot returns the slot of addr, claiming an empty one (with used set and
+// the other fields zero) if addr is absent; found reports whether it was
+// present. The pointer is valid until the next insert or delete.
+func (t *blockTable) slot(addr uint64) (s *blockSlot, found bool) {
+	if (t.n+1)*4 > len(t.slots)*3 {
+		t.resize(max(2*len(t.slots), minBlockSlots))
+	}
+	mask := len(t.slots) - 1
+	for i := t.home(addr); ; i = (i + 1) & mask {
+		s = &t.slots[i]
+		if s.used == 0 {
+			t.n++
+			*s = blockSlot{addr: addr, used: 1}
+			return s, false
+		}
+		if s.addr == addr {
+			return s, true
+		}
+	}
+}
+
+// deleteAt empties slot i (which must be occupied), moving later entries of
+// the probe run back so that every remaining key stays reachable from its
+// home slot without tombstones. It may shrink the table.
+func (t *blockTable) deleteAt(i int) {
+	mask := len(t.slots) - 1
+	j := i
+	for {
+		j = (j + 1) & mask
+		s := &t.slots[j]
+		if s.used == 0 {
+			break
+		}
+		// The entry at j may move to the hole at i only if its home is not
+		// cyclically within (i, j]: otherwise i lies before its home.
+		h := t.home(s.addr)
+		if (j-h)&mask < (j-i)&mask {
+			continue
+		}
+		t.slots[i] = *s
+		i = j
+	}
+	t.slots[i] = blockSlot{}
+	t.n--
+	if len(t.slots) > minBlockSlots && t.n*8 < len(t.slots) {
+		t.resize(len(t.slots) / 2)
+	}
+}
+
+// resize rehashes every entry into a table of n slots.
+func (t *blockTable) resize(n int) {
+	old := t.slots
+	t.init(n)
+	mask := n - 1
+	for k := range old {
+		o := &old[k]
+		if o.used == 0 {
+			continue
+		}
+		i := t.home(o.addr)
+		for t.slots[i].used != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = *o
+		t.n++
+	}
+}

@@ -1,0 +1,140 @@
+package pool
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// checkBlockTable verifies t against a reference map: same count, every
+// reference key found with its value, every occupied slot reachable from its
+// home without crossing an empty slot, and the capacity bound.
+func checkBlockTable(t *testing.T, bt *blockTable, ref map[uint64]blockSlot) {
+	t.Helper()
+	require.Equal(t, len(ref), bt.n)
+	for k, v := range ref {
+		i := bt.find(k)
+		require.GreaterOrEqual(t, i, 0, "key %#x missing", k)
+		require.Equal(t, v, bt.slots[i], "key %#x", k)
+	}
+	used := 0
+	mask := len(bt.slots) - 1
+	for i := range bt.slots {
+		s := &bt.slots[i]
+		if s.used == 0 {
+			require.Equal(t, blockSlot{}, *s, "empty slot %d not cleared", i)
+			continue
+		}
+		used++
+		for j := bt.home(s.addr); j != i; j = (j + 1) & mask {
+			require.NotZero(t, bt.slots[j].used, "slot %d (key %#x) cut off from its home", i, s.addr)
+		}
+	}
+	require.Equal(t, bt.n, used)
+	if len(bt.slots) > 0 {
+		require.LessOrEqual(t, len(bt.slots), max(minBlockSlots, 8*bt.n+8), "table too sparse: %d slots for %d keys", len(bt.slots), bt.n)
+		require.LessOrEqual(t, bt.n*4, len(bt.slots)*3)
+	}
+}
+
+func TestBlockTableAgainstMap(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3, 4} {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		var bt blockTable
+		ref := map[uint64]blockSlot{}
+		// A small key universe forces collisions, long probe runs and
+		// wrap-around at the end of the slot array; 0 and MaxUint64 are
+		// ordinary keys.
+		keys := []uint64{0, math.MaxUint64, 1, math.MaxUint64 - 1, 1 << 63}
+		for range 300 {
+			keys = append(keys, rng.Uint64()&0xffff_8000_0000_fff0)
+		}
+		for step := range 20000 {
+			k := keys[rng.IntN(len(keys))]
+			switch {
+			case rng.IntN(100) < 55:
+				s, found := bt.slot(k)
+				_, inRef := ref[k]
+				require.Equal(t, inRef, found, "step %d key %#x", step, k)
+				if !found {
+					require.Equal(t, blockSlot{addr: k, used: 1}, *s)
+				}
+				s.time, s.size, s.group = int64(step), uint64(step)*3, uint32(step)
+				ref[k] = *s
+			default:
+				i := bt.find(k)
+				_, inRef := ref[k]
+				require.Equal(t, inRef, i >= 0, "step %d key %#x", step, k)
+				if i >= 0 {
+					bt.deleteAt(i)
+					delete(ref, k)
+				}
+			}
+			if step%97 == 0 {
+				checkBlockTable(t, &bt, ref)
+			}
+		}
+		checkBlockTable(t, &bt, ref)
+	}
+}
+
+func TestBlockTableCollisions(t *testing.T) {
+	// Keys chosen to share one home slot: every insert extends one probe run
+	// and every delete must shift the rest of the run back.
+	var bt blockTable
+	bt.init(64)
+	var same []uint64
+	want := bt.home(0)
+	for k := uint64(0); len(same) < 20; k++ {
+		if bt.home(k) == want {
+			same = append(same, k)
+		}
+	}
+	ref := map[uint64]blockSlot{}
+	for i, k := range same {
+		s, found := bt.slot(k)
+		require.False(t, found)
+		s.size = uint64(i)
+		ref[k] = *s
+	}
+	checkBlockTable(t, &bt, ref)
+	for _, k := range []uint64{same[0], same[10], same[19], same[5]} {
+		i := bt.find(k)
+		require.GreaterOrEqual(t, i, 0)
+		bt.deleteAt(i)
+		delete(ref, k)
+		checkBlockTable(t, &bt, ref)
+	}
+	require.Equal(t, -1, bt.find(same[0]))
+}
+
+func TestBlockTableGrowAndShrink(t *testing.T) {
+	var bt blockTable
+	require.Equal(t, -1, bt.find(0), "empty table")
+	ref := map[uint64]blockSlot{}
+	const n = 100_000
+	for k := range uint64(n) {
+		s, _ := bt.slot(k * 16)
+		s.size = k
+		ref[k*16] = *s
+	}
+	checkBlockTable(t, &bt, ref)
+	peak := len(bt.slots)
+	require.LessOrEqual(t, peak, 4*n/3*2)
+	for k := range uint64(n - 10) {
+		bt.deleteAt(bt.find(k * 16))
+		delete(ref, k*16)
+	}
+	checkBlockTable(t, &bt, ref)
+	require.LessOrEqual(t, len(bt.slots), 128, "table did not shrink after the peak")
+	for k := range uint64(n) {
+		if i := bt.find(k * 16); i >= 0 {
+			bt.deleteAt(i)
+			delete(ref, k*16)
+		}
+	}
+	checkBlockTable(t, &bt, ref)
+	require.Equal(t, minBlockSlots, len(bt.slots))
+}
