@@ -113,6 +113,16 @@ type classCounters struct {
 	bAllocs, bFrees, bAIFI, bAIFO, bAOFI, bAOFO uint64
 }
 
+// Sizes of the Ledger's lookup caches (powers of two).
+const (
+	tkCacheBits    = 8
+	tkCacheSize    = 1 << tkCacheBits
+	groupCacheBits = 10
+	groupCacheSize = 1 << groupCacheBits
+	cellCacheBits  = 12
+	cellCacheSize  = 1 << cellCacheBits
+)
+
 // Ledger matches pool allocations with frees and aggregates what is
 // outstanding. Feed it ops in timestamp order with [Ledger.Apply], then call
 // [Ledger.Finalize]. It is a push consumer, independent of the event source.
@@ -141,6 +151,15 @@ type Ledger struct {
 	cellVals []cell
 	cellNext []uint32 // index+1 of the next cell with the same hash, 0 at the end
 	windows  []Window
+
+	// Direct-mapped caches in front of tkIdx, groupIdx and cellIdx: slot
+	// (hash of the key) holds index+1 of an entry seen recently, 0 for none.
+	// A hit is confirmed by comparing the entry's own key, so a stale or
+	// colliding slot only costs the map lookup. Groups and tks are never
+	// removed; cells are rebuilt by coarsen, which clears cellCache.
+	tkCache    [tkCacheSize]uint32
+	groupCache [groupCacheSize]uint32
+	cellCache  [cellCacheSize]uint32
 
 	poolEvents uint64
 	anom       Anomalies
@@ -243,6 +262,7 @@ func (l *Ledger) coarsen() {
 	l.cellKeys = make([]cellKey, 0, len(keys)/2)
 	l.cellVals = make([]cell, 0, len(keys)/2)
 	l.cellNext = make([]uint32, 0, len(keys)/2)
+	l.cellCache = [cellCacheSize]uint32{}
 	for i, k := range keys {
 		k.a /= 2
 		k.f /= 2
@@ -256,9 +276,14 @@ func (l *Ledger) coarsen() {
 // until the next new cell.
 func (l *Ledger) cell(k cellKey) *cell {
 	h := hashKey(k.tk, k.a, k.f, uint32(k.cls))
+	cs := &l.cellCache[h>>(64-cellCacheBits)]
+	if j := *cs; j != 0 && l.cellKeys[j-1] == k {
+		return &l.cellVals[j-1]
+	}
 	first := l.cellIdx[h]
 	for j := first; j != 0; j = l.cellNext[j-1] {
 		if l.cellKeys[j-1] == k {
+			*cs = j
 			return &l.cellVals[j-1]
 		}
 	}
@@ -267,6 +292,7 @@ func (l *Ledger) cell(k cellKey) *cell {
 	l.cellVals = append(l.cellVals, cell{})
 	l.cellNext = append(l.cellNext, first)
 	l.cellIdx[h] = i + 1
+	*cs = i + 1
 	return &l.cellVals[i]
 }
 
@@ -295,10 +321,16 @@ func (l *Ledger) subCell(k cellKey, size uint64) {
 
 func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 	key := uint64(tag)<<8 | uint64(kind)
+	cs := &l.tkCache[(key*0x9E3779B97F4A7C15)>>(64-tkCacheBits)]
+	if j := *cs; j != 0 && l.tks[j-1].tag == tag && l.tks[j-1].kind == kind {
+		return j - 1
+	}
 	if i, ok := l.tkIdx[key]; ok {
+		*cs = i + 1
 		return i
 	}
 	i := uint32(len(l.tks))
+	*cs = i + 1
 	l.tks = append(l.tks, tkState{tag: tag, kind: kind})
 	if len(l.windows) > 0 {
 		l.tks[i].win = make([]classCounters, len(l.windows))
@@ -309,13 +341,21 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 
 func (l *Ledger) groupIndex(tk uint32, stack StackID, pid uint32) uint32 {
 	h := hashKey(tk, pid, uint32(stack), 0)
-	first := l.groupIdx[h]
-	for j := first; j != 0; j = l.groups[j-1].next {
+	cs := &l.groupCache[h>>(64-groupCacheBits)]
+	if j := *cs; j != 0 {
 		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
 			return j - 1
 		}
 	}
+	first := l.groupIdx[h]
+	for j := first; j != 0; j = l.groups[j-1].next {
+		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
+			*cs = j
+			return j - 1
+		}
+	}
 	i := uint32(len(l.groups))
+	*cs = i + 1
 	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack, next: first})
 	l.groupIdx[h] = i + 1
 	return i
