@@ -117,7 +117,7 @@ type classCounters struct {
 const (
 	tkCacheBits    = 8
 	tkCacheSize    = 1 << tkCacheBits
-	groupCacheBits = 10
+	groupCacheBits = 12
 	groupCacheSize = 1 << groupCacheBits
 	cellCacheBits  = 12
 	cellCacheSize  = 1 << cellCacheBits
