@@ -275,11 +275,11 @@ func (l *Ledger) coarsen() {
 // cell returns the histogram cell of k, creating it. The pointer is valid
 // until the next new cell.
 func (l *Ledger) cell(k cellKey) *cell {
-	h := hashKey(k.tk, k.a, k.f, uint32(k.cls))
-	cs := &l.cellCache[h>>(64-cellCacheBits)]
+	cs := &l.cellCache[cacheSlot(k.tk, k.a, k.f, uint32(k.cls))>>(64-cellCacheBits)]
 	if j := *cs; j != 0 && l.cellKeys[j-1] == k {
 		return &l.cellVals[j-1]
 	}
+	h := hashKey(k.tk, k.a, k.f, uint32(k.cls))
 	first := l.cellIdx[h]
 	for j := first; j != 0; j = l.cellNext[j-1] {
 		if l.cellKeys[j-1] == k {
@@ -305,6 +305,13 @@ func hashKey(a, b, c, d uint32) uint64 {
 	h ^= h >> 31
 	h *= 0xBF58476D1CE4E5B9
 	return h ^ h>>29
+}
+
+// cacheSlot is a cheap hash of a composite key for the direct-mapped
+// caches: use its top bits. Two independent multiplies, no avalanche; a
+// poor spread only costs cache misses, never wrong answers.
+func cacheSlot(a, b, c, d uint32) uint64 {
+	return (uint64(a)<<32|uint64(b))*0x9E3779B97F4A7C15 + (uint64(c)<<32|uint64(d))*0xC2B2AE3D27D4EB4F
 }
 
 func (l *Ledger) addCell(k cellKey, size uint64) {
@@ -340,13 +347,13 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 }
 
 func (l *Ledger) groupIndex(tk uint32, stack StackID, pid uint32) uint32 {
-	h := hashKey(tk, pid, uint32(stack), 0)
-	cs := &l.groupCache[h>>(64-groupCacheBits)]
+	cs := &l.groupCache[cacheSlot(tk, pid, uint32(stack), 0)>>(64-groupCacheBits)]
 	if j := *cs; j != 0 {
 		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
 			return j - 1
 		}
 	}
+	h := hashKey(tk, pid, uint32(stack), 0)
 	first := l.groupIdx[h]
 	for j := first; j != 0; j = l.groups[j-1].next {
 		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
