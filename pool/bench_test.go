@@ -16,9 +16,12 @@ var largeEvents = flag.Int("pool.large-events", 10_000_000, "events fed by Bench
 type workload struct {
 	open   uint64
 	i      uint64
-	tags   uint64
-	pids   uint64
+	tags   uint32
+	pids   uint32
 	stacks []StackID
+	// Next tag, pid and stack positions of the allocation and free streams:
+	// counters that wrap, so the generator spends no divisions.
+	aTag, aPid, aStack, fTag uint32
 }
 
 func newWorkload(l *Ledger, open uint64) *workload {
@@ -26,12 +29,20 @@ func newWorkload(l *Ledger, open uint64) *workload {
 }
 
 func newWorkloadShape(l *Ledger, open uint64, tags, stacks, pids int) *workload {
-	w := &workload{open: open, tags: uint64(tags), pids: uint64(pids)}
+	w := &workload{open: open, tags: uint32(tags), pids: uint32(pids)}
 	for s := range stacks {
 		frames := []uint64{0xfffff80000010000 + uint64(s)*0x40, 0xfffff80000200000, 0x7ff700001000 + uint64(s%7)*0x100, 0x77001000}
-		w.stacks = append(w.stacks, l.InternStack(uint32(1000+uint64(s)%w.pids), frames))
+		w.stacks = append(w.stacks, l.InternStack(uint32(1000+s%pids), frames))
 	}
 	return w
+}
+
+// wrap returns c+1, or 0 when that reaches n.
+func wrap(c, n uint32) uint32 {
+	if c+1 == n {
+		return 0
+	}
+	return c + 1
 }
 
 func (w *workload) next(op *Op) {
@@ -45,18 +56,22 @@ func (w *workload) next(op *Op) {
 			k := (i - w.open) / 2
 			op.Kind = Free
 			op.Entry = 0xffff800000000000 + k*16
-			op.Tag = Tag(0x41414141 + uint32(k%w.tags))
+			op.Tag = Tag(0x41414141 + w.fTag)
 			op.Type = uint32(k % 2)
+			w.fTag = wrap(w.fTag, w.tags)
 			return
 		}
 	}
 	op.Kind = Alloc
 	op.Entry = 0xffff800000000000 + j*16
-	op.Tag = Tag(0x41414141 + uint32(j%w.tags))
+	op.Tag = Tag(0x41414141 + w.aTag)
 	op.Type = uint32(j % 2)
 	op.Size = 64 + j%1024
-	op.PID = uint32(1000 + j%w.pids)
-	op.Stack = w.stacks[j%uint64(len(w.stacks))]
+	op.PID = 1000 + w.aPid
+	op.Stack = w.stacks[w.aStack]
+	w.aTag = wrap(w.aTag, w.tags)
+	w.aPid = wrap(w.aPid, w.pids)
+	w.aStack = wrap(w.aStack, uint32(len(w.stacks)))
 }
 
 // BenchmarkLedger measures Apply in steady state with 100,000 open blocks.
