@@ -134,6 +134,11 @@ type Ledger struct {
 	started  bool
 	last     int64
 	width    uint64 // bin width in ticks
+	// The bin of the latest op, to spare the divisions: ticks from start in
+	// [binLo, binLo+binW) are in bin binCur. binW is width, or 0 when unset
+	// (before the first op and after coarsen).
+	binLo, binW uint64
+	binCur      uint32
 	maxBins  uint64
 	cellCap  int
 	wallTime func(int64) time.Time
@@ -237,6 +242,9 @@ func (l *Ledger) advance(t int64) (int64, uint32) {
 	}
 	l.last = t
 	d := uint64(t) - uint64(l.start)
+	if d-l.binLo < l.binW && len(l.cellVals) < l.cellCap {
+		return t, l.binCur
+	}
 	for d/l.width >= l.maxBins && l.width < 1<<62 {
 		l.coarsen()
 	}
@@ -246,17 +254,28 @@ func (l *Ledger) advance(t int64) (int64, uint32) {
 			l.cellCap *= 2
 		}
 	}
-	return t, uint32(d / l.width)
+	bin := d / l.width
+	l.binLo, l.binW, l.binCur = bin*l.width, l.width, uint32(bin)
+	return t, uint32(bin)
 }
 
 // binOf returns the bin of a time at or before the current time.
 func (l *Ledger) binOf(t int64) uint32 {
-	return uint32((uint64(t) - uint64(l.start)) / l.width)
+	d := uint64(t) - uint64(l.start)
+	if d-l.binLo < l.binW {
+		return l.binCur
+	}
+	// The bin before the current one: d in [binLo-binW, binLo).
+	if e := l.binLo - d; e-1 < l.binW && l.binCur > 0 {
+		return l.binCur - 1
+	}
+	return uint32(d / l.width)
 }
 
 // coarsen doubles the bin width, merging cells pairwise.
 func (l *Ledger) coarsen() {
 	l.width *= 2
+	l.binW = 0
 	keys, vals := l.cellKeys, l.cellVals
 	l.cellIdx = make(map[uint64]uint32, len(keys)/2)
 	l.cellKeys = make([]cellKey, 0, len(keys)/2)
