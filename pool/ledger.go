@@ -129,19 +129,19 @@ const (
 //
 // A Ledger is not safe for concurrent use.
 type Ledger struct {
-	freq     int64
-	start    int64
-	started  bool
-	last     int64
-	width    uint64 // bin width in ticks
+	freq    int64
+	start   int64
+	started bool
+	last    int64
+	width   uint64 // bin width in ticks
 	// The bin of the latest op, to spare the divisions: ticks from start in
 	// [binLo, binLo+binW) are in bin binCur. binW is width, or 0 when unset
 	// (before the first op and after coarsen).
 	binLo, binW uint64
 	binCur      uint32
-	maxBins  uint64
-	cellCap  int
-	wallTime func(int64) time.Time
+	maxBins     uint64
+	cellCap     int
+	wallTime    func(int64) time.Time
 
 	stacks   *stackTable
 	regular  blockTable
