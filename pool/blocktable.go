@@ -1,5 +1,7 @@
 package pool
 
+import "math/rand/v2"
+
 // blockSlot is one slot of a blockTable: an open block stored inline with its
 // address. used tells an occupied slot from an empty one, so every uint64
 // (address 0 included) is a valid key.
@@ -22,16 +24,21 @@ const minBlockSlots = 8
 // linear probing over a power-of-two slot array and backward-shift deletion
 // (no tombstones, so probe sequences never degrade after many deletes).
 // Addresses are mixed by a multiplicative hash before taking the top bits, so
-// aligned or sequential addresses spread evenly.
+// aligned or sequential addresses spread evenly; the hash is keyed by a
+// random seed drawn at every (re)allocation, so input crafted to pile
+// addresses into one probe run cannot be prepared in advance (Go maps, which
+// this replaces, are seeded too). Slot order is never observable: nothing
+// iterates the table except resize.
 type blockTable struct {
 	slots []blockSlot
-	n     int  // occupied slots
-	shift uint // 64 - log2(len(slots))
+	n     int    // occupied slots
+	shift uint   // 64 - log2(len(slots))
+	seed  uint64 // hash key, drawn by init
 }
 
 // home returns the preferred slot of addr.
 func (t *blockTable) home(addr uint64) int {
-	h := addr * 0x9E3779B97F4A7C15
+	h := (addr ^ t.seed) * 0x9E3779B97F4A7C15
 	h ^= h >> 32
 	h *= 0xD6E8FEB86659FD93
 	return int(h >> t.shift)
@@ -41,6 +48,7 @@ func (t *blockTable) home(addr uint64) int {
 func (t *blockTable) init(n int) {
 	t.slots = make([]blockSlot, n)
 	t.n = 0
+	t.seed = rand.Uint64()
 	s := uint(64)
 	for m := n; m > 1; m >>= 1 {
 		s--

@@ -138,3 +138,22 @@ func TestBlockTableGrowAndShrink(t *testing.T) {
 	checkBlockTable(t, &bt, ref)
 	require.Equal(t, minBlockSlots, len(bt.slots))
 }
+
+// TestBlockTableStrides checks that aligned and strided addresses (pool
+// blocks, pages, high bits only) spread over the table: no long probe runs.
+func TestBlockTableStrides(t *testing.T) {
+	for _, stride := range []uint64{1, 16, 4096, 1 << 32, 1 << 48, 1 << 63, 0x10001} {
+		var bt blockTable
+		for i := range uint64(20000) {
+			bt.slot(0xffff800000000000 + i*stride)
+		}
+		mask := len(bt.slots) - 1
+		longest := 0
+		for i := range bt.slots {
+			if s := &bt.slots[i]; s.used != 0 {
+				longest = max(longest, (i-bt.home(s.addr))&mask)
+			}
+		}
+		require.Less(t, longest, 200, "stride %#x", stride)
+	}
+}

@@ -409,7 +409,7 @@ func (l *Ledger) space(op *Op, create bool) *blockTable {
 //
 // Apply does not allocate in steady state: frees never allocate, and allocs
 // allocate only for a new (tag, pool kind, stack, pid) combination, a new
-// time bin, or map growth.
+// time bin, or table growth.
 func (l *Ledger) Apply(op *Op) {
 	switch op.Kind {
 	case Alloc:
