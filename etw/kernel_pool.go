@@ -89,10 +89,8 @@ func DecodePool(ev *Event) (PoolEvent, error) {
 	if c == nil || c.group != int(GroupPool) || op < 0x20 || op > 0x2F {
 		return PoolEvent{}, errNotA("PoolTrace", ev)
 	}
-	e := PoolEvent{Op: PoolOp(op)}
 	if op > 0x27 {
-		e.Raw = ev.Payload
-		return e, nil
+		return PoolEvent{Op: PoolOp(op), Raw: ev.Payload}, nil
 	}
 	size := ev.PointerSize()
 	p := ev.Payload
@@ -107,19 +105,22 @@ func DecodePool(ev *Event) (PoolEvent, error) {
 		}
 		return PoolEvent{}, layoutError(ev, c.find(op, ev.Version))
 	}
-	e.Type = PoolType(binary.LittleEndian.Uint32(p))
-	e.Tag = PoolTag(binary.LittleEndian.Uint32(p[4:]))
+	// The result is built in one literal: filling a local struct field by
+	// field and returning it made the copy stall on store forwarding.
+	var n, entry uint64
 	if size == 4 {
-		e.NumberOfBytes = uint64(binary.LittleEndian.Uint32(p[8:]))
-		e.Entry = uint64(binary.LittleEndian.Uint32(p[12:]))
+		n = uint64(binary.LittleEndian.Uint32(p[8:]))
+		entry = uint64(binary.LittleEndian.Uint32(p[12:]))
 	} else {
-		e.NumberOfBytes = binary.LittleEndian.Uint64(p[8:])
-		e.Entry = binary.LittleEndian.Uint64(p[16:])
+		n = binary.LittleEndian.Uint64(p[8:])
+		entry = binary.LittleEndian.Uint64(p[16:])
 	}
+	var sid uint32
 	if session {
-		e.SessionID = binary.LittleEndian.Uint32(p[8+2*size:])
+		sid = binary.LittleEndian.Uint32(p[8+2*size:])
 	}
-	return e, nil
+	return PoolEvent{Op: PoolOp(op), Type: PoolType(binary.LittleEndian.Uint32(p)), Tag: PoolTag(binary.LittleEndian.Uint32(p[4:])),
+		NumberOfBytes: n, Entry: entry, SessionID: sid}, nil
 }
 
 // PoolType is the POOL_TYPE value logged with a pool event, possibly with

@@ -128,18 +128,20 @@ func DecodeStackKey(ev *Event) (StackKey, error) {
 	if size == 0 || len(p) < 16+size {
 		return StackKey{}, stackErr(ev, op)
 	}
-	k := StackKey{
+	var key uint64
+	if size == 4 {
+		key = uint64(binary.LittleEndian.Uint32(p[16:]))
+	} else {
+		key = binary.LittleEndian.Uint64(p[16:])
+	}
+	// One literal: see DecodePool.
+	return StackKey{
 		EventTimeStamp: int64(binary.LittleEndian.Uint64(p)),
 		Process:        PID(binary.LittleEndian.Uint32(p[8:])),
 		Thread:         TID(binary.LittleEndian.Uint32(p[12:])),
+		Key:            key,
 		Kernel:         op == opStackKeyKernel,
-	}
-	if size == 4 {
-		k.Key = uint64(binary.LittleEndian.Uint32(p[16:]))
-	} else {
-		k.Key = binary.LittleEndian.Uint64(p[16:])
-	}
-	return k, nil
+	}, nil
 }
 
 // DecodeStackKeyDef decodes a KeyCreate (0x1822), KeyDelete (0x1823) or

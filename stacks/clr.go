@@ -60,20 +60,12 @@ func NewMethods() *Methods {
 
 // Event takes one event; others than the CLR method events are ignored.
 func (ms *Methods) Event(ev *etw.Event) {
-	if ev.Header != etw.HeaderEvent32 && ev.Header != etw.HeaderEvent64 {
+	if !ms.Uses(ev) {
 		return
 	}
-	var src string
-	switch ev.Provider {
-	case CLRRuntimeGUID:
-		src = "runtime/"
-	case CLRRundownGUID:
+	src := "runtime/"
+	if ev.Provider == CLRRundownGUID {
 		src = "rundown/"
-	default:
-		return
-	}
-	if ev.ID != 143 && ev.ID != 144 {
-		return
 	}
 	m, ok := decodeMethodVerbose(ev.Payload)
 	if !ok {
@@ -95,6 +87,15 @@ func (ms *Methods) Event(ev *etw.Event) {
 	sp.seen[m.Start] = true
 	sp.list = append(sp.list, m)
 	sp.sorted = false
+}
+
+// Uses reports whether [Methods.Event] would use ev (the CLR runtime and
+// rundown MethodLoadVerbose / MethodDCStartVerbose events, ids 143 and
+// 144). It reads nothing but ev.
+func (ms *Methods) Uses(ev *etw.Event) bool {
+	return (ev.Header == etw.HeaderEvent32 || ev.Header == etw.HeaderEvent64) &&
+		(ev.Provider == CLRRuntimeGUID || ev.Provider == CLRRundownGUID) &&
+		(ev.ID == 143 || ev.ID == 144)
 }
 
 // decodeMethodVerbose decodes MethodLoadVerbose / MethodDCStartVerbose

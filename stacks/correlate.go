@@ -51,7 +51,8 @@ type Options struct {
 	Want func(ev *etw.Event) bool
 	// Emit receives each wanted event with its stack, in the order the
 	// events were fed. The event is owned by the correlator and valid only
-	// during the call.
+	// during the call; it is nil for events added with
+	// [Correlator.Await].
 	Emit func(ev *etw.Event, id StackID)
 	// Wait is how long (raw ticks) a wanted event waits for a user-mode
 	// stack fragment after its kernel fragment, before it is emitted
@@ -83,7 +84,11 @@ type Stats struct {
 
 // pending is a wanted event waiting for its stack.
 type pending struct {
-	ev       etw.Event
+	ev       etw.Event // a copy of the event, when hasEv
+	hasEv    bool
+	ts       int64
+	pid      etw.PID
+	cpu      uint16
 	tid      etw.TID
 	kernel   part
 	user     part
@@ -99,7 +104,7 @@ type pending struct {
 // matches reports whether p is the event a stack record of thread tid
 // logged on processor cpu belongs to.
 func (p *pending) matches(tid etw.TID, cpu uint16) bool {
-	return p.tid == tid && (tid != 0 || p.ev.Processor == cpu)
+	return p.tid == tid && (tid != 0 || p.cpu == cpu)
 }
 
 // lookup returns the first waiting event with timestamp ts of thread tid
@@ -172,7 +177,7 @@ type Correlator struct {
 	unsorted bool    // events were fed out of time order
 	// userSeen holds, per thread, the latest event timestamp that got a
 	// user-mode stack part.
-	userSeen map[etw.TID]int64
+	userSeen threadTimes
 
 	headP        *pending // cached head of the queue, nil when empty
 	headDeadline int64
@@ -187,8 +192,10 @@ type Correlator struct {
 	keyRefs   []keyRef               // id-1 -> reference (key, table, generation)
 	refDef    []uint32               // id-1 -> frames id of its definition, 0 while undefined
 	keys      [2]map[uint64]keyState // per table (0 user, 1 kernel) and key
-	firstTS   []int64                // first event timestamp per StackID
-	pidOf     []etw.PID              // process per StackID
+	keyCache  [keyCacheSize]keyCacheEntry
+	stackHot  [stackCacheSize]StackID // recently interned stacks, by stackKey.hash
+	firstTS   []int64                 // first event timestamp per StackID
+	pidOf     []etw.PID               // process per StackID
 	scratch   []uint64
 	records   []recordRef
 	stats     Stats
@@ -205,7 +212,6 @@ func NewCorrelator(opts Options) *Correlator {
 	}
 	return &Correlator{
 		opts:         opts,
-		userSeen:     map[etw.TID]int64{},
 		headDeadline: 1<<63 - 1,
 		seed:         maphash.MakeSeed(),
 		frameIdx:     map[uint64][]uint32{},
@@ -236,6 +242,30 @@ func (c *Correlator) wanted(ev *etw.Event) bool {
 	return !(ev.IsKernel() && ev.Group() == etw.GroupStackWalk)
 }
 
+// Uses reports whether [Correlator.Event] would do more with ev than note
+// the time: StackWalk records and wanted events. A caller that filters a
+// stream may pass only these, and call [Correlator.Advance] with the
+// timestamp of the last event it left out before the next one it passes.
+// It reads nothing but ev and the options, so it may be called from
+// another goroutine than the one feeding the correlator.
+func (c *Correlator) Uses(ev *etw.Event) bool {
+	return ev.Provider == etw.StackWalkGUID || c.wanted(ev)
+}
+
+// Advance tells the correlator that the trace has reached raw time ts
+// without an event it uses (see [Correlator.Uses]); waiting events whose
+// wait has ended are emitted. A live consumer may also call it from a
+// timer with the current time.
+func (c *Correlator) Advance(ts int64) {
+	if ts < c.now {
+		return
+	}
+	c.now = ts
+	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+		c.release(false)
+	}
+}
+
 // Event feeds one event. Events must come in time order.
 func (c *Correlator) Event(ev *etw.Event) {
 	c.now = ev.Timestamp
@@ -244,30 +274,53 @@ func (c *Correlator) Event(ev *etw.Event) {
 	} else if c.wanted(ev) {
 		p := c.alloc()
 		ev.CloneInto(&p.ev)
-		p.deadline = ev.Timestamp + c.opts.Wait
+		p.hasEv = true
 		if xs, ok := ev.ExtStack(); ok {
 			c.stats.ExtStacks++
 			c.attachExt(p, xs)
 		}
-		if n := len(c.qts); n > c.head && c.qts[n-1] > ev.Timestamp {
-			c.unsorted = true // fed out of time order: lookups scan
-		}
-		c.queue = append(c.queue, p)
-		c.qts = append(c.qts, ev.Timestamp)
-		if n := len(c.queue) - c.head; n > c.stats.MaxPending {
-			c.stats.MaxPending = n
-		}
-		p.tid = ThreadOf(ev)
-		if c.headP == nil {
-			c.setHead()
-		} else if p.kernel.kind != partNone || p.user.kind != partNone {
-			c.touched(p)
-		}
+		c.enqueue(p, ev.Timestamp, ev.PID, ThreadOf(ev), ev.Processor)
 	}
 	// Only the head of the queue can be released; look at it only when it
 	// got a fragment or its deadline passed.
 	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
 		c.release(false)
+	}
+}
+
+// Await adds a wanted event known only by its header fields: raw
+// timestamp, process, thread (as [ThreadOf] gives it) and processor. It
+// waits for its stack like an event fed to [Correlator.Event] and wanted,
+// and is emitted in feed order with a nil event. A caller that decodes
+// its events itself (a pool ledger keeping its own queue of decoded
+// events) saves the correlator a copy of each; events with extended-data
+// stacks must go through Event.
+func (c *Correlator) Await(ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
+	c.now = ts
+	p := c.alloc()
+	p.hasEv = false
+	c.enqueue(p, ts, pid, tid, cpu)
+	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+		c.release(false)
+	}
+}
+
+// enqueue appends a wanted event to the queue.
+func (c *Correlator) enqueue(p *pending, ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
+	p.ts, p.pid, p.tid, p.cpu = ts, pid, tid, cpu
+	p.deadline = ts + c.opts.Wait
+	if n := len(c.qts); n > c.head && c.qts[n-1] > ts {
+		c.unsorted = true // fed out of time order: lookups scan
+	}
+	c.queue = append(c.queue, p)
+	c.qts = append(c.qts, ts)
+	if n := len(c.queue) - c.head; n > c.stats.MaxPending {
+		c.stats.MaxPending = n
+	}
+	if c.headP == nil {
+		c.setHead()
+	} else if p.kernel.kind != partNone || p.user.kind != partNone {
+		c.touched(p)
 	}
 }
 
@@ -317,7 +370,11 @@ func (c *Correlator) release(all bool) {
 		}
 		c.stats.Emitted++
 		if c.opts.Emit != nil {
-			c.opts.Emit(&p.ev, id)
+			if p.hasEv {
+				c.opts.Emit(&p.ev, id)
+			} else {
+				c.opts.Emit(nil, id)
+			}
 		}
 		c.free = append(c.free, p)
 	}
@@ -341,24 +398,24 @@ func (c *Correlator) complete(p *pending) bool {
 	if p.kernel.kind == partNone {
 		return false
 	}
-	if p.ev.PID == 0 || p.ev.PID == 4 {
+	if p.pid == 0 || p.pid == 4 {
 		return true
 	}
 	// The kernel logs the deferred user-mode stacks of a thread's events
 	// when the thread returns to user mode, in order; once a later event
 	// of the thread got its user part, none will come for this one.
-	ts, ok := c.userSeen[p.tid]
-	return ok && ts > p.ev.Timestamp
+	ts, ok := c.userSeen.get(p.tid)
+	return ok && ts > p.ts
 }
 
 // sawUser notes that an event of thread tid at raw time ts got a user-mode
 // stack part.
 func (c *Correlator) sawUser(tid etw.TID, ts int64) {
-	if old, ok := c.userSeen[tid]; !ok || ts > old {
-		if !ok && len(c.userSeen) >= maxThreadsTracked {
-			clear(c.userSeen) // bound memory on traces with endless thread ids
+	if old, ok := c.userSeen.get(tid); !ok || ts > old {
+		if !ok && c.userSeen.len() >= maxThreadsTracked {
+			c.userSeen.clear() // bound memory on traces with endless thread ids
 		}
-		c.userSeen[tid] = ts
+		c.userSeen.set(tid, ts)
 		c.headDirty = c.headP != nil
 	}
 }
@@ -385,26 +442,12 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		c.touched(p)
 		c.record(ev, s.EventTimeStamp, s.Process, s.Thread, pt)
 	case 37, 38:
-		c.stats.KeyReferences++
 		k, err := etw.DecodeStackKey(ev)
 		if err != nil {
+			c.stats.KeyReferences++
 			return
 		}
-		p := c.lookup(k.EventTimeStamp, k.Thread, ev.Processor)
-		if p == nil {
-			c.stats.Unattached++
-			return
-		}
-		c.stats.Attached++
-		pt := c.keyPart(k.Kernel, k.Key)
-		if k.Kernel {
-			p.kernel = pt
-		} else {
-			p.user = pt
-			c.sawUser(p.tid, p.ev.Timestamp)
-		}
-		c.touched(p)
-		c.record(ev, k.EventTimeStamp, k.Process, k.Thread, pt)
+		c.keyReference(&k, ev.Processor, ev.Timestamp)
 	case 34, 35, 36:
 		c.stats.KeyDefinitions++
 		d, err := etw.DecodeStackKeyDef(ev)
@@ -418,12 +461,50 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		// names a new generation. A definition nobody referenced is not
 		// kept.
 		tab := c.keys[tableOf(kernel)]
+		c.forgetKey(kernel, d.Key)
 		st := tab[d.Key]
 		if st.ref != 0 {
 			c.refDef[st.ref-1] = c.internFrames(c.scratch)
 			c.stats.ResolvedKeys++
 		}
 		tab[d.Key] = keyState{gen: st.gen + 1}
+	}
+}
+
+// KeyReference takes a decoded StackKeyKernel or StackKeyUser record,
+// logged at raw time ts on processor cpu, as [Correlator.Event] would take
+// the record itself. Callers that decode records on their own (see
+// [Correlator.Await]) use it.
+func (c *Correlator) KeyReference(k etw.StackKey, cpu uint16, ts int64) {
+	c.now = ts
+	c.keyReference(&k, cpu, ts)
+	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+		c.release(false)
+	}
+}
+
+func (c *Correlator) keyReference(k *etw.StackKey, cpu uint16, ts int64) {
+	c.stats.KeyReferences++
+	p := c.lookup(k.EventTimeStamp, k.Thread, cpu)
+	if p == nil {
+		c.stats.Unattached++
+		return
+	}
+	c.stats.Attached++
+	pt := c.keyPart(k.Kernel, k.Key)
+	if k.Kernel {
+		p.kernel = pt
+	} else {
+		p.user = pt
+		c.sawUser(p.tid, p.ts)
+	}
+	c.touched(p)
+	if c.opts.KeepRecords {
+		op := uint8(38)
+		if k.Kernel {
+			op = 37
+		}
+		c.records = append(c.records, recordRef{opcode: op, ts: k.EventTimeStamp, recordTS: ts, pid: k.Process, tid: k.Thread, cpu: cpu, p: pt})
 	}
 }
 
@@ -442,6 +523,10 @@ type keyState struct {
 }
 
 func (c *Correlator) keyPart(kernel bool, key uint64) part {
+	e := &c.keyCache[keySlot(kernel, key)]
+	if e.ref != 0 && e.key == key && e.kernel == kernel {
+		return part{kind: partKey, id: e.ref}
+	}
 	tab := c.keys[tableOf(kernel)]
 	st := tab[key]
 	if st.ref == 0 {
@@ -450,7 +535,36 @@ func (c *Correlator) keyPart(kernel bool, key uint64) part {
 		st.ref = uint32(len(c.keyRefs))
 		tab[key] = st
 	}
+	*e = keyCacheEntry{key: key, ref: st.ref, kernel: kernel}
 	return part{kind: partKey, id: st.ref}
+}
+
+// keyCacheEntry caches the reference ID of a stack key in its current
+// generation (ref 0: empty). A definition ends the generation and drops
+// the entry.
+type keyCacheEntry struct {
+	key    uint64
+	ref    uint32
+	kernel bool
+}
+
+// keyCacheSize is the number of entries of the key cache (a power of 2):
+// a trace refers to a working set of keys over and over.
+const keyCacheSize = 512
+
+func keySlot(kernel bool, key uint64) int {
+	h := key * 0x9E3779B97F4A7C15
+	if kernel {
+		h ^= 0x5851F42D4C957F2D
+	}
+	return int(h>>40) & (keyCacheSize - 1)
+}
+
+// forgetKey drops a key from the key cache.
+func (c *Correlator) forgetKey(kernel bool, key uint64) {
+	if e := &c.keyCache[keySlot(kernel, key)]; e.key == key && e.kernel == kernel {
+		*e = keyCacheEntry{}
+	}
 }
 
 // attachFrames attaches a Stack fragment: kernel when its last frame is a
@@ -467,7 +581,7 @@ func (c *Correlator) attachFrames(p *pending, frames []uint64, ptrSize int) part
 		p.kernel = pt
 	} else {
 		p.user = pt
-		c.sawUser(p.tid, p.ev.Timestamp)
+		c.sawUser(p.tid, p.ts)
 	}
 	return pt
 }
@@ -578,23 +692,33 @@ func (c *Correlator) intern(p *pending) StackID {
 	}
 	k := stackKey{kernel: p.kernel, user: p.user}
 	if p.user.kind != partNone {
-		k.pid = p.ev.PID
+		k.pid = p.pid
 	}
 	h := k.hash()
+	slot := &c.stackHot[h&(stackCacheSize-1)]
+	if id := *slot; id != NoStack && c.stacks[id-1] == k {
+		return id
+	}
 	first := c.stackIdx[h]
 	for id := first; id != NoStack; id = c.stackNext[id-1] {
 		if c.stacks[id-1] == k {
+			*slot = id
 			return id
 		}
 	}
 	c.stacks = append(c.stacks, k)
 	c.stackNext = append(c.stackNext, first)
-	c.firstTS = append(c.firstTS, p.ev.Timestamp)
-	c.pidOf = append(c.pidOf, p.ev.PID)
+	c.firstTS = append(c.firstTS, p.ts)
+	c.pidOf = append(c.pidOf, p.pid)
 	id := StackID(len(c.stacks))
 	c.stackIdx[h] = id
+	*slot = id
 	return id
 }
+
+// stackCacheSize is the number of entries of the interned-stack cache (a
+// power of 2).
+const stackCacheSize = 1024
 
 // hash mixes a stack key into a 64-bit map key, so that interning uses the
 // runtime's fast 64-bit map path; equal hashes are told apart by comparing

@@ -13,7 +13,11 @@
 //     timestamp and thread, waits a bounded time for user-mode fragments
 //     that arrive after the kernel fragment, and interns stacks as
 //     [StackID]s. Wanted events come out in the order they went in, each
-//     with its StackID.
+//     with its StackID. A consumer that decodes records itself can skip
+//     the event copies: [Correlator.Await] queues a wanted event by its
+//     header fields and [Correlator.KeyReference] takes a decoded key
+//     reference; [Correlator.Uses] and [Correlator.Advance] let it leave
+//     out the events the correlator has no use for.
 //   - [Modules] keeps per-process module maps from Image Load, Unload,
 //     DCStart and DCEnd and Process events (kernel modules under PID 0,
 //     shared by all processes), as they were at each moment, with the PDB
@@ -58,5 +62,7 @@
 // # Concurrency
 //
 // Correlator, Modules, Methods and Resolver are not safe for concurrent
-// use. PathSymbolizer is.
+// use; their Uses methods read only the event (and fixed options) and may
+// be called from any goroutine. PathSymbolizer is safe for concurrent
+// use.
 package stacks

@@ -267,16 +267,42 @@ func (ms *Modules) Lookup(pid etw.PID, addr uint64, ts int64) (m *Module, live b
 // Event updates the maps from one event; other events are ignored. Events
 // must come in time order.
 func (ms *Modules) Event(ev *etw.Event) {
+	switch moduleEventOf(ev) {
+	case moduleImage:
+		ms.image(ev)
+	case moduleProcess:
+		ms.process(ev)
+	case moduleDbgID:
+		ms.dbgID(ev)
+	}
+}
+
+// Uses reports whether [Modules.Event] would use ev (image, process and
+// image-identity events); a caller that filters a stream may pass only
+// these. It reads nothing but ev, so it may be called from another
+// goroutine than the one feeding the map.
+func (ms *Modules) Uses(ev *etw.Event) bool { return moduleEventOf(ev) != moduleNone }
+
+// Kinds of events a module map takes.
+const (
+	moduleNone = iota
+	moduleImage
+	moduleProcess
+	moduleDbgID
+)
+
+func moduleEventOf(ev *etw.Event) int {
 	switch {
 	case ev.IsKernel() && (ev.Hook == etw.HookImageLoad || ev.Group() == etw.GroupImage) ||
 		!ev.IsKernel() && ev.Provider == etw.ImageGUID:
-		ms.image(ev)
+		return moduleImage
 	case ev.IsKernel() && ev.Group() == etw.GroupProcess ||
 		!ev.IsKernel() && ev.Provider == etw.ProcessGUID:
-		ms.process(ev)
+		return moduleProcess
 	case ev.Provider == etw.KernelTraceControlGUID && (ev.Opcode == 36):
-		ms.dbgID(ev)
+		return moduleDbgID
 	}
+	return moduleNone
 }
 
 func (ms *Modules) image(ev *etw.Event) {

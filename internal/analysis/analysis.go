@@ -110,6 +110,10 @@ type Pipeline struct {
 	finished bool
 	resolver *stacks.Resolver
 	resolved map[stacks.StackID][]stacks.Frame // after Finish; see resolve
+	// ops are the pool events fed with Correlator.Await, waiting for
+	// their stacks, oldest at opsHead.
+	ops     []pool.Op
+	opsHead int
 }
 
 // New returns a pipeline for a trace with the given clock, pointer size and
@@ -175,41 +179,84 @@ func isPool(ev *etw.Event) bool {
 
 // Event feeds one event, in time order.
 func (p *Pipeline) Event(ev *etw.Event) {
-	p.events++
-	if p.opts.Progress != nil && p.events&0xFFFFF == 0 {
-		p.opts.Progress(p.events)
-	}
+	p.count(1)
 	p.mods.Event(ev)
 	p.methods.Event(ev)
 	p.corr.Event(ev)
 }
 
-// apply turns a pool event with its stack into a ledger op.
+// count adds n events read and reports progress each 2^20 events.
+func (p *Pipeline) count(n int64) {
+	before := p.events
+	p.events += n
+	if p.opts.Progress != nil && before>>20 != p.events>>20 {
+		p.opts.Progress(p.events)
+	}
+}
+
+// uses reports whether Event does anything with ev but count it and note
+// its time. It reads only ev and the pipeline's fixed parts, so the
+// reading goroutine of RunReader calls it.
+func (p *Pipeline) uses(ev *etw.Event) bool {
+	return p.corr.Uses(ev) || p.mods.Uses(ev) || p.methods.Uses(ev)
+}
+
+// skipped accounts for n events that uses rejected, the last at raw time
+// ts, before the next event fed.
+func (p *Pipeline) skipped(n, ts int64) {
+	p.count(n)
+	p.corr.Advance(ts)
+}
+
+// apply turns a pool event with its stack into a ledger op. A nil event
+// is the oldest of the pool events RunReader decoded itself (see
+// Correlator.Await).
 func (p *Pipeline) apply(ev *etw.Event, id stacks.StackID) {
+	if ev == nil {
+		op := &p.ops[p.opsHead]
+		p.opsHead++
+		if p.opsHead == len(p.ops) {
+			p.ops, p.opsHead = p.ops[:0], 0
+		}
+		p.applyOp(op, id)
+		return
+	}
 	pe, err := etw.DecodePool(ev)
 	if err != nil {
 		return
 	}
-	if ev.Timestamp >= p.winEnd {
-		return
-	}
-	if p.hasTag && pool.Tag(pe.Tag) != p.tag {
-		return
-	}
-	op := pool.Op{
+	var op pool.Op
+	opOf(&op, ev, &pe)
+	p.applyOp(&op, id)
+}
+
+// opOf fills a ledger op (without its stack) from a decoded pool event.
+func opOf(op *pool.Op, ev *etw.Event, pe *etw.PoolEvent) {
+	*op = pool.Op{
 		Time: ev.Timestamp, Session: pe.IsSession(), SessionID: pe.SessionID, Type: uint32(pe.Type),
 		Tag: pool.Tag(pe.Tag), Size: pe.NumberOfBytes, Entry: pe.Entry, PID: uint32(ev.PID), TID: uint32(ev.TID),
+		Kind: pool.Free,
 	}
 	if pe.IsAlloc() {
-		if p.opts.HasPID && uint32(ev.PID) != p.opts.PID {
+		op.Kind = pool.Alloc
+	}
+}
+
+// applyOp feeds an op to the ledger unless the options filter it out.
+func (p *Pipeline) applyOp(op *pool.Op, id stacks.StackID) {
+	if op.Time >= p.winEnd {
+		return
+	}
+	if p.hasTag && op.Tag != p.tag {
+		return
+	}
+	if op.Kind == pool.Alloc {
+		if p.opts.HasPID && op.PID != p.opts.PID {
 			return
 		}
-		op.Kind = pool.Alloc
-		op.Stack = p.poolStack(id, ev.PID)
-	} else {
-		op.Kind = pool.Free
+		op.Stack = p.poolStack(id, etw.PID(op.PID))
 	}
-	p.ledger.Apply(&op)
+	p.ledger.Apply(op)
 }
 
 // poolStack maps a correlator stack to a ledger stack. The ledger keys
@@ -355,24 +402,37 @@ func Run(path string, opts Options) (*Result, error) {
 	return RunReader(r, opts)
 }
 
-// RunReader reads an open trace through the pipeline.
+// RunReader reads an open trace through the pipeline. The reader runs in a
+// goroutine of its own, a few batches of events ahead of the pipeline, so
+// that on a machine with two cores or more reading and analysis overlap.
+// What crosses between them is small: pool events and stack-key
+// references are decoded by the reading goroutine into 48-byte records,
+// the few other events the pipeline uses are copied, and the rest are only
+// counted.
 func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close()
+	full := make(chan *batch, batchesInFlight)
+	free := make(chan *batch, batchesInFlight)
+	for range batchesInFlight {
+		free <- newBatch()
+	}
+	stop := make(chan struct{})
+	defer close(stop) // ends the reading goroutine if we return early
+	go readBatches(r, p, full, free, stop)
+
 	var readErrs []error
-	for ev, err := range r.All() {
-		if err != nil {
-			var fe *etw.FormatError
-			if !errors.As(err, &fe) {
-				return nil, err
-			}
-			readErrs = append(readErrs, err)
-			continue
+	for b := range full {
+		p.feed(b)
+		readErrs = append(readErrs, b.errs...)
+		if b.err != nil {
+			return nil, b.err
 		}
-		p.Event(ev)
+		b.reset()
+		free <- b
 	}
 	res := p.Finish()
 	res.Header = r.Header()
@@ -386,4 +446,185 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 		t.DurationS = float64(h.EndTime-h.StartTime) / 1e7
 	}
 	return res, nil
+}
+
+// Batches between the reading goroutine and the pipeline: batchLen records
+// each, batchesInFlight of them. Copies of whole events (the rare ones the
+// pipeline uses besides pool and stack-key records) keep their copy
+// buffers for reuse unless larger than maxKeptRecord.
+const (
+	batchLen        = 4096
+	batchesInFlight = 4
+	maxKeptRecord   = 4096
+)
+
+// Kinds of rec.
+const (
+	recPool  uint8 = iota + 1 // a decoded pool event
+	recKey                    // a decoded stack-key reference
+	recEvent                  // a copied event: batch.evs[idx]
+	recSkip                   // events the pipeline has no use for
+)
+
+// rec is one entry of a batch. Its fields depend on kind:
+//
+//	recPool:  ts, pid, tid (ThreadOf), cpu, op (PoolOp), a = Entry,
+//	          b = NumberOfBytes, c = Tag, d = Type, e = SessionID
+//	recKey:   ts (of the record), cpu, op (1 kernel, 0 user), a = Key,
+//	          b = EventTimeStamp, c = Thread, d = Process
+//	recEvent: e = index into batch.evs
+//	recSkip:  ts of the last event left out, a = how many
+type rec struct {
+	ts       int64
+	a, b     uint64
+	c, d, e  uint32
+	pid, tid uint32
+	cpu      uint16
+	kind, op uint8
+}
+
+// batch is a run of records read ahead, in time order.
+type batch struct {
+	recs []rec
+	evs  []etw.Event // copies for recEvent
+	nev  int
+	errs []error // damage reports (*etw.FormatError), in order
+	err  error   // an error that ends the read
+}
+
+func newBatch() *batch {
+	return &batch{recs: make([]rec, 0, batchLen), evs: make([]etw.Event, batchLen/8)}
+}
+
+func (b *batch) reset() {
+	for i := range b.nev {
+		if len(b.evs[i].Raw()) > maxKeptRecord {
+			b.evs[i] = etw.Event{} // do not keep a large record's copy buffer
+		}
+	}
+	b.recs, b.nev, b.errs, b.err = b.recs[:0], 0, b.errs[:0], nil
+}
+
+// room reports whether the batch takes one more record (and, with ev, one
+// more copied event).
+func (b *batch) room(ev bool) bool {
+	return len(b.recs) < cap(b.recs) && (!ev || b.nev < len(b.evs))
+}
+
+// add appends ev to the batch: decoded when it is a pool event or a
+// stack-key reference, copied when the pipeline uses it otherwise, and
+// counted in a skip record when not. It reports false, adding nothing,
+// when the batch is full.
+func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
+	if !b.room(true) {
+		return false
+	}
+	switch {
+	case isPool(ev) && ev.IsKernel(): // kernel records carry no extended-data stack
+		pe, err := etw.DecodePool(ev)
+		if err != nil {
+			break
+		}
+		b.recs = append(b.recs, rec{kind: recPool, ts: ev.Timestamp, pid: uint32(ev.PID), tid: uint32(stacks.ThreadOf(ev)),
+			cpu: ev.Processor, op: uint8(pe.Op), a: pe.Entry, b: pe.NumberOfBytes, c: uint32(pe.Tag), d: uint32(pe.Type), e: pe.SessionID})
+		return true
+	case ev.Provider == etw.StackWalkGUID && (ev.Opcode == 37 || ev.Opcode == 38):
+		k, err := etw.DecodeStackKey(ev)
+		if err != nil {
+			break
+		}
+		r := rec{kind: recKey, ts: ev.Timestamp, cpu: ev.Processor, a: k.Key, b: uint64(k.EventTimeStamp), c: uint32(k.Thread), d: uint32(k.Process)}
+		if k.Kernel {
+			r.op = 1
+		}
+		b.recs = append(b.recs, r)
+		return true
+	case !p.uses(ev):
+		if n := len(b.recs); n > 0 && b.recs[n-1].kind == recSkip {
+			b.recs[n-1].a++
+			b.recs[n-1].ts = ev.Timestamp
+		} else {
+			b.recs = append(b.recs, rec{kind: recSkip, ts: ev.Timestamp, a: 1})
+		}
+		return true
+	}
+	ev.CloneInto(&b.evs[b.nev])
+	b.recs = append(b.recs, rec{kind: recEvent, e: uint32(b.nev)})
+	b.nev++
+	return true
+}
+
+// feed runs the records of a batch through the pipeline, as Event would
+// run the events they stand for.
+func (p *Pipeline) feed(b *batch) {
+	for i := range b.recs {
+		r := &b.recs[i]
+		switch r.kind {
+		case recPool:
+			p.count(1)
+			po := etw.PoolOp(r.op)
+			op := pool.Op{Time: r.ts, Kind: pool.Free, Session: po.IsSession(), SessionID: r.e, Type: r.d, Tag: pool.Tag(r.c),
+				Size: r.b, Entry: r.a, PID: r.pid, TID: r.tid}
+			if po.IsAlloc() {
+				op.Kind = pool.Alloc
+			}
+			p.pushOp(&op)
+			p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
+		case recKey:
+			p.count(1)
+			p.corr.KeyReference(etw.StackKey{EventTimeStamp: int64(r.b), Process: etw.PID(r.d), Thread: etw.TID(r.c), Key: r.a, Kernel: r.op == 1}, r.cpu, r.ts)
+		case recEvent:
+			p.Event(&b.evs[r.e])
+		case recSkip:
+			p.skipped(int64(r.a), r.ts)
+		}
+	}
+}
+
+// pushOp queues a decoded pool event until the correlator emits it.
+func (p *Pipeline) pushOp(op *pool.Op) {
+	if p.opsHead > 0 && len(p.ops) == cap(p.ops) && p.opsHead*2 >= len(p.ops) {
+		p.ops = p.ops[:copy(p.ops, p.ops[p.opsHead:])]
+		p.opsHead = 0
+	}
+	p.ops = append(p.ops, *op)
+}
+
+// readBatches reads r to the end into batches taken from free and sent on
+// full, which it closes at the end. It returns early when stop closes.
+func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan struct{}) {
+	defer close(full)
+	var b *batch
+	select {
+	case b = <-free:
+	case <-stop:
+		return
+	}
+	for ev, err := range r.All() {
+		if err != nil {
+			var fe *etw.FormatError
+			if errors.As(err, &fe) {
+				b.errs = append(b.errs, err)
+				continue
+			}
+			b.err = err
+			break
+		}
+		for !b.add(p, ev) {
+			select {
+			case full <- b:
+			case <-stop:
+				return
+			}
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+		}
+	}
+	select {
+	case full <- b:
+	case <-stop:
+	}
 }

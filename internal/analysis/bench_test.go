@@ -63,6 +63,32 @@ func BenchmarkPipeline(b *testing.B) {
 	path, size := scaleTrace(b, events)
 	b.Run("reader-file-order", func(b *testing.B) { benchReader(b, path, size, etw.FileOrder) })
 	b.Run("reader-time-order", func(b *testing.B) { benchReader(b, path, size, etw.TimeOrder) })
+	b.Run("read-stage", func(b *testing.B) {
+		// The reading goroutine of RunReader alone: read in time order
+		// and fill batches, which are dropped.
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := etw.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			bt := newBatch()
+			for ev, err := range r.All() {
+				if err != nil {
+					b.Fatal(err)
+				}
+				for !bt.add(p, ev) {
+					bt.reset()
+				}
+			}
+			r.Close()
+		}
+	})
 	b.Run("poolleak-pipeline", func(b *testing.B) {
 		b.SetBytes(size)
 		b.ReportAllocs()

@@ -1,0 +1,106 @@
+package analysis
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/etw/etltest"
+	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/stretchr/testify/require"
+)
+
+// runSerial is RunReader without the reading goroutine: every event goes
+// through Pipeline.Event.
+func runSerial(t *testing.T, path string, opts Options) *Result {
+	t.Helper()
+	r, err := etw.Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, opts)
+	require.NoError(t, err)
+	defer p.Close()
+	var readErrs []error
+	for ev, err := range r.All() {
+		if err != nil {
+			var fe *etw.FormatError
+			require.True(t, errors.As(err, &fe), "%v", err)
+			readErrs = append(readErrs, err)
+			continue
+		}
+		p.Event(ev)
+	}
+	res := p.Finish()
+	res.ReadErrors = readErrs
+	return res
+}
+
+// requireSameResult compares what RunReader and runSerial found.
+func requireSameResult(t *testing.T, path string, opts Options) {
+	t.Helper()
+	want := runSerial(t, path, opts)
+	got, err := Run(path, opts)
+	require.NoError(t, err)
+	require.Equal(t, want.Report.Trace.Events, got.Report.Trace.Events, "events")
+	// The file-level fields RunReader adds after Finish are left out.
+	got.Report.Trace.EventsLost, got.Report.Trace.BuffersLost = want.Report.Trace.EventsLost, want.Report.Trace.BuffersLost
+	if want.Report.Trace.PoolEvents == 0 {
+		got.Report.Trace.Start, got.Report.Trace.End, got.Report.Trace.DurationS = want.Report.Trace.Start, want.Report.Trace.End, want.Report.Trace.DurationS
+	}
+	require.Equal(t, want.Report, got.Report)
+	require.Equal(t, want.Window, got.Window)
+	require.Equal(t, want.Stacks, got.Stacks)
+	require.Equal(t, want.StackStats, got.StackStats)
+	require.Equal(t, want.Samples, got.Samples)
+	require.Equal(t, len(want.ReadErrors), len(got.ReadErrors))
+	for i := range want.ReadErrors {
+		require.Equal(t, want.ReadErrors[i].Error(), got.ReadErrors[i].Error())
+	}
+}
+
+// TestRunReaderMatchesSerial checks that the two-goroutine RunReader, which
+// decodes pool and stack-key records in the reading goroutine and leaves
+// out events the pipeline has no use for, finds what feeding every event
+// to Pipeline.Event finds: on the fixture (with options), a generated
+// trace larger than many batches, a damaged copy, and every corpus trace.
+func TestRunReaderMatchesSerial(t *testing.T) {
+	t.Run("irp-leak", func(t *testing.T) {
+		requireSameResult(t, irpLeak, Options{})
+		requireSameResult(t, irpLeak, Options{HasWindow: true, Window: [2]float64{2, 6}, Tag: "Irp", FoldWOW64: true})
+		requireSameResult(t, irpLeak, Options{HasPID: true, PID: 0x1d2c})
+	})
+	dir := t.TempDir()
+	t.Run("scale", func(t *testing.T) {
+		path := filepath.Join(dir, "scale.etl")
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		sc := etltest.Scale(3, 200_000)
+		w, err := etltest.NewWriter(f, sc.WriterOptions())
+		require.NoError(t, err)
+		require.NoError(t, sc.WriteTo(w))
+		require.NoError(t, f.Close())
+		requireSameResult(t, path, Options{})
+	})
+	t.Run("damaged", func(t *testing.T) {
+		data, err := os.ReadFile(irpLeak)
+		require.NoError(t, err)
+		for i := 200_000; i < 200_400; i++ {
+			data[i] ^= 0x5A
+		}
+		path := filepath.Join(dir, "damaged.etl")
+		require.NoError(t, os.WriteFile(path, data[:len(data)-10_000], 0o644))
+		requireSameResult(t, path, Options{})
+		res, err := Run(path, Options{})
+		require.NoError(t, err)
+		require.NotEmpty(t, res.ReadErrors, "the damage is reported")
+	})
+	t.Run("corpus", func(t *testing.T) {
+		for _, tr := range corpus.Traces(t) {
+			t.Run(tr.Name, func(t *testing.T) {
+				requireSameResult(t, tr.Path, Options{})
+			})
+		}
+	})
+}

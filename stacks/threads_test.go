@@ -1,0 +1,41 @@
+package stacks
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw"
+)
+
+// TestThreadTimes checks the thread table against a Go map under random
+// sets, lookups and clears, thread IDs 0 and 0xFFFFFFFF included.
+func TestThreadTimes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var tt threadTimes
+	ref := map[etw.TID]int64{}
+	for i := range 200_000 {
+		tid := etw.TID(rng.IntN(3000))
+		switch rng.IntN(8) {
+		case 0:
+			tid = 0
+		case 1:
+			tid = 0xFFFFFFFF
+		}
+		if rng.IntN(3) == 0 {
+			tt.set(tid, int64(i))
+			ref[tid] = int64(i)
+		}
+		got, ok := tt.get(tid)
+		want, wok := ref[tid]
+		if ok != wok || got != want {
+			t.Fatalf("op %d: get(%d) = %d, %v; want %d, %v", i, tid, got, ok, want, wok)
+		}
+		if tt.len() != len(ref) {
+			t.Fatalf("op %d: len %d, want %d", i, tt.len(), len(ref))
+		}
+		if rng.IntN(50_000) == 0 {
+			tt.clear()
+			clear(ref)
+		}
+	}
+}
