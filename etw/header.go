@@ -60,46 +60,40 @@ func (h HeaderType) Known() bool {
 
 // IsKernel reports whether records of this header type carry a kernel hook
 // id (group<<8|type) instead of a GUID: SYSTEM, COMPACT and PERFINFO headers.
-func (h HeaderType) IsKernel() bool {
-	switch h {
-	case HeaderSystem32, HeaderSystem64, HeaderCompact32, HeaderCompact64, HeaderPerfInfo32, HeaderPerfInfo64:
-		return true
-	}
-	return false
-}
+func (h HeaderType) IsKernel() bool { return headerFacts[h].kernel }
 
 // PointerSize returns the payload pointer size implied by the header type: 4
 // for the 32-bit forms, 8 for the 64-bit forms and 0 when the type has none.
-func (h HeaderType) PointerSize() int {
-	switch h {
-	case HeaderSystem32, HeaderCompact32, HeaderFull32, HeaderInstance32, HeaderPerfInfo32, HeaderEvent32:
-		return 4
-	case HeaderSystem64, HeaderCompact64, HeaderFull64, HeaderInstance64, HeaderPerfInfo64, HeaderEvent64:
-		return 8
-	}
-	return 0
-}
+func (h HeaderType) PointerSize() int { return int(headerFacts[h].ptr) }
 
 // fixedSize is the length of the fixed part of a header type, before
 // extensions, or 0 when the type is not framed by a fixed header.
-func (h HeaderType) fixedSize() int {
-	switch h {
-	case HeaderSystem32, HeaderSystem64:
-		return 32
-	case HeaderCompact32, HeaderCompact64:
-		return 24
-	case HeaderFull32, HeaderFull64:
-		return 48
-	case HeaderInstance32, HeaderInstance64:
-		return 72
-	case HeaderPerfInfo32, HeaderPerfInfo64:
-		return 16
-	case HeaderEvent32, HeaderEvent64:
-		return 80
-	case HeaderMessage:
-		return 8
-	}
-	return 0
+func (h HeaderType) fixedSize() int { return int(headerFacts[h].fixed) }
+
+// headerFact is what the methods above tell of a header type. They read a
+// table indexed by every uint8 value rather than switch: a switch over the
+// header type compiles to an indirect jump, which mispredicts on every
+// change of header type in a stream (pool events under SYSTEM64 headers
+// between stack records under PERFINFO64, say).
+type headerFact struct {
+	ptr, fixed uint8
+	kernel     bool
+}
+
+var headerFacts = [256]headerFact{
+	HeaderSystem32:   {ptr: 4, fixed: 32, kernel: true},
+	HeaderSystem64:   {ptr: 8, fixed: 32, kernel: true},
+	HeaderCompact32:  {ptr: 4, fixed: 24, kernel: true},
+	HeaderCompact64:  {ptr: 8, fixed: 24, kernel: true},
+	HeaderFull32:     {ptr: 4, fixed: 48},
+	HeaderFull64:     {ptr: 8, fixed: 48},
+	HeaderInstance32: {ptr: 4, fixed: 72},
+	HeaderInstance64: {ptr: 8, fixed: 72},
+	HeaderPerfInfo32: {ptr: 4, fixed: 16, kernel: true},
+	HeaderPerfInfo64: {ptr: 8, fixed: 16, kernel: true},
+	HeaderEvent32:    {ptr: 4, fixed: 80},
+	HeaderEvent64:    {ptr: 8, fixed: 80},
+	HeaderMessage:    {fixed: 8},
 }
 
 func itoa(v uint64) string {

@@ -31,6 +31,55 @@ func BenchmarkDecodePool(b *testing.B) {
 	}
 }
 
+// BenchmarkPoolEventDecode is BenchmarkDecodePool through the method that
+// fills a caller's PoolEvent (one op = one event).
+func BenchmarkPoolEventDecode(b *testing.B) {
+	p := (&payloadBuilder{ptr: 8}).u32(0x200).u32(0x20707249).ptrv(0x90).ptrv(0x8a001000).b
+	ev := poolEvent(HeaderPerfInfo64, 0x20, p)
+	b.ReportAllocs()
+	var e PoolEvent
+	var sum uint64
+	for b.Loop() {
+		if err := e.Decode(ev); err != nil {
+			b.Fatal(err)
+		}
+		sum += e.NumberOfBytes
+	}
+	_ = sum
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkDecodeStackKey compares DecodeStackKey with StackKey.Decode on
+// a 64-bit StackKeyKernel record (one op = one event).
+func BenchmarkDecodeStackKey(b *testing.B) {
+	p := (&payloadBuilder{ptr: 8}).u64(0x1234).u32(4).u32(8).ptrv(0xffffa00012340000).b
+	ev := &Event{Header: HeaderPerfInfo64, Hook: HookStackKeyKernel, Opcode: opStackKeyKernel, Payload: p}
+	b.Run("func", func(b *testing.B) {
+		b.ReportAllocs()
+		var sum uint64
+		for b.Loop() {
+			k, err := DecodeStackKey(ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sum += k.Key
+		}
+		_ = sum
+	})
+	b.Run("method", func(b *testing.B) {
+		b.ReportAllocs()
+		var k StackKey
+		var sum uint64
+		for b.Loop() {
+			if err := k.Decode(ev); err != nil {
+				b.Fatal(err)
+			}
+			sum += k.Key
+		}
+		_ = sum
+	})
+}
+
 // BenchmarkDecodeStack measures decoding a 32-frame Stack event and
 // walking its frames (one op = one event).
 func BenchmarkDecodeStack(b *testing.B) {

@@ -119,29 +119,35 @@ func DecodeStack(ev *Event) (Stack, error) {
 // DecodeStackKey decodes a StackKeyKernel (0x1825) or StackKeyUser (0x1826)
 // event. It does not allocate unless it returns an error.
 func DecodeStackKey(ev *Event) (StackKey, error) {
+	var k StackKey
+	err := k.Decode(ev)
+	return k, err
+}
+
+// Decode is [DecodeStackKey] writing into k, for loops over millions of
+// events (see [PoolEvent.Decode]). On error k is zero.
+func (k *StackKey) Decode(ev *Event) error {
 	op, ok := isStackWalk(ev)
 	if !ok || (op != opStackKeyKernel && op != opStackKeyUser) {
-		return StackKey{}, errNotA("StackWalk stack key", ev)
+		*k = StackKey{}
+		return errNotA("StackWalk stack key", ev)
 	}
 	p := ev.Payload
 	size := ev.PointerSize()
 	if size == 0 || len(p) < 16+size {
-		return StackKey{}, stackErr(ev, op)
+		*k = StackKey{}
+		return stackErr(ev, op)
 	}
-	var key uint64
+	k.EventTimeStamp = int64(binary.LittleEndian.Uint64(p))
+	k.Process = PID(binary.LittleEndian.Uint32(p[8:]))
+	k.Thread = TID(binary.LittleEndian.Uint32(p[12:]))
 	if size == 4 {
-		key = uint64(binary.LittleEndian.Uint32(p[16:]))
+		k.Key = uint64(binary.LittleEndian.Uint32(p[16:]))
 	} else {
-		key = binary.LittleEndian.Uint64(p[16:])
+		k.Key = binary.LittleEndian.Uint64(p[16:])
 	}
-	// One literal: see DecodePool.
-	return StackKey{
-		EventTimeStamp: int64(binary.LittleEndian.Uint64(p)),
-		Process:        PID(binary.LittleEndian.Uint32(p[8:])),
-		Thread:         TID(binary.LittleEndian.Uint32(p[12:])),
-		Key:            key,
-		Kernel:         op == opStackKeyKernel,
-	}, nil
+	k.Kernel = op == opStackKeyKernel
+	return nil
 }
 
 // DecodeStackKeyDef decodes a KeyCreate (0x1822), KeyDelete (0x1823) or

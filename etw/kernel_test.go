@@ -284,3 +284,38 @@ func TestFormatSID(t *testing.T) {
 		t.Errorf("short SID = %q", s)
 	}
 }
+
+// TestDecodeMethodsReuse checks that the Decode methods leave nothing of
+// an earlier event in a reused value, and zero it on error.
+func TestDecodeMethodsReuse(t *testing.T) {
+	tag := uint32(0x20707249)
+	session := poolEvent(HeaderSystem64, 0x21, (&payloadBuilder{ptr: 8}).u32(0x21).u32(tag).u64(0x40).u64(0xffffa00000001000).u32(3).b)
+	regular := poolEvent(HeaderSystem64, 0x20, (&payloadBuilder{ptr: 8}).u32(0x200).u32(tag).u64(0x80).u64(0xffffa00000002000).b)
+	snap := poolEvent(HeaderSystem64, 0x28, []byte{1, 2, 3})
+	var e PoolEvent
+	for _, ev := range []*Event{session, regular, snap, session, snap, regular} {
+		want, err := DecodePool(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Decode(ev); err != nil {
+			t.Fatal(err)
+		}
+		if e.Op != want.Op || e.Type != want.Type || e.Tag != want.Tag || e.NumberOfBytes != want.NumberOfBytes ||
+			e.Entry != want.Entry || e.SessionID != want.SessionID || !slices.Equal(e.Raw, want.Raw) {
+			t.Errorf("reused %+v, want %+v", e, want)
+		}
+	}
+	if err := e.Decode(poolEvent(HeaderSystem64, 0x20, []byte{1})); err == nil || e.Op != 0 || e.Entry != 0 {
+		t.Errorf("short payload: %v, %+v", err, e)
+	}
+	var k StackKey
+	ev := &Event{Header: HeaderPerfInfo64, Hook: HookStackKeyUser, Opcode: opStackKeyUser, Payload: (&payloadBuilder{ptr: 8}).u64(9).u32(4).u32(8).ptrv(0x77).b}
+	if err := k.Decode(ev); err != nil || k != (StackKey{EventTimeStamp: 9, Process: 4, Thread: 8, Key: 0x77}) {
+		t.Errorf("StackKey.Decode = %+v, %v", k, err)
+	}
+	ev.Payload = ev.Payload[:10]
+	if err := k.Decode(ev); err == nil || k != (StackKey{}) {
+		t.Errorf("short StackKey: %+v, %v", k, err)
+	}
+}

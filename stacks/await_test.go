@@ -103,7 +103,7 @@ func TestAwaitMatchesEvent(t *testing.T) {
 			case ev.Opcode == 37 || ev.Opcode == 38:
 				k, err := etw.DecodeStackKey(ev)
 				require.NoError(t, err)
-				cb.KeyReference(k, ev.Processor, ev.Timestamp)
+				cb.KeyReference(&k, ev.Processor, ev.Timestamp)
 			case cb.Uses(ev):
 				cb.Event(ev)
 			default:

@@ -84,15 +84,17 @@ type Stats struct {
 
 // pending is a wanted event waiting for its stack.
 type pending struct {
-	ev       etw.Event // a copy of the event, when hasEv
-	hasEv    bool
 	ts       int64
+	deadline int64
 	pid      etw.PID
-	cpu      uint16
 	tid      etw.TID
 	kernel   part
 	user     part
-	deadline int64
+	cpu      uint16
+	hasEv    bool
+	// ev holds a copy of the event when hasEv; it is kept apart so that
+	// the fields above, read on every lookup, stay in one cache line.
+	ev *etw.Event
 }
 
 // An event is matched to its stack records by timestamp and thread, and
@@ -273,7 +275,10 @@ func (c *Correlator) Event(ev *etw.Event) {
 		c.stackWalk(ev)
 	} else if c.wanted(ev) {
 		p := c.alloc()
-		ev.CloneInto(&p.ev)
+		if p.ev == nil {
+			p.ev = new(etw.Event)
+		}
+		ev.CloneInto(p.ev)
 		p.hasEv = true
 		if xs, ok := ev.ExtStack(); ok {
 			c.stats.ExtStacks++
@@ -371,7 +376,7 @@ func (c *Correlator) release(all bool) {
 		c.stats.Emitted++
 		if c.opts.Emit != nil {
 			if p.hasEv {
-				c.opts.Emit(&p.ev, id)
+				c.opts.Emit(p.ev, id)
 			} else {
 				c.opts.Emit(nil, id)
 			}
@@ -474,10 +479,10 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 // KeyReference takes a decoded StackKeyKernel or StackKeyUser record,
 // logged at raw time ts on processor cpu, as [Correlator.Event] would take
 // the record itself. Callers that decode records on their own (see
-// [Correlator.Await]) use it.
-func (c *Correlator) KeyReference(k etw.StackKey, cpu uint16, ts int64) {
+// [Correlator.Await]) use it. k is not kept.
+func (c *Correlator) KeyReference(k *etw.StackKey, cpu uint16, ts int64) {
 	c.now = ts
-	c.keyReference(&k, cpu, ts)
+	c.keyReference(k, cpu, ts)
 	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
 		c.release(false)
 	}

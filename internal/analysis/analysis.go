@@ -114,6 +114,7 @@ type Pipeline struct {
 	// their stacks, oldest at opsHead.
 	ops     []pool.Op
 	opsHead int
+	key     etw.StackKey // scratch of feed
 }
 
 // New returns a pipeline for a trace with the given clock, pointer size and
@@ -454,7 +455,7 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 // buffers for reuse unless larger than maxKeptRecord.
 const (
 	batchLen        = 4096
-	batchesInFlight = 4
+	batchesInFlight = 8
 	maxKeptRecord   = 4096
 )
 
@@ -490,6 +491,9 @@ type batch struct {
 	nev  int
 	errs []error // damage reports (*etw.FormatError), in order
 	err  error   // an error that ends the read
+	// Decoding scratch of the reading goroutine.
+	pool etw.PoolEvent
+	key  etw.StackKey
 }
 
 func newBatch() *batch {
@@ -519,39 +523,53 @@ func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
 	if !b.room(true) {
 		return false
 	}
+	// Records are written field by field into their slot: building one on
+	// the stack and copying it stalls on store forwarding.
 	switch {
 	case isPool(ev) && ev.IsKernel(): // kernel records carry no extended-data stack
-		pe, err := etw.DecodePool(ev)
-		if err != nil {
+		pe := &b.pool
+		if pe.Decode(ev) != nil {
 			break
 		}
-		b.recs = append(b.recs, rec{kind: recPool, ts: ev.Timestamp, pid: uint32(ev.PID), tid: uint32(stacks.ThreadOf(ev)),
-			cpu: ev.Processor, op: uint8(pe.Op), a: pe.Entry, b: pe.NumberOfBytes, c: uint32(pe.Tag), d: uint32(pe.Type), e: pe.SessionID})
+		r := b.next()
+		r.kind, r.ts, r.pid, r.tid, r.cpu = recPool, ev.Timestamp, uint32(ev.PID), uint32(stacks.ThreadOf(ev)), ev.Processor
+		r.op, r.a, r.b, r.c, r.d, r.e = uint8(pe.Op), pe.Entry, pe.NumberOfBytes, uint32(pe.Tag), uint32(pe.Type), pe.SessionID
 		return true
 	case ev.Provider == etw.StackWalkGUID && (ev.Opcode == 37 || ev.Opcode == 38):
-		k, err := etw.DecodeStackKey(ev)
-		if err != nil {
+		k := &b.key
+		if k.Decode(ev) != nil {
 			break
 		}
-		r := rec{kind: recKey, ts: ev.Timestamp, cpu: ev.Processor, a: k.Key, b: uint64(k.EventTimeStamp), c: uint32(k.Thread), d: uint32(k.Process)}
+		r := b.next()
+		r.kind, r.ts, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
 		if k.Kernel {
 			r.op = 1
 		}
-		b.recs = append(b.recs, r)
+		r.a, r.b, r.c, r.d = k.Key, uint64(k.EventTimeStamp), uint32(k.Thread), uint32(k.Process)
 		return true
 	case !p.uses(ev):
 		if n := len(b.recs); n > 0 && b.recs[n-1].kind == recSkip {
 			b.recs[n-1].a++
 			b.recs[n-1].ts = ev.Timestamp
 		} else {
-			b.recs = append(b.recs, rec{kind: recSkip, ts: ev.Timestamp, a: 1})
+			r := b.next()
+			r.kind, r.ts, r.a = recSkip, ev.Timestamp, 1
 		}
 		return true
 	}
 	ev.CloneInto(&b.evs[b.nev])
-	b.recs = append(b.recs, rec{kind: recEvent, e: uint32(b.nev)})
+	r := b.next()
+	r.kind, r.e = recEvent, uint32(b.nev)
 	b.nev++
 	return true
+}
+
+// next extends the batch by one record and returns it; only the fields
+// its kind uses are meaningful. The caller has checked room.
+func (b *batch) next() *rec {
+	n := len(b.recs)
+	b.recs = b.recs[:n+1]
+	return &b.recs[n]
 }
 
 // feed runs the records of a batch through the pipeline, as Event would
@@ -563,16 +581,18 @@ func (p *Pipeline) feed(b *batch) {
 		case recPool:
 			p.count(1)
 			po := etw.PoolOp(r.op)
-			op := pool.Op{Time: r.ts, Kind: pool.Free, Session: po.IsSession(), SessionID: r.e, Type: r.d, Tag: pool.Tag(r.c),
-				Size: r.b, Entry: r.a, PID: r.pid, TID: r.tid}
+			op := p.pushOp()
+			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.e, r.d, pool.Tag(r.c)
+			op.Size, op.Entry, op.PID, op.TID, op.Stack = r.b, r.a, r.pid, r.tid, pool.NoStack
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}
-			p.pushOp(&op)
 			p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
 		case recKey:
 			p.count(1)
-			p.corr.KeyReference(etw.StackKey{EventTimeStamp: int64(r.b), Process: etw.PID(r.d), Thread: etw.TID(r.c), Key: r.a, Kernel: r.op == 1}, r.cpu, r.ts)
+			k := &p.key
+			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = int64(r.b), etw.PID(r.d), etw.TID(r.c), r.a, r.op == 1
+			p.corr.KeyReference(k, r.cpu, r.ts)
 		case recEvent:
 			p.Event(&b.evs[r.e])
 		case recSkip:
@@ -581,13 +601,21 @@ func (p *Pipeline) feed(b *batch) {
 	}
 }
 
-// pushOp queues a decoded pool event until the correlator emits it.
-func (p *Pipeline) pushOp(op *pool.Op) {
+// pushOp adds a slot to the queue of decoded pool events waiting for the
+// correlator to emit them, and returns it for the caller to fill (field by
+// field: a struct built elsewhere and copied in stalls on store
+// forwarding).
+func (p *Pipeline) pushOp() *pool.Op {
 	if p.opsHead > 0 && len(p.ops) == cap(p.ops) && p.opsHead*2 >= len(p.ops) {
 		p.ops = p.ops[:copy(p.ops, p.ops[p.opsHead:])]
 		p.opsHead = 0
 	}
-	p.ops = append(p.ops, *op)
+	if len(p.ops) == cap(p.ops) {
+		p.ops = append(p.ops, pool.Op{})
+	} else {
+		p.ops = p.ops[:len(p.ops)+1]
+	}
+	return &p.ops[len(p.ops)-1]
 }
 
 // readBatches reads r to the end into batches taken from free and sent on
