@@ -85,7 +85,9 @@ func (t *blockTable) slot(addr uint64) (s *blockSlot, found bool) {
 		s = &t.slots[i]
 		if s.used == 0 {
 			t.n++
-			*s = blockSlot{addr: addr, used: 1}
+			// Field by field: a composite literal is built on the stack
+			// and copied, which stalls on store forwarding.
+			s.addr, s.time, s.size, s.group, s.used = addr, 0, 0, 0, 1
 			return s, false
 		}
 		if s.addr == addr {

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -103,4 +104,42 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestFastRecordAgrees checks fastRecord against the etw decoders: for
+// random pool and stack-key records in every kernel header type and
+// random payload lengths, whenever fastRecord takes a record,
+// decodedRecord takes it too and writes the same record.
+func TestFastRecordAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	headers := []etw.HeaderType{etw.HeaderSystem32, etw.HeaderSystem64, etw.HeaderCompact32, etw.HeaderCompact64,
+		etw.HeaderPerfInfo32, etw.HeaderPerfInfo64}
+	hooks := []etw.HookID{0x0E20, 0x0E21, 0x0E22, 0x0E23, 0x0E28, etw.HookStackKeyKernel, etw.HookStackKeyUser, 0x1820}
+	var fast, dec batch
+	fast.recs, dec.recs = make([]rec, 0, 1), make([]rec, 0, 1)
+	taken := 0
+	for range 200_000 {
+		h := hooks[rng.IntN(len(hooks))]
+		ev := &etw.Event{Header: headers[rng.IntN(len(headers))], Hook: h, Opcode: uint8(h), Version: 2,
+			Timestamp: rng.Int64(), PID: etw.PID(rng.Uint32()), TID: etw.TID(rng.Uint32()), Processor: uint16(rng.IntN(64))}
+		ev.Provider = etw.PoolGUID
+		if h>>8 == 0x18 {
+			ev.Provider = etw.StackWalkGUID
+		}
+		if rng.IntN(4) == 0 {
+			ev.TID = etw.NoTID
+		}
+		ev.Payload = make([]byte, rng.IntN(40))
+		for i := range ev.Payload {
+			ev.Payload[i] = byte(rng.Uint32())
+		}
+		fast.recs, dec.recs = fast.recs[:0], dec.recs[:0]
+		if !fastRecord(ev, &fast) {
+			continue
+		}
+		taken++
+		require.True(t, decodedRecord(ev, &dec), "decoders refuse %v hook %v len %d", ev.Header, ev.Hook, len(ev.Payload))
+		require.Equal(t, dec.recs[0], fast.recs[0], "%v hook %v len %d", ev.Header, ev.Hook, len(ev.Payload))
+	}
+	require.Greater(t, taken, 10_000)
 }
