@@ -359,6 +359,7 @@ func (c *Correlator) Finish() { c.release(true) }
 // release emits wanted events from the head of the queue while they are
 // complete or past their deadline.
 func (c *Correlator) release(all bool) {
+	emitted := false
 	for c.head < len(c.queue) {
 		p := c.queue[c.head]
 		if !all && !c.complete(p) && c.now < p.deadline {
@@ -382,6 +383,12 @@ func (c *Correlator) release(all bool) {
 			}
 		}
 		c.free = append(c.free, p)
+		emitted = true
+	}
+	if !emitted {
+		// The head stays, and the loop has just found it incomplete.
+		c.headDirty = false
+		return
 	}
 	if c.head > 1024 && c.head*2 > len(c.queue) {
 		n := copy(c.queue, c.queue[c.head:])
@@ -416,11 +423,9 @@ func (c *Correlator) complete(p *pending) bool {
 // sawUser notes that an event of thread tid at raw time ts got a user-mode
 // stack part.
 func (c *Correlator) sawUser(tid etw.TID, ts int64) {
-	if old, ok := c.userSeen.get(tid); !ok || ts > old {
-		if !ok && c.userSeen.len() >= maxThreadsTracked {
-			c.userSeen.clear() // bound memory on traces with endless thread ids
-		}
-		c.userSeen.set(tid, ts)
+	// The table is cleared when full, to bound memory on traces with
+	// endless thread ids.
+	if c.userSeen.raise(tid, ts, maxThreadsTracked) {
 		c.headDirty = c.headP != nil
 	}
 }

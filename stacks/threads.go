@@ -53,6 +53,36 @@ func (t *threadTimes) set(tid etw.TID, ts int64) {
 	}
 }
 
+// raise gives tid the time ts unless it has a later or equal one, and
+// reports whether it did. A thread new to a table that already holds limit
+// threads empties the table first.
+func (t *threadTimes) raise(tid etw.TID, ts int64, limit int) bool {
+	if 2*(t.n+1) > len(t.keys) {
+		t.grow()
+	}
+	mask := len(t.keys) - 1
+	k := uint64(tid) + 1
+	for i := threadSlot(tid, mask); ; i = (i + 1) & mask {
+		switch t.keys[i] {
+		case k:
+			if ts <= t.vals[i] {
+				return false
+			}
+			t.vals[i] = ts
+			return true
+		case 0:
+			if t.n >= limit {
+				t.clear()
+				t.set(tid, ts)
+				return true
+			}
+			t.keys[i], t.vals[i] = k, ts
+			t.n++
+			return true
+		}
+	}
+}
+
 func (t *threadTimes) grow() {
 	keys, vals := t.keys, t.vals
 	size := max(64, 2*len(keys))

@@ -21,9 +21,24 @@ func TestThreadTimes(t *testing.T) {
 		case 1:
 			tid = 0xFFFFFFFF
 		}
-		if rng.IntN(3) == 0 {
+		switch rng.IntN(6) {
+		case 0:
 			tt.set(tid, int64(i))
 			ref[tid] = int64(i)
+		case 1:
+			// raise with a time that may be earlier than the one held.
+			ts := int64(i) - int64(rng.IntN(20_000))
+			old, had := ref[tid]
+			want := !had || ts > old
+			if !had && len(ref) >= 2500 {
+				clear(ref)
+			}
+			if want {
+				ref[tid] = ts
+			}
+			if got := tt.raise(tid, ts, 2500); got != want {
+				t.Fatalf("op %d: raise(%d, %d) = %v, want %v", i, tid, ts, got, want)
+			}
 		}
 		got, ok := tt.get(tid)
 		want, wok := ref[tid]
