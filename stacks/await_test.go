@@ -26,7 +26,7 @@ func randomStackStream(seed uint64, n int) []*etw.Event {
 	}
 	var lates []late
 	for range n {
-		ts += int64(1 + rng.IntN(40))
+		ts += int64(rng.IntN(41)) // equal timestamps too
 		for len(lates) > 0 && lates[0].at <= ts {
 			l := lates[0]
 			lates = lates[1:]
@@ -43,7 +43,12 @@ func randomStackStream(seed uint64, n int) []*etw.Event {
 			ev.Processor = uint16(rng.IntN(4))
 			out = append(out, ev)
 			if rng.IntN(8) != 0 {
-				out = append(out, keyRefEvent(ts, ts, pid, tid, true, uint64(0x100+rng.IntN(20))))
+				kr := keyRefEvent(ts, ts, pid, tid, true, uint64(0x100+rng.IntN(20)))
+				kr.Processor = ev.Processor
+				if rng.IntN(10) == 0 {
+					kr.Processor ^= 1 // the pair split across processors
+				}
+				out = append(out, kr)
 			}
 			if pid != 4 && rng.IntN(5) != 0 {
 				l := late{at: ts + int64(rng.IntN(1500)), eventTS: ts, tid: tid, key: uint64(0x900 + rng.IntN(20))}
@@ -71,7 +76,8 @@ func randomStackStream(seed uint64, n int) []*etw.Event {
 
 // TestAwaitMatchesEvent feeds the same stream twice: every event through
 // Event, and the way a caller that decodes its own records does it (pool
-// events through Await, key references through KeyReference, events the
+// events through Await, or AwaitKernelKey when their kernel key reference
+// follows at once, key references through KeyReference, events the
 // correlator does not use through Advance). Emitted stacks, their frames
 // and the statistics must agree.
 func TestAwaitMatchesEvent(t *testing.T) {
@@ -95,10 +101,22 @@ func TestAwaitMatchesEvent(t *testing.T) {
 				queue = queue[1:]
 			},
 		})
-		for _, ev := range evs {
+		merged := 0
+		for i := 0; i < len(evs); i++ {
+			ev := evs[i]
 			switch {
 			case ev.Provider == etw.PoolGUID:
 				queue = append(queue, ev.Timestamp)
+				if i+1 < len(evs) && evs[i+1].Opcode == 37 && evs[i+1].Processor == ev.Processor {
+					k, err := etw.DecodeStackKey(evs[i+1])
+					require.NoError(t, err)
+					if k.EventTimeStamp == ev.Timestamp && k.Thread == stacks.ThreadOf(ev) {
+						cb.AwaitKernelKey(ev.Timestamp, ev.PID, stacks.ThreadOf(ev), ev.Processor, &k, evs[i+1].Timestamp)
+						merged++
+						i++
+						continue
+					}
+				}
 				cb.Await(ev.Timestamp, ev.PID, stacks.ThreadOf(ev), ev.Processor)
 			case ev.Opcode == 37 || ev.Opcode == 38:
 				k, err := etw.DecodeStackKey(ev)
@@ -111,6 +129,7 @@ func TestAwaitMatchesEvent(t *testing.T) {
 			}
 		}
 		cb.Finish()
+		require.NotZero(t, merged)
 
 		if seed == 0 {
 			t.Logf("stats %+v", ca.Stats())

@@ -310,6 +310,29 @@ func (c *Correlator) Await(ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 	}
 }
 
+// AwaitKernelKey is [Correlator.Await] for an event followed at once by
+// its StackKeyKernel record k (logged at raw time keyTS on the same
+// processor), then [Correlator.KeyReference] for k: the pair most pool
+// events come in. When k names this event and no earlier waiting event
+// has its timestamp and thread, the reference is attached without a
+// search; the outcome is the same either way.
+func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
+	c.Await(ts, pid, tid, cpu)
+	c.now = keyTS
+	n := len(c.queue)
+	if k.Kernel && k.EventTimeStamp == ts && k.Thread == tid && !c.unsorted && n > c.head && (n-1 == c.head || c.qts[n-2] < ts) {
+		// The event just queued is the first waiting one with this
+		// timestamp, so it is the one the search would find.
+		c.stats.KeyReferences++
+		c.attachKey(c.queue[n-1], k, cpu, keyTS)
+	} else {
+		c.keyReference(k, cpu, keyTS)
+	}
+	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+		c.release(false)
+	}
+}
+
 // enqueue appends a wanted event to the queue.
 func (c *Correlator) enqueue(p *pending, ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 	p.ts, p.pid, p.tid, p.cpu = ts, pid, tid, cpu
@@ -500,6 +523,11 @@ func (c *Correlator) keyReference(k *etw.StackKey, cpu uint16, ts int64) {
 		c.stats.Unattached++
 		return
 	}
+	c.attachKey(p, k, cpu, ts)
+}
+
+// attachKey attaches a key reference to the waiting event p it belongs to.
+func (c *Correlator) attachKey(p *pending, k *etw.StackKey, cpu uint16, ts int64) {
 	c.stats.Attached++
 	pt := c.keyPart(k.Kernel, k.Key)
 	if k.Kernel {

@@ -409,7 +409,8 @@ func Run(path string, opts Options) (*Result, error) {
 // goroutine of its own, a few batches of events ahead of the pipeline, so
 // that on a machine with two cores or more reading and analysis overlap.
 // What crosses between them is small: pool events and stack-key
-// references are decoded by the reading goroutine into 48-byte records,
+// references are decoded by the reading goroutine into 64-byte records
+// (a pool event and the kernel stack key that follows it share one),
 // the few other events the pipeline uses are copied, and the rest are only
 // counted.
 func RunReader(r *etw.Reader, opts Options) (*Result, error) {
@@ -469,16 +470,20 @@ const (
 
 // Kinds of rec.
 const (
-	recPool  uint8 = iota + 1 // a decoded pool event
-	recKey                    // a decoded stack-key reference
-	recEvent                  // a copied event: batch.evs[idx]
-	recSkip                   // events the pipeline has no use for
+	recPool    uint8 = iota + 1 // a decoded pool event
+	recKey                      // a decoded stack-key reference
+	recEvent                    // a copied event: batch.evs[idx]
+	recSkip                     // events the pipeline has no use for
+	recPoolKey                  // recPool with the StackKeyKernel record that followed it
 )
 
 // rec is one entry of a batch. Its fields depend on kind:
 //
 //	recPool:  ts, pid, tid (ThreadOf), cpu, op (PoolOp), a = Entry,
 //	          b = NumberOfBytes, c = Tag, d = Type, e = SessionID
+//	recPoolKey: recPool, and the Key k of the StackKeyKernel record
+//	          logged next on the same processor at kts for this event
+//	          (its EventTimeStamp ts, Thread tid, Process pid)
 //	recKey:   ts (of the record), cpu, op (1 kernel, 0 user), a = Key,
 //	          b = EventTimeStamp, c = Thread, d = Process
 //	recEvent: e = index into batch.evs
@@ -486,6 +491,8 @@ const (
 type rec struct {
 	ts       int64
 	a, b     uint64
+	k        uint64
+	kts      int64
 	c, d, e  uint32
 	pid, tid uint32
 	cpu      uint16
@@ -612,6 +619,16 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 		r.b, r.a = binary.LittleEndian.Uint64(pl[8:]), binary.LittleEndian.Uint64(pl[16:])
 		return true
 	case etw.HookStackKeyKernel, etw.HookStackKeyUser:
+		if ev.Hook == etw.HookStackKeyKernel && len(b.recs) > 0 {
+			// Most pool events are followed at once by their kernel
+			// stack key: one record then stands for both.
+			if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
+				r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
+				r.tid == binary.LittleEndian.Uint32(pl[12:]) {
+				r.kind, r.k, r.kts = recPoolKey, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
+				return true
+			}
+		}
 		r := b.next()
 		r.kind, r.ts, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
 		if ev.Hook == etw.HookStackKeyKernel {
@@ -638,7 +655,7 @@ func (p *Pipeline) feed(b *batch) {
 	for i := range b.recs {
 		r := &b.recs[i]
 		switch r.kind {
-		case recPool:
+		case recPool, recPoolKey:
 			p.count(1)
 			po := etw.PoolOp(r.op)
 			op := p.pushOp()
@@ -647,7 +664,14 @@ func (p *Pipeline) feed(b *batch) {
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}
-			p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
+			if r.kind == recPool {
+				p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
+				continue
+			}
+			p.count(1)
+			k := &p.key
+			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.k, true
+			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.kts)
 		case recKey:
 			p.count(1)
 			k := &p.key

@@ -83,6 +83,26 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 		require.NoError(t, sc.WriteTo(w))
 		require.NoError(t, f.Close())
 		requireSameResult(t, path, Options{})
+
+		// Most pool events share a record with their kernel stack key.
+		r, err := etw.Open(path)
+		require.NoError(t, err)
+		defer r.Close()
+		p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, Options{})
+		require.NoError(t, err)
+		kinds := map[uint8]int{}
+		bt := newBatch()
+		for ev, err := range r.All() {
+			require.NoError(t, err)
+			for !bt.add(p, ev) {
+				for _, rc := range bt.recs {
+					kinds[rc.kind]++
+				}
+				bt.reset()
+			}
+		}
+		t.Logf("records by kind: %v", kinds)
+		require.Greater(t, kinds[recPoolKey], 10*kinds[recPool])
 	})
 	t.Run("damaged", func(t *testing.T) {
 		data, err := os.ReadFile(irpLeak)
