@@ -652,11 +652,15 @@ func (b *batch) next() *rec {
 // feed runs the records of a batch through the pipeline, as Event would
 // run the events they stand for.
 func (p *Pipeline) feed(b *batch) {
+	// Events of the decoded records are counted at the end (events fed
+	// through Event and skipped ones count themselves).
+	var n int64
+	defer func() { p.count(n) }()
 	for i := range b.recs {
 		r := &b.recs[i]
 		switch r.kind {
 		case recPool, recPoolKey:
-			p.count(1)
+			n++
 			po := etw.PoolOp(r.op)
 			op := p.pushOp()
 			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.e, r.d, pool.Tag(r.c)
@@ -668,12 +672,12 @@ func (p *Pipeline) feed(b *batch) {
 				p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
 				continue
 			}
-			p.count(1)
+			n++
 			k := &p.key
 			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.k, true
 			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.kts)
 		case recKey:
-			p.count(1)
+			n++
 			k := &p.key
 			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = int64(r.b), etw.PID(r.d), etw.TID(r.c), r.a, r.op == 1
 			p.corr.KeyReference(k, r.cpu, r.ts)
