@@ -425,8 +425,14 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 		free <- newBatch()
 	}
 	stop := make(chan struct{})
-	defer close(stop) // ends the reading goroutine if we return early
 	go readBatches(r, p, full, free, stop)
+	defer func() {
+		// On an early return, end the reading goroutine and wait until it
+		// has (it closes full), so that the caller may close r.
+		close(stop)
+		for range full {
+		}
+	}()
 
 	var readErrs []error
 	// Each stage keeps its own OS thread, and so (the OS permitting) its
@@ -690,9 +696,9 @@ func (p *Pipeline) feed(b *batch) {
 }
 
 // pushOp adds a slot to the queue of decoded pool events waiting for the
-// correlator to emit them, and returns it for the caller to fill (field by
-// field: a struct built elsewhere and copied in stalls on store
-// forwarding).
+// correlator to emit them, and returns it for the caller to fill, every
+// field (it may hold an earlier op), one by one: a struct built elsewhere
+// and copied in stalls on store forwarding.
 func (p *Pipeline) pushOp() *pool.Op {
 	if p.opsHead > 0 && len(p.ops) == cap(p.ops) && p.opsHead*2 >= len(p.ops) {
 		p.ops = p.ops[:copy(p.ops, p.ops[p.opsHead:])]

@@ -163,3 +163,34 @@ func TestFastRecordAgrees(t *testing.T) {
 	}
 	require.Greater(t, taken, 10_000)
 }
+
+// failingReaderAt fails every read at or past offset after.
+type failingReaderAt struct {
+	data  []byte
+	after int64
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (f *failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.after {
+		return 0, errDisk
+	}
+	return copy(p, f.data[off:]), nil
+}
+
+// TestRunReaderReadError checks that an I/O error in the middle of a trace
+// ends RunReader with that error, and that the reading goroutine has ended
+// by then (run with -race: the test reads the trace again through the
+// same data right after).
+func TestRunReaderReadError(t *testing.T) {
+	data, err := os.ReadFile(irpLeak)
+	require.NoError(t, err)
+	for _, after := range []int64{200_000, int64(len(data)) - 70_000} {
+		r, err := etw.NewReader(&failingReaderAt{data: data, after: after}, int64(len(data)))
+		require.NoError(t, err)
+		_, err = RunReader(r, Options{})
+		require.ErrorIs(t, err, errDisk)
+		require.NoError(t, r.Close())
+	}
+}
