@@ -16,21 +16,30 @@ func threadSlot(tid etw.TID, mask int) int {
 	return int(h>>32) & mask
 }
 
-// get returns the time of tid and whether it has one.
-func (t *threadTimes) get(tid etw.TID) (int64, bool) {
-	if t.n == 0 {
-		return 0, false
-	}
+// find returns the slot of tid and true, or the free slot where tid would
+// go and false. The table must have a free slot.
+func (t *threadTimes) find(tid etw.TID) (int, bool) {
 	mask := len(t.keys) - 1
 	k := uint64(tid) + 1
 	for i := threadSlot(tid, mask); ; i = (i + 1) & mask {
 		switch t.keys[i] {
 		case k:
-			return t.vals[i], true
+			return i, true
 		case 0:
-			return 0, false
+			return i, false
 		}
 	}
+}
+
+// get returns the time of tid and whether it has one.
+func (t *threadTimes) get(tid etw.TID) (int64, bool) {
+	if t.n == 0 {
+		return 0, false
+	}
+	if i, ok := t.find(tid); ok {
+		return t.vals[i], true
+	}
+	return 0, false
 }
 
 // set gives tid the time ts.
@@ -38,19 +47,12 @@ func (t *threadTimes) set(tid etw.TID, ts int64) {
 	if 2*(t.n+1) > len(t.keys) {
 		t.grow()
 	}
-	mask := len(t.keys) - 1
-	k := uint64(tid) + 1
-	for i := threadSlot(tid, mask); ; i = (i + 1) & mask {
-		switch t.keys[i] {
-		case k:
-			t.vals[i] = ts
-			return
-		case 0:
-			t.keys[i], t.vals[i] = k, ts
-			t.n++
-			return
-		}
+	i, ok := t.find(tid)
+	if !ok {
+		t.keys[i] = uint64(tid) + 1
+		t.n++
 	}
+	t.vals[i] = ts
 }
 
 // raise gives tid the time ts unless it has a later or equal one, and
@@ -60,27 +62,20 @@ func (t *threadTimes) raise(tid etw.TID, ts int64, limit int) bool {
 	if 2*(t.n+1) > len(t.keys) {
 		t.grow()
 	}
-	mask := len(t.keys) - 1
-	k := uint64(tid) + 1
-	for i := threadSlot(tid, mask); ; i = (i + 1) & mask {
-		switch t.keys[i] {
-		case k:
-			if ts <= t.vals[i] {
-				return false
-			}
-			t.vals[i] = ts
-			return true
-		case 0:
-			if t.n >= limit {
-				t.clear()
-				t.set(tid, ts)
-				return true
-			}
-			t.keys[i], t.vals[i] = k, ts
-			t.n++
-			return true
-		}
+	i, ok := t.find(tid)
+	switch {
+	case ok && ts <= t.vals[i]:
+		return false
+	case !ok && t.n >= limit:
+		t.clear()
+		t.set(tid, ts)
+		return true
+	case !ok:
+		t.keys[i] = uint64(tid) + 1
+		t.n++
 	}
+	t.vals[i] = ts
+	return true
 }
 
 func (t *threadTimes) grow() {
