@@ -530,10 +530,10 @@ func (b *batch) reset() {
 	b.recs, b.nev, b.errs, b.err = b.recs[:0], 0, b.errs[:0], nil
 }
 
-// room reports whether the batch takes one more record (and, with ev, one
-// more copied event).
-func (b *batch) room(ev bool) bool {
-	return len(b.recs) < cap(b.recs) && (!ev || b.nev < len(b.evs))
+// room reports whether the batch takes one more record, which may be a
+// copied event.
+func (b *batch) room() bool {
+	return len(b.recs) < cap(b.recs) && b.nev < len(b.evs)
 }
 
 // add appends ev to the batch: decoded when it is a pool event or a
@@ -541,7 +541,7 @@ func (b *batch) room(ev bool) bool {
 // counted in a skip record when not. It reports false, adding nothing,
 // when the batch is full.
 func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
-	if !b.room(true) {
+	if !b.room() {
 		return false
 	}
 	// Records are written field by field into their slot: building one on
