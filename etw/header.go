@@ -1,5 +1,7 @@
 package etw
 
+import "strconv"
+
 // HeaderType is the trace-header type of a record, the byte at offset 2 of
 // every record (TRACE_HEADER_TYPE_* in ntwmi.h).
 type HeaderType uint8
@@ -96,16 +98,4 @@ var headerFacts = [256]headerFact{
 	HeaderMessage:    {fixed: 8},
 }
 
-func itoa(v uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return string(b[i:])
-}
+func itoa(v uint64) string { return strconv.FormatUint(v, 10) }

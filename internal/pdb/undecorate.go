@@ -1,6 +1,9 @@
 package pdb
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Undecorate makes a decorated linkage name readable.
 //
@@ -403,23 +406,9 @@ func (p *msvcParser) number() string {
 		}
 		p.s = p.s[i+1:]
 	}
-	s := uitoa(v)
+	s := strconv.FormatUint(v, 10)
 	if neg {
 		s = "-" + s
 	}
 	return s
-}
-
-func uitoa(v uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return string(b[i:])
 }
