@@ -47,7 +47,9 @@
 // as named fields, and [Event.Kind] ("PoolTrace/PoolAllocation",
 // "Image/DCStart", ...). A payload too short for a field gives a
 // *[DecodeError] naming that field; trailing bytes from newer versions are
-// ignored. Decoding a pool or stack event allocates nothing.
+// ignored. Decoding a pool or stack event allocates nothing; for loops over
+// millions of events, [PoolEvent.Decode] and [StackKey.Decode] fill a value
+// the caller keeps instead of returning a copy.
 //
 // # Memory and aliasing
 //
