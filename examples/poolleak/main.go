@@ -37,8 +37,8 @@ import (
 	"time"
 
 	"github.com/etwkit/etwkit/export"
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/htmlreport"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -90,8 +90,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func options(cfg config, stderr io.Writer) (analysis.Options, error) {
-	opts := analysis.Options{
+func options(cfg config, stderr io.Writer) (leak.Options, error) {
+	opts := leak.Options{
 		SymbolPath: stacks.SymbolPath(cfg.symbols),
 		Tag:        cfg.tag,
 		FoldWOW64:  cfg.fold,
@@ -133,11 +133,11 @@ func isTerminal(w io.Writer) bool {
 
 // jsonReport is poolleak's -json schema.
 type jsonReport struct {
-	Trace     pool.TraceInfo   `json:"trace"`
-	Totals    pool.Totals      `json:"totals"`
-	Anomalies pool.Anomalies   `json:"anomalies"`
-	Tags      []pool.TagStats  `json:"tags"`
-	Stacks    []analysis.Stack `json:"stacks"`
+	Trace     pool.TraceInfo  `json:"trace"`
+	Totals    pool.Totals     `json:"totals"`
+	Anomalies pool.Anomalies  `json:"anomalies"`
+	Tags      []pool.TagStats `json:"tags"`
+	Stacks    []leak.Stack    `json:"stacks"`
 }
 
 func report(path string, cfg config, stdout, stderr io.Writer) error {
@@ -145,7 +145,7 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := analysis.Run(path, opts)
+	res, err := leak.Run(path, opts)
 	if opts.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -169,7 +169,7 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 		top = top[:cfg.top]
 	}
 	if top == nil {
-		top = []analysis.Stack{}
+		top = []leak.Stack{}
 	}
 	if cfg.out != "" {
 		if err := writeProfile(cfg.out, path, res, cfg.fold); err != nil {
@@ -197,7 +197,7 @@ func displayName(path string) string {
 	return path
 }
 
-func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.TagStats, totals pool.Totals, top []analysis.Stack, cfg config) {
+func printText(w io.Writer, rep *pool.Report, res *leak.Result, tags []pool.TagStats, totals pool.Totals, top []leak.Stack, cfg config) {
 	t := rep.Trace
 	fmt.Fprintf(w, "trace     %s\n", t.File)
 	if !t.Start.IsZero() {
@@ -277,7 +277,7 @@ func byteCount(n uint64) string {
 }
 
 // writeProfile writes the pprof profile of the result to out.
-func writeProfile(out, path string, res *analysis.Result, fold bool) error {
+func writeProfile(out, path string, res *leak.Result, fold bool) error {
 	p, err := res.Profile(displayName(path), export.Options{FoldWOW64: fold})
 	if err != nil {
 		return fmt.Errorf("building the profile: %w", err)
@@ -294,7 +294,7 @@ func writeProfile(out, path string, res *analysis.Result, fold bool) error {
 }
 
 // writeHTML writes the HTML report (see package htmlreport).
-func writeHTML(out string, res *analysis.Result, cfg config) error {
+func writeHTML(out string, res *leak.Result, cfg config) error {
 	var buf bytes.Buffer
 	opts := htmlreport.Options{Title: res.Report.Trace.File, ProfilePath: cfg.out}
 	if cfg.window != "" {
