@@ -43,3 +43,18 @@ func TestIrpLeak(t *testing.T) {
 	t.Logf("%+v\n%s", s.Segments, joined)
 	t.Logf("stack stats %+v", res.StackStats)
 }
+
+func TestSummary(t *testing.T) {
+	res, err := Run(irpLeak, Options{})
+	require.NoError(t, err)
+	s := res.Summary(1)
+	assert.Len(t, s.Stacks, 1)
+	assert.Equal(t, res.Report.Tags, s.Tags)
+	assert.Len(t, res.Summary(-1).Stacks, len(res.Stacks))
+	assert.NotNil(t, res.Summary(0).Stacks, "an empty list marshals as []")
+
+	win, err := Run(irpLeak, Options{Window: [2]float64{0, 1}, HasWindow: true})
+	require.NoError(t, err)
+	require.NotNil(t, win.Window)
+	assert.Equal(t, win.Window.Totals, win.Summary(-1).Totals, "a window's summary counts the window")
+}

@@ -39,7 +39,6 @@ import (
 	"github.com/etwkit/etwkit/export"
 	"github.com/etwkit/etwkit/internal/htmlreport"
 	"github.com/etwkit/etwkit/leak"
-	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
 
@@ -131,15 +130,6 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// jsonReport is poolleak's -json schema.
-type jsonReport struct {
-	Trace     pool.TraceInfo  `json:"trace"`
-	Totals    pool.Totals     `json:"totals"`
-	Anomalies pool.Anomalies  `json:"anomalies"`
-	Tags      []pool.TagStats `json:"tags"`
-	Stacks    []leak.Stack    `json:"stacks"`
-}
-
 func report(path string, cfg config, stdout, stderr io.Writer) error {
 	opts, err := options(cfg, stderr)
 	if err != nil {
@@ -155,22 +145,8 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 	for _, e := range res.ReadErrors {
 		fmt.Fprintf(stderr, "poolleak: warning: %v\n", e)
 	}
-	rep := res.Report
-	rep.Trace.File = displayName(path)
-	tags, totals := rep.Tags, rep.Totals
-	if res.Window != nil {
-		tags, totals = res.Window.Tags, res.Window.Totals
-	}
-	if tags == nil {
-		tags = []pool.TagStats{}
-	}
-	top := res.Stacks
-	if cfg.top >= 0 && len(top) > cfg.top {
-		top = top[:cfg.top]
-	}
-	if top == nil {
-		top = []leak.Stack{}
-	}
+	res.Report.Trace.File = displayName(path)
+	sum := res.Summary(cfg.top)
 	if cfg.out != "" {
 		if err := writeProfile(cfg.out, path, res, cfg.fold); err != nil {
 			return err
@@ -184,9 +160,9 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(jsonReport{Trace: rep.Trace, Totals: totals, Anomalies: rep.Anomalies, Tags: tags, Stacks: top})
+		return enc.Encode(sum)
 	}
-	printText(stdout, rep, res, tags, totals, top, cfg)
+	printText(stdout, res, sum, cfg)
 	return nil
 }
 
@@ -197,8 +173,8 @@ func displayName(path string) string {
 	return path
 }
 
-func printText(w io.Writer, rep *pool.Report, res *leak.Result, tags []pool.TagStats, totals pool.Totals, top []leak.Stack, cfg config) {
-	t := rep.Trace
+func printText(w io.Writer, res *leak.Result, sum *leak.Summary, cfg config) {
+	t, tags, totals, top := sum.Trace, sum.Tags, sum.Totals, sum.Stacks
 	fmt.Fprintf(w, "trace     %s\n", t.File)
 	if !t.Start.IsZero() {
 		fmt.Fprintf(w, "span      %s .. %s (%.3f s)\n", t.Start.Format(time.RFC3339Nano), t.End.Format(time.RFC3339Nano), t.DurationS)
@@ -214,7 +190,7 @@ func printText(w io.Writer, rep *pool.Report, res *leak.Result, tags []pool.TagS
 		fmt.Fprintf(w, "window    %s s (outstanding = at the window's end)\n", cfg.window)
 	}
 	fmt.Fprintf(w, "totals    %d allocs, %d frees; outstanding %d blocks, %s\n", totals.Allocs, totals.Frees, totals.OutstandingCount, byteCount(totals.OutstandingBytes))
-	a := rep.Anomalies
+	a := sum.Anomalies
 	if a.FreeWithoutAlloc > 0 || a.AllocOverOpenBlock > 0 {
 		fmt.Fprintf(w, "anomalies %d frees without alloc, %d allocs over an open block\n", a.FreeWithoutAlloc, a.AllocOverOpenBlock)
 	}
