@@ -100,8 +100,12 @@ type Pipeline struct {
 	methods  *stacks.Methods
 	corr     *stacks.Correlator
 	ledger   *pool.Ledger
-	poolIDs  []pool.StackID // by correlator StackID (dense from 1); 0 = not yet interned
-	corrIDs  map[pool.StackID]stacks.StackID
+	// keys gives each correlator stack the ledger key of its allocations
+	// (pool.Op.Key), by correlator StackID; 0 = none yet. Keys are dense
+	// from 1 in the order the stacks' first allocations were applied, and
+	// stackOf maps them back (key k is stackOf[k-1]).
+	keys     []uint64
+	stackOf  []stacks.StackID
 	tag      pool.Tag
 	hasTag   bool
 	start    int64
@@ -128,7 +132,6 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 		clock:   clock,
 		mods:    stacks.NewModules(ptrSize),
 		methods: stacks.NewMethods(),
-		corrIDs: map[pool.StackID]stacks.StackID{},
 		start:   start,
 		winEnd:  1<<63 - 1,
 	}
@@ -257,29 +260,36 @@ func (p *Pipeline) applyOp(op *pool.Op, id stacks.StackID) {
 		if p.opts.HasPID && op.PID != p.opts.PID {
 			return
 		}
-		op.Stack = p.poolStack(id, etw.PID(op.PID))
+		op.Key = p.keyOf(id)
 	}
 	p.ledger.Apply(op)
 }
 
-// poolStack maps a correlator stack to a ledger stack. The ledger keys
-// stacks by their frames; the correlator's ID stands in for them (its
-// frames may only be known at the end of the trace, for stack keys), and
-// Finish maps the ledger's stacks back.
-func (p *Pipeline) poolStack(id stacks.StackID, pid etw.PID) pool.StackID {
+// keyOf returns the ledger key (pool.Op.Key) of a correlator stack, 0 for
+// none. The ledger groups allocations by it without looking at frames,
+// which for stack keys may only be known at the end of the trace; Finish
+// resolves each key's stack once.
+func (p *Pipeline) keyOf(id stacks.StackID) uint64 {
 	if id == stacks.NoStack {
-		return pool.NoStack
+		return 0
 	}
-	if int(id) < len(p.poolIDs) && p.poolIDs[id] != pool.NoStack {
-		return p.poolIDs[id]
+	if int(id) < len(p.keys) && p.keys[id] != 0 {
+		return p.keys[id]
 	}
-	ps := p.ledger.InternStack(uint32(pid), []uint64{uint64(id)})
-	for len(p.poolIDs) <= int(id) {
-		p.poolIDs = append(p.poolIDs, pool.NoStack)
+	for len(p.keys) <= int(id) {
+		p.keys = append(p.keys, 0)
 	}
-	p.poolIDs[id] = ps
-	p.corrIDs[ps] = id
-	return ps
+	p.stackOf = append(p.stackOf, id)
+	p.keys[id] = uint64(len(p.stackOf))
+	return p.keys[id]
+}
+
+// stackOfKey returns the correlator stack of a ledger key, or NoStack.
+func (p *Pipeline) stackOfKey(k uint64) stacks.StackID {
+	if k == 0 || k > uint64(len(p.stackOf)) {
+		return stacks.NoStack
+	}
+	return p.stackOf[k-1]
 }
 
 // Finish ends the pass and builds the result.
@@ -333,7 +343,7 @@ func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
 	for _, ss := range rep.Stacks {
 		st := Stack{Tag: ss.Tag.String(), Pool: ss.Pool.String(), OutstandingCount: ss.OutstandingCount,
 			OutstandingBytes: ss.OutstandingBytes, Allocs: ss.Allocs, Frames: []string{}, Lines: []string{}}
-		if cid, ok := p.corrIDs[ss.Stack]; ok {
+		if cid := p.stackOfKey(ss.Key); cid != stacks.NoStack {
 			s := p.corr.Stack(cid)
 			st.PID = uint32(s.PID)
 			if pr := p.mods.Process(s.PID); pr != nil {
@@ -670,7 +680,7 @@ func (p *Pipeline) feed(b *batch) {
 			po := etw.PoolOp(r.op)
 			op := p.pushOp()
 			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.e, r.d, pool.Tag(r.c)
-			op.Size, op.Entry, op.PID, op.TID, op.Stack = r.b, r.a, r.pid, r.tid, pool.NoStack
+			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.b, r.a, r.pid, r.tid, pool.NoStack, 0
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}

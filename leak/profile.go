@@ -16,15 +16,15 @@ import (
 // stack resolved once.
 func (p *Pipeline) samples(rep *pool.Report) []export.Sample {
 	conv := &frameConverter{modules: map[*stacks.Module]*export.Module{}}
-	frames := map[pool.StackID][]export.Frame{}
+	frames := map[uint64][]export.Frame{}
 	out := make([]export.Sample, 0, len(rep.Groups))
 	for _, g := range rep.Groups {
-		fs, ok := frames[g.Stack]
+		fs, ok := frames[g.Key]
 		if !ok {
-			if cid, ok := p.corrIDs[g.Stack]; ok {
+			if cid := p.stackOfKey(g.Key); cid != stacks.NoStack {
 				fs = conv.frames(p.resolve(cid))
 			}
-			frames[g.Stack] = fs
+			frames[g.Key] = fs
 		}
 		name := ""
 		if pr := p.mods.Process(etw.PID(g.PID)); pr != nil {

@@ -64,12 +64,14 @@ type Window struct {
 	Start, End int64 // ticks
 }
 
-// group aggregates blocks by (tag, kind, stack, allocating pid).
+// group aggregates blocks by (tag, kind, stack, caller's key, allocating
+// pid).
 type group struct {
 	next     uint32 // index+1 of the next group with the same hash key
 	tk       uint32
 	pid      uint32
 	stack    StackID
+	key      uint64
 	allocs   uint64
 	frees    uint64
 	replaced uint64
@@ -365,24 +367,25 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 	return i
 }
 
-func (l *Ledger) groupIndex(tk uint32, stack StackID, pid uint32) uint32 {
-	cs := &l.groupCache[cacheSlot(tk, pid, uint32(stack), 0)>>(64-groupCacheBits)]
+func (l *Ledger) groupIndex(tk uint32, stack StackID, key uint64, pid uint32) uint32 {
+	k := uint32(key) ^ uint32(key>>32)
+	cs := &l.groupCache[cacheSlot(tk, pid, uint32(stack), k)>>(64-groupCacheBits)]
 	if j := *cs; j != 0 {
-		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
+		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack && g.key == key {
 			return j - 1
 		}
 	}
-	h := hashKey(tk, pid, uint32(stack), 0)
+	h := hashKey(tk, pid, uint32(stack), k)
 	first := l.groupIdx[h]
 	for j := first; j != 0; j = l.groups[j-1].next {
-		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
+		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack && g.key == key {
 			*cs = j
 			return j - 1
 		}
 	}
 	i := uint32(len(l.groups))
 	*cs = i + 1
-	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack, next: first})
+	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack, key: key, next: first})
 	l.groupIdx[h] = i + 1
 	return i
 }
@@ -436,7 +439,7 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 		l.anom.UnknownStack++
 		stack = NoStack
 	}
-	g := l.groupIndex(tk, stack, op.PID)
+	g := l.groupIndex(tk, stack, op.Key, op.PID)
 	s, found := l.space(op, true).slot(op.Entry)
 	if found {
 		l.replace(s, bin)

@@ -439,3 +439,30 @@ func TestEmptyLedgerDuration(t *testing.T) {
 	assert.Zero(t, r.Trace.DurationS)
 	assert.Zero(t, r.Trace.PoolEvents)
 }
+
+// TestCallerKey: allocations group by the caller's opaque stack key, which
+// comes back in the stacks and groups of the report; frees ignore it.
+func TestCallerKey(t *testing.T) {
+	l := NewLedger(Options{})
+	irp := MakeTag("Irp ")
+	keys := []uint64{7, 7, 1 << 40, 0}
+	for i, k := range keys {
+		l.Apply(&Op{Time: int64(i + 1), Kind: Alloc, Tag: irp, Size: 100, Entry: uint64(0x10 * (i + 1)), PID: 4, Key: k})
+	}
+	l.Apply(&Op{Time: 9, Kind: Free, Tag: irp, Entry: 0x10, Key: 12345})
+	r := l.Finalize()
+	require.Len(t, r.Groups, 3)
+	require.Len(t, r.Stacks, 3)
+	byKey := map[uint64]StackStats{}
+	for _, s := range r.Stacks {
+		assert.Equal(t, NoStack, s.Stack)
+		assert.Empty(t, s.Frames, "a key has no frames in the ledger")
+		byKey[s.Key] = s
+	}
+	assert.Equal(t, uint64(1), byKey[7].OutstandingCount, "the free matched its block whatever its own key")
+	assert.Equal(t, uint64(2), byKey[7].Allocs)
+	assert.Equal(t, uint64(1), byKey[1<<40].OutstandingCount)
+	assert.Equal(t, uint64(1), byKey[0].OutstandingCount)
+	// Equal bytes, tag, pool and stack: the key orders the stacks.
+	assert.Equal(t, []uint64{0, 7, 1 << 40}, []uint64{r.Stacks[0].Key, r.Stacks[1].Key, r.Stacks[2].Key})
+}
