@@ -100,12 +100,6 @@ type Pipeline struct {
 	methods  *stacks.Methods
 	corr     *stacks.Correlator
 	ledger   *pool.Ledger
-	// keys gives each correlator stack the ledger key of its allocations
-	// (pool.Op.Key), by correlator StackID; 0 = none yet. Keys are dense
-	// from 1 in the order the stacks' first allocations were applied, and
-	// stackOf maps them back (key k is stackOf[k-1]).
-	keys     []uint64
-	stackOf  []stacks.StackID
 	tag      pool.Tag
 	hasTag   bool
 	start    int64
@@ -121,6 +115,12 @@ type Pipeline struct {
 	ops     []pool.Op
 	opsHead int
 	key     etw.StackKey // scratch of feed
+	// keys gives each correlator stack the ledger key of its allocations
+	// (pool.Op.Key), by correlator StackID; 0 = none yet. Keys are dense
+	// from 1 in the order the stacks' first allocations were applied, and
+	// stackOf maps them back (key k is stackOf[k-1]).
+	keys    []uint64
+	stackOf []stacks.StackID
 }
 
 // New returns a pipeline for a trace with the given clock, pointer size and
