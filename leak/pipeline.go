@@ -236,6 +236,16 @@ func (p *Pipeline) apply(ev *etw.Event, id stacks.StackID) {
 	p.applyOp(&op, id)
 }
 
+// PoolOp returns the ledger op of a decoded pool event (an allocation or a
+// free; see [etw.PoolEvent.IsAlloc]) without a stack: the adapter a custom
+// analyzer needs between package etw and package pool. Set Op.Stack or
+// Op.Key to group allocations by stack.
+func PoolOp(ev *etw.Event, pe *etw.PoolEvent) pool.Op {
+	var op pool.Op
+	opOf(&op, ev, pe)
+	return op
+}
+
 // opOf fills a ledger op (without its stack) from a decoded pool event.
 func opOf(op *pool.Op, ev *etw.Event, pe *etw.PoolEvent) {
 	*op = pool.Op{
