@@ -180,7 +180,7 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 }
 
 func isPool(ev *etw.Event) bool {
-	return ev.Provider == etw.PoolGUID && ev.Opcode >= 0x20 && ev.Opcode <= 0x23
+	return ev.Provider == etw.PoolGUID && ev.Opcode >= uint8(etw.PoolAlloc) && ev.Opcode <= uint8(etw.PoolSessionFree)
 }
 
 // Event feeds one event, in time order.
@@ -600,7 +600,7 @@ func decodedRecord(ev *etw.Event, b *batch) bool {
 		r.kind, r.ts, r.pid, r.tid, r.cpu = recPool, ev.Timestamp, uint32(ev.PID), uint32(stacks.ThreadOf(ev)), ev.Processor
 		r.op, r.a, r.b, r.c, r.d, r.e = uint8(pe.Op), pe.Entry, pe.NumberOfBytes, uint32(pe.Tag), uint32(pe.Type), pe.SessionID
 		return true
-	case ev.Provider == etw.StackWalkGUID && (ev.Opcode == 37 || ev.Opcode == 38):
+	case ev.Provider == etw.StackWalkGUID && (ev.Opcode == etw.StackWalkStackKeyKernel || ev.Opcode == etw.StackWalkStackKeyUser):
 		k := &b.key
 		if k.Decode(ev) != nil {
 			return false
@@ -615,12 +615,6 @@ func decodedRecord(ev *etw.Event, b *batch) bool {
 	}
 	return false
 }
-
-// Hooks of the records fastRecord decodes.
-const (
-	hookPoolAlloc = 0x0E20 // PoolTrace alloc (regular pool)
-	hookPoolFree  = 0x0E22 // PoolTrace free (regular pool)
-)
 
 // fastRecord adds the two records that make up most of a pool trace, a
 // regular-pool alloc or free and a stack-key reference, in the 64-bit
@@ -637,7 +631,7 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 	}
 	pl := ev.Payload[:24]
 	switch ev.Hook {
-	case hookPoolAlloc, hookPoolFree:
+	case etw.HookPoolAlloc, etw.HookPoolFree:
 		r := b.next()
 		r.kind, r.ts, r.pid, r.tid, r.cpu = recPool, ev.Timestamp, uint32(ev.PID), uint32(ev.TID), ev.Processor
 		r.op, r.e = uint8(ev.Hook), 0
