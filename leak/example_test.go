@@ -73,7 +73,7 @@ func Example_custom() {
 
 	resolver := &stacks.Resolver{Modules: mods, PointerSize: r.PointerSize()}
 	var conv leak.FrameExporter
-	top := ledger.Finalize().Stacks[0]
+	top := ledger.Finish().Stacks[0]
 	s := corr.Stack(stacks.StackID(top.Key))
 	frames := resolver.Resolve(s.PID, s.Time, s.Frames())
 	fmt.Printf("%q: %d blocks, %d frames\n", top.Tag.String(), top.OutstandingCount, len(frames))

@@ -309,7 +309,7 @@ func (p *Pipeline) Finish() *Result {
 		p.mods.Finish()
 		p.finished = true
 	}
-	rep := p.ledger.Finalize()
+	rep := p.ledger.Finish()
 	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.corr.Stats(), PointerSize: p.ptr}
 	rep.Trace.Events = uint64(p.events)
 	if p.opts.HasWindow && len(p.opts.Window) == 2 {
@@ -334,7 +334,7 @@ func (p *Pipeline) secToTicks(s float64) int64 {
 // (for live sessions); stacks still waiting in the correlator are not in
 // it.
 func (p *Pipeline) Snapshot() *Result {
-	rep := p.ledger.Finalize()
+	rep := p.ledger.Finish()
 	rep.Trace.Events = uint64(p.events)
 	return &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.corr.Stats(), PointerSize: p.ptr, Stacks: p.resolveStacks(rep)}
 }

@@ -8,7 +8,7 @@
 // A [Ledger] is a push consumer that knows nothing about where events come
 // from, so it serves ETL files and live sessions alike. The caller decodes
 // each pool event into an [Op], interns its stack with [Ledger.InternStack],
-// and calls [Ledger.Apply] in timestamp order; [Ledger.Finalize] then returns
+// and calls [Ledger.Apply] in timestamp order; [Ledger.Finish] then returns
 // a [Report] whose JSON form is poolleak's -json schema.
 //
 // # Matching
@@ -73,7 +73,7 @@
 // # Concurrency
 //
 // A [Ledger] is not safe for concurrent use; feed it from one goroutine.
-// [Ledger.Finalize] does not modify the ledger, so a live consumer may take
+// [Ledger.Finish] does not modify the ledger, so a live consumer may take
 // snapshots between [Ledger.Apply] calls on the same goroutine. A [Report]
 // is plain data.
 package pool

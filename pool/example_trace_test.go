@@ -38,7 +38,7 @@ func Example_trace() {
 		}
 		ledger.Apply(&op)
 	}
-	for _, t := range ledger.Finalize().Tags[:2] {
+	for _, t := range ledger.Finish().Tags[:2] {
 		fmt.Printf("%q %s: %d blocks, %d bytes outstanding, leak rank %d\n",
 			t.Tag.String(), t.Pool, t.OutstandingCount, t.OutstandingBytes, t.LeakRank)
 	}

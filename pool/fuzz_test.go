@@ -72,7 +72,7 @@ func FuzzLedger(f *testing.F) {
 			}
 			m.apply(op)
 		}
-		r := l.Finalize()
+		r := l.Finish()
 		checkReport(t, r)
 		checkAgainstModel(t, r, m)
 		for i, w := range wins {

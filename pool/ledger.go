@@ -127,7 +127,7 @@ const (
 
 // Ledger matches pool allocations with frees and aggregates what is
 // outstanding. Feed it ops in timestamp order with [Ledger.Apply], then call
-// [Ledger.Finalize]. It is a push consumer, independent of the event source.
+// [Ledger.Finish]. It is a push consumer, independent of the event source.
 //
 // A Ledger is not safe for concurrent use.
 type Ledger struct {

@@ -108,7 +108,7 @@ func TestInternStack(t *testing.T) {
 	_, fr = l.Stack(id)
 	assert.Len(t, fr, MaxStackFrames)
 	assert.Equal(t, id, l.InternStack(1, long[:MaxStackFrames]))
-	assert.Equal(t, uint64(1), l.Finalize().Anomalies.TruncatedStacks)
+	assert.Equal(t, uint64(1), l.Finish().Anomalies.TruncatedStacks)
 
 	// Lookups of a known stack do not allocate.
 	allocs := testing.AllocsPerRun(100, func() { l.InternStack(100, user) })
@@ -164,7 +164,7 @@ func TestWindowEveryBoundary(t *testing.T) {
 		return l
 	}
 	l := run(nil)
-	checkReport(t, l.Finalize())
+	checkReport(t, l.Finish())
 	for _, w := range windows {
 		wr, err := l.Window(w)
 		require.NoError(t, err)
@@ -173,7 +173,7 @@ func TestWindowEveryBoundary(t *testing.T) {
 	}
 	for chunk := range slices.Chunk(windows, MaxWindows) {
 		ld := run(chunk)
-		r := ld.Finalize()
+		r := ld.Finish()
 		for i, w := range chunk {
 			require.Equal(t, dump(m.window(w)), dump(classesOf(r.Windows[i].Tags)), "declared window %v", w)
 			wr, err := ld.Window(w)
@@ -195,7 +195,7 @@ func TestWindowEveryBoundary(t *testing.T) {
 	assert.Equal(t, uint64(2), wr.Totals.AIFO) // A and S; B was replaced later
 	assert.Equal(t, uint64(3), wr.Totals.Allocs)
 	// The whole trace.
-	r := l.Finalize()
+	r := l.Finish()
 	assert.Equal(t, Totals{Allocs: 6, Frees: 5, AIFI: 4, AIFO: 1, AOFI: 1, OutstandingCount: 1, OutstandingBytes: 16,
 		BytesAllocated: 155, BytesFreed: 145}, r.Totals)
 	assert.Equal(t, uint64(1), r.Anomalies.AllocOverOpenBlock)
@@ -231,7 +231,7 @@ func TestOutOfOrderAndInvalid(t *testing.T) {
 	l.Apply(&Op{Time: 5, Kind: Free, Tag: tag, Entry: 1})
 	l.Apply(&Op{Time: 7, Kind: 9})
 	l.Apply(&Op{Time: 11, Kind: Alloc, Tag: tag, Entry: 2, Size: 8, Stack: 77})
-	r := l.Finalize()
+	r := l.Finish()
 	assert.Equal(t, uint64(1), r.Anomalies.OutOfOrder)
 	assert.Equal(t, uint64(1), r.Anomalies.InvalidOps)
 	assert.Equal(t, uint64(1), r.Anomalies.UnknownStack)
@@ -280,7 +280,7 @@ func TestIrpLeak(t *testing.T) {
 			l.Apply(&Op{Time: tm + 2, Kind: Alloc, Tag: irp, Type: 0x200, Entry: addr + 0x800, Size: 1024, PID: 4242, TID: 7, Stack: readFile})
 		}
 	}
-	r := l.Finalize()
+	r := l.Finish()
 	checkReport(t, r)
 	require.NotEmpty(t, r.Tags)
 	top := r.Tags[0]
@@ -306,7 +306,7 @@ func TestJSONSchema(t *testing.T) {
 	st := l.InternStack(4, []uint64{0xfffff80000001000, 0x7ff700001000})
 	l.Apply(&Op{Time: 1, Kind: Alloc, Tag: MakeTag("Irp "), Entry: 1, Size: 1024, Stack: st, PID: 4})
 	l.Apply(&Op{Time: 2, Kind: Free, Tag: MakeTag("Ntfx"), Entry: 9, Size: 8})
-	r := l.Finalize()
+	r := l.Finish()
 	r.Trace.File = "x.etl"
 	b, err := json.Marshal(r)
 	require.NoError(t, err)
@@ -354,7 +354,7 @@ func mustField(t *testing.T, raw json.RawMessage, name string) json.RawMessage {
 }
 
 func TestEmptyLedger(t *testing.T) {
-	r := NewLedger(Options{}).Finalize()
+	r := NewLedger(Options{}).Finish()
 	checkReport(t, r)
 	b, err := json.Marshal(r)
 	require.NoError(t, err)
@@ -362,18 +362,18 @@ func TestEmptyLedger(t *testing.T) {
 	assert.Contains(t, string(b), `"stacks":[]`)
 }
 
-func TestFinalizeIsASnapshot(t *testing.T) {
+func TestFinishIsASnapshot(t *testing.T) {
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	l := NewLedger(Options{Frequency: 1000, Resolution: 500, MaxBins: 4,
 		WallClock: func(ticks int64) time.Time { return base.Add(time.Duration(ticks) * time.Millisecond) }})
 	tag := MakeTag("Snap")
 	l.Apply(&Op{Time: 1000, Kind: Alloc, Tag: tag, Entry: 1, Size: 10})
-	r1 := l.Finalize()
+	r1 := l.Finish()
 	assert.Equal(t, uint64(1), r1.Totals.OutstandingCount)
 	assert.Equal(t, base.Add(time.Second), r1.Trace.Start)
 	l.Apply(&Op{Time: 2000, Kind: Free, Tag: tag, Entry: 1})
 	l.Apply(&Op{Time: 5000, Kind: Alloc, Tag: tag, Entry: 2, Size: 20})
-	r2 := l.Finalize()
+	r2 := l.Finish()
 	assert.Equal(t, uint64(1), r1.Totals.OutstandingCount, "earlier report unchanged")
 	assert.Equal(t, uint64(1), r2.Totals.AIFI)
 	assert.Equal(t, uint64(20), r2.Totals.OutstandingBytes)
@@ -391,7 +391,7 @@ func TestSeriesMemoryBound(t *testing.T) {
 		l.Apply(&Op{Time: 0, Kind: Alloc, Tag: Tag(i), Entry: uint64(i), Size: 1})
 	}
 	l.Apply(&Op{Time: span, Kind: Alloc, Tag: 0, Entry: 1 << 40, Size: 1})
-	r := l.Finalize()
+	r := l.Finish()
 	assert.Equal(t, int64(2), r.BinTicks)
 	for _, tg := range r.Tags {
 		require.Len(t, tg.Series, span/2+1)
@@ -419,7 +419,7 @@ func TestGroupsSumToTags(t *testing.T) {
 	for i := range ops {
 		l.Apply(&ops[i])
 	}
-	r := l.Finalize()
+	r := l.Finish()
 	require.Len(t, r.Groups, 2)
 	byTag := map[string]GroupStats{}
 	for _, g := range r.Groups {
@@ -435,7 +435,7 @@ func TestGroupsSumToTags(t *testing.T) {
 // TestEmptyLedgerDuration: a trace without pool events has no span (the
 // duration used to wrap around).
 func TestEmptyLedgerDuration(t *testing.T) {
-	r := NewLedger(Options{Start: 12345}).Finalize()
+	r := NewLedger(Options{Start: 12345}).Finish()
 	assert.Zero(t, r.Trace.DurationS)
 	assert.Zero(t, r.Trace.PoolEvents)
 }
@@ -450,7 +450,7 @@ func TestCallerKey(t *testing.T) {
 		l.Apply(&Op{Time: int64(i + 1), Kind: Alloc, Tag: irp, Size: 100, Entry: uint64(0x10 * (i + 1)), PID: 4, Key: k})
 	}
 	l.Apply(&Op{Time: 9, Kind: Free, Tag: irp, Entry: 0x10, Key: 12345})
-	r := l.Finalize()
+	r := l.Finish()
 	require.Len(t, r.Groups, 3)
 	require.Len(t, r.Stacks, 3)
 	byKey := map[uint64]StackStats{}

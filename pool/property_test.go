@@ -164,7 +164,7 @@ func runProperty(t *testing.T, seed uint64, p genParams, opt Options) {
 		l.Apply(&ops[i])
 		m.apply(ops[i])
 	}
-	r := l.Finalize()
+	r := l.Finish()
 	checkReport(t, r)
 	checkAgainstModel(t, r, m)
 
@@ -228,7 +228,7 @@ func TestValidatorCleanStreamHasNoAnomalies(t *testing.T) {
 			require.NoError(t, v.op(ops[i]))
 			l.Apply(&ops[i])
 		}
-		r := l.Finalize()
+		r := l.Finish()
 		require.Equal(t, Anomalies{}, r.Anomalies)
 
 		// Damage: drop frees and skew clocks; the validator objects exactly
@@ -253,7 +253,7 @@ func TestValidatorCleanStreamHasNoAnomalies(t *testing.T) {
 			}
 			l.Apply(&ops[i])
 		}
-		a := l.Finalize().Anomalies
+		a := l.Finish().Anomalies
 		require.Equal(t, bad, a.FreeWithoutAlloc+a.AllocOverOpenBlock+a.TagMismatch > 0)
 	}
 }

@@ -251,10 +251,10 @@ type ClassBytes struct {
 	AIFI, AIFO, AOFI, AOFO uint64
 }
 
-// Finalize returns the report of everything applied so far. It does not
-// change the ledger: Apply may continue and Finalize may be called again
+// Finish returns the report of everything applied so far. It does not
+// change the ledger: Apply may continue and Finish may be called again
 // (a live session can take periodic snapshots).
-func (l *Ledger) Finalize() *Report {
+func (l *Ledger) Finish() *Report {
 	r := &Report{Frequency: l.freq, Start: l.start, End: l.last}
 	r.Trace.PoolEvents = l.poolEvents
 	if l.started {
