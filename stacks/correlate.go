@@ -56,8 +56,9 @@ type Options struct {
 	Emit func(ev *etw.Event, id StackID)
 	// Wait is how long (raw ticks) a wanted event waits for a user-mode
 	// stack fragment after its kernel fragment, before it is emitted
-	// without one. Zero means 100 ms at the clock's frequency, or 1,000,000
-	// ticks when the frequency is unknown.
+	// without one. Zero means 1,000,000 ticks, which is 100 ms only at
+	// 10 MHz: pass [WaitFor] of the trace's clock for 100 ms at its
+	// frequency.
 	Wait int64
 	// PointerSize of the trace (4 or 8), used to tell kernel from user
 	// fragments.
