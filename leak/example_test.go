@@ -14,16 +14,16 @@ import (
 // The whole job on the leak fixture: the leaking tag, its stack (resolved,
 // with the WOW64 layers counted) and the pprof profile.
 func Example() {
-	res, err := leak.Run("../testdata/irp-leak.etl", leak.Options{FoldWOW64: true})
+	res, err := leak.Run("../testdata/irp-leak.etl", leak.Options{FoldWOW64: true}) // also "x.etl.zip", "a.zip!member"
 	if err != nil {
 		log.Fatal(err)
 	}
-	t := res.Report.Tags[0]
+	t := res.Report.Tags[0] // by outstanding bytes
 	fmt.Printf("%q %s: %d blocks, %d bytes outstanding\n", t.Tag.String(), t.Pool, t.OutstandingCount, t.OutstandingBytes)
 	s := res.Stacks[0]
 	fmt.Printf("stack of %s: %d kernel, %d user, %d wow64 frames; innermost %s\n",
 		s.Process, s.Segments.Kernel, s.Segments.User, s.Segments.WOW64, s.Frames[0])
-	p, err := res.Profile("irp-leak.etl", export.Options{})
+	p, err := res.Profile("irp-leak.etl", export.Options{}) // export.Write(f, p) writes the .pb.gz
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,8 +1,3 @@
-// Package leak is the pool-leak pipeline shared by the example tools
-// (poolleak, poolwatch) and the HTML report: events from a trace or a live
-// session go through the module maps, the stack correlator and the pool
-// ledger, and come out as a pool report whose stacks are resolved,
-// classified (kernel / user / WOW64) and symbolized.
 package leak
 
 import (
