@@ -498,23 +498,26 @@ const (
 	recPoolKey                  // recPool with the StackKeyKernel record that followed it
 )
 
-// rec is one entry of a batch. Its fields depend on kind:
+// rec is one entry of a batch, 64 bytes. Which fields are set depends on
+// kind:
 //
-//	recPool:  ts, pid, tid (ThreadOf), cpu, op (PoolOp), a = Entry,
-//	          b = NumberOfBytes, c = Tag, d = Type, e = SessionID
-//	recPoolKey: recPool, and the Key k of the StackKeyKernel record
-//	          logged next on the same processor at kts for this event
-//	          (its EventTimeStamp ts, Thread tid, Process pid)
-//	recKey:   ts (of the record), cpu, op (1 kernel, 0 user), a = Key,
-//	          b = EventTimeStamp, c = Thread, d = Process
-//	recEvent: e = index into batch.evs
-//	recSkip:  ts of the last event left out, a = how many
+//	recPool:    an event (ts, pid, tid as ThreadOf gives it, cpu) and its
+//	            pool fields (op: the PoolOp; entry, size, tag, typ, session)
+//	recPoolKey: recPool, and the StackKeyKernel record logged next on the
+//	            same processor for this event (key, at keyTS)
+//	recKey:     a stack-key record (key, logged at keyTS on cpu; op 1 for
+//	            StackKeyKernel, 0 for StackKeyUser) naming its event (ts =
+//	            EventTimeStamp, pid = Process, tid = Thread)
+//	recEvent:   session = the index of the copy in batch.evs
+//	recSkip:    ts of the last event left out; entry = how many
 type rec struct {
 	ts       int64
-	a, b     uint64
-	k        uint64
-	kts      int64
-	c, d, e  uint32
+	entry    uint64 // PoolEvent.Entry; for recSkip, the events left out
+	size     uint64 // PoolEvent.NumberOfBytes
+	key      uint64 // StackKey.Key
+	keyTS    int64  // timestamp of the stack-key record
+	tag, typ uint32 // PoolEvent.Tag and Type
+	session  uint32 // PoolEvent.SessionID; for recEvent, the index into batch.evs
 	pid, tid uint32
 	cpu      uint16
 	kind, op uint8
@@ -566,17 +569,17 @@ func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
 		return true
 	case !p.uses(ev):
 		if n := len(b.recs); n > 0 && b.recs[n-1].kind == recSkip {
-			b.recs[n-1].a++
+			b.recs[n-1].entry++
 			b.recs[n-1].ts = ev.Timestamp
 		} else {
 			r := b.next()
-			r.kind, r.ts, r.a = recSkip, ev.Timestamp, 1
+			r.kind, r.ts, r.entry = recSkip, ev.Timestamp, 1
 		}
 		return true
 	}
 	ev.CloneInto(&b.evs[b.nev])
 	r := b.next()
-	r.kind, r.e = recEvent, uint32(b.nev)
+	r.kind, r.session = recEvent, uint32(b.nev)
 	b.nev++
 	return true
 }
@@ -593,7 +596,7 @@ func decodedRecord(ev *etw.Event, b *batch) bool {
 		}
 		r := b.next()
 		r.kind, r.ts, r.pid, r.tid, r.cpu = recPool, ev.Timestamp, uint32(ev.PID), uint32(stacks.ThreadOf(ev)), ev.Processor
-		r.op, r.a, r.b, r.c, r.d, r.e = uint8(pe.Op), pe.Entry, pe.NumberOfBytes, uint32(pe.Tag), uint32(pe.Type), pe.SessionID
+		r.op, r.entry, r.size, r.tag, r.typ, r.session = uint8(pe.Op), pe.Entry, pe.NumberOfBytes, uint32(pe.Tag), uint32(pe.Type), pe.SessionID
 		return true
 	case ev.Provider == etw.StackWalkGUID && (ev.Opcode == etw.StackWalkStackKeyKernel || ev.Opcode == etw.StackWalkStackKeyUser):
 		k := &b.key
@@ -601,11 +604,11 @@ func decodedRecord(ev *etw.Event, b *batch) bool {
 			return false
 		}
 		r := b.next()
-		r.kind, r.ts, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
+		r.kind, r.keyTS, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
 		if k.Kernel {
 			r.op = 1
 		}
-		r.a, r.b, r.c, r.d = k.Key, uint64(k.EventTimeStamp), uint32(k.Thread), uint32(k.Process)
+		r.key, r.ts, r.tid, r.pid = k.Key, k.EventTimeStamp, uint32(k.Thread), uint32(k.Process)
 		return true
 	}
 	return false
@@ -629,9 +632,9 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 	case etw.HookPoolAlloc, etw.HookPoolFree:
 		r := b.next()
 		r.kind, r.ts, r.pid, r.tid, r.cpu = recPool, ev.Timestamp, uint32(ev.PID), uint32(ev.TID), ev.Processor
-		r.op, r.e = uint8(ev.Hook), 0
-		r.d, r.c = binary.LittleEndian.Uint32(pl), binary.LittleEndian.Uint32(pl[4:])
-		r.b, r.a = binary.LittleEndian.Uint64(pl[8:]), binary.LittleEndian.Uint64(pl[16:])
+		r.op, r.session = uint8(ev.Hook), 0
+		r.typ, r.tag = binary.LittleEndian.Uint32(pl), binary.LittleEndian.Uint32(pl[4:])
+		r.size, r.entry = binary.LittleEndian.Uint64(pl[8:]), binary.LittleEndian.Uint64(pl[16:])
 		return true
 	case etw.HookStackKeyKernel, etw.HookStackKeyUser:
 		if ev.Hook == etw.HookStackKeyKernel && len(b.recs) > 0 {
@@ -640,17 +643,17 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 			if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
 				r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
 				r.tid == binary.LittleEndian.Uint32(pl[12:]) {
-				r.kind, r.k, r.kts = recPoolKey, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
+				r.kind, r.key, r.keyTS = recPoolKey, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
 				return true
 			}
 		}
 		r := b.next()
-		r.kind, r.ts, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
+		r.kind, r.keyTS, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
 		if ev.Hook == etw.HookStackKeyKernel {
 			r.op = 1
 		}
-		r.b, r.d, r.c = binary.LittleEndian.Uint64(pl), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
-		r.a = binary.LittleEndian.Uint64(pl[16:])
+		r.ts, r.pid, r.tid = int64(binary.LittleEndian.Uint64(pl)), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
+		r.key = binary.LittleEndian.Uint64(pl[16:])
 		return true
 	}
 	return false
@@ -678,8 +681,8 @@ func (p *Pipeline) feed(b *batch) {
 			n++
 			po := etw.PoolOp(r.op)
 			op := p.pushOp()
-			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.e, r.d, pool.Tag(r.c)
-			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.b, r.a, r.pid, r.tid, pool.NoStack, 0
+			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.session, r.typ, pool.Tag(r.tag)
+			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.size, r.entry, r.pid, r.tid, pool.NoStack, 0
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}
@@ -689,17 +692,17 @@ func (p *Pipeline) feed(b *batch) {
 			}
 			n++
 			k := &p.key
-			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.k, true
-			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.kts)
+			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.key, true
+			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.keyTS)
 		case recKey:
 			n++
 			k := &p.key
-			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = int64(r.b), etw.PID(r.d), etw.TID(r.c), r.a, r.op == 1
-			p.corr.KeyReference(k, r.cpu, r.ts)
+			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.key, r.op == 1
+			p.corr.KeyReference(k, r.cpu, r.keyTS)
 		case recEvent:
-			p.Event(&b.evs[r.e])
+			p.Event(&b.evs[r.session])
 		case recSkip:
-			p.skipped(int64(r.a), r.ts)
+			p.skipped(int64(r.entry), r.ts)
 		}
 	}
 }

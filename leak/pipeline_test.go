@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/etwkit/etwkit/internal/corpus"
 	"github.com/stretchr/testify/assert"
@@ -57,4 +58,9 @@ func TestSummary(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, win.Window)
 	assert.Equal(t, win.Window.Totals, win.Summary(-1).Totals, "a window's summary counts the window")
+}
+
+// TestRecordSize: a batch record stays 64 bytes, a cache line.
+func TestRecordSize(t *testing.T) {
+	assert.Equal(t, uintptr(64), unsafe.Sizeof(rec{}))
 }
