@@ -131,11 +131,7 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 		winEnd:  1<<63 - 1,
 	}
 	if opts.Tag != "" {
-		t := opts.Tag
-		for len(t) < 4 {
-			t += " "
-		}
-		p.tag, p.hasTag = pool.MakeTag(t), true
+		p.tag, p.hasTag = pool.MakeTag(opts.Tag), true // padded with spaces
 	}
 	freq := int64(10_000_000)
 	if clock != nil && clock.Frequency > 0 {
@@ -245,7 +241,7 @@ func PoolOp(ev *etw.Event, pe *etw.PoolEvent) pool.Op {
 func opOf(op *pool.Op, ev *etw.Event, pe *etw.PoolEvent) {
 	*op = pool.Op{
 		Time: ev.Timestamp, Session: pe.IsSession(), SessionID: pe.SessionID, Type: uint32(pe.Type),
-		Tag: pool.Tag(pe.Tag), Size: pe.NumberOfBytes, Entry: pe.Entry, PID: uint32(ev.PID), TID: uint32(ev.TID),
+		Tag: pe.Tag, Size: pe.NumberOfBytes, Entry: pe.Entry, PID: uint32(ev.PID), TID: uint32(ev.TID),
 		Kind: pool.Free,
 	}
 	if pe.IsAlloc() {

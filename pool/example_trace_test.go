@@ -31,7 +31,7 @@ func Example_trace() {
 			continue // not a pool allocation or free
 		}
 		op := pool.Op{Time: ev.Timestamp, Kind: pool.Free, Session: p.IsSession(), SessionID: p.SessionID,
-			Type: uint32(p.Type), Tag: pool.Tag(p.Tag), Size: p.NumberOfBytes, Entry: p.Entry,
+			Type: uint32(p.Type), Tag: p.Tag, Size: p.NumberOfBytes, Entry: p.Entry,
 			PID: uint32(ev.PID), TID: uint32(ev.TID)}
 		if p.IsAlloc() {
 			op.Kind = pool.Alloc

@@ -431,7 +431,7 @@ func (l *Ledger) Apply(op *Op) {
 func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 	kind := KindOf(op.Type, op.Session)
 	tk := l.tkIndex(op.Tag, kind)
-	if IsBigPool(op.Type) {
+	if Type(op.Type).IsBigPool() {
 		l.tks[tk].bigPool++
 	}
 	stack := op.Stack

@@ -24,8 +24,8 @@ func TestKindOf(t *testing.T) {
 		{6, false, NonPaged},
 		{0x200, false, NonPaged}, // NonPagedPoolNx
 		{0x204, false, NonPaged}, // NonPagedPoolNxCacheAligned
-		{ETW_POOLTRACE_BIGPOOL_MASK | 1, false, Paged},
-		{ETW_POOLTRACE_BIGPOOL_MASK, false, NonPaged},
+		{uint32(TypeBigPool) | 1, false, Paged},
+		{uint32(TypeBigPool), false, NonPaged},
 		{32, false, NonPagedSession},
 		{33, false, PagedSession},
 		{0x220, false, NonPagedSession}, // NonPagedPoolSessionNx
@@ -37,8 +37,11 @@ func TestKindOf(t *testing.T) {
 	for _, c := range cases {
 		assert.Equal(t, c.want, KindOf(c.typ, c.session), "type %#x session %v", c.typ, c.session)
 	}
-	assert.True(t, IsBigPool(ETW_POOLTRACE_BIGPOOL_MASK|0x200))
-	assert.False(t, IsBigPool(0x200))
+	assert.True(t, (TypeBigPool | TypeNX).IsBigPool())
+	assert.False(t, TypeNX.IsBigPool())
+	for typ := range Type(0x400) {
+		assert.Equal(t, KindOf(uint32(typ), false), typ.Kind(), "type %#x", uint32(typ))
+	}
 	for k := range numKinds {
 		b, err := k.MarshalText()
 		require.NoError(t, err)

@@ -72,7 +72,7 @@ func genStream(rng *rand.Rand, p genParams, ids []StackID) []Op {
 	}
 	var out []cpuOp
 	t := int64(1_000_000)
-	types := []uint32{0, 1, 0x200, 5, ETW_POOLTRACE_BIGPOOL_MASK, ETW_POOLTRACE_BIGPOOL_MASK | 1}
+	types := []uint32{0, 1, 0x200, 5, uint32(TypeBigPool), uint32(TypeBigPool) | 1}
 	for i := range p.n {
 		t += 1 + rng.Int64N(p.maxStep)
 		var op Op
@@ -98,7 +98,7 @@ func genStream(rng *rand.Rand, p genParams, ids []StackID) []Op {
 			}
 			lv := live{tag: genTags[rng.IntN(len(genTags))], typ: types[rng.IntN(len(types))], size: uint64(1 + rng.IntN(4096))}
 			if k.session {
-				lv.typ |= POOL_TYPE_SESSION
+				lv.typ |= uint32(TypeSession)
 			}
 			lives[k] = lv
 			liveKeys = append(liveKeys, k)
