@@ -31,7 +31,17 @@ func TestIrpLeakJSON(t *testing.T) {
 		}
 		return k
 	}
-	assert.ElementsMatch(t, []string{"trace", "totals", "anomalies", "tags", "stacks"}, keys(rep))
+	assert.ElementsMatch(t, []string{"verdict", "trace", "totals", "anomalies", "tags", "stacks"}, keys(rep))
+	verdict := rep["verdict"].(map[string]any)
+	for _, k := range []string{"tag", "pool", "leak_rank", "outstanding_count", "outstanding_bytes", "growth_bytes_per_s",
+		"processes", "owner", "caller", "stack_share"} {
+		assert.Contains(t, verdict, k)
+	}
+	assert.Equal(t, "Irp ", verdict["tag"])
+	assert.Equal(t, 1.0, verdict["leak_rank"])
+	assert.Equal(t, []any{map[string]any{"pid": 6420.0, "name": "ReadLeak.exe", "outstanding_bytes": 159744.0}}, verdict["processes"])
+	assert.Equal(t, "ReadLeak.exe+0x11a3", verdict["caller"])
+	assert.NotContains(t, verdict, "description", "no pooltag.txt given")
 	trace := rep["trace"].(map[string]any)
 	for _, k := range []string{"file", "start", "end", "duration_s", "events", "pool_events", "events_lost", "buffers_lost"} {
 		assert.Contains(t, trace, k)
@@ -90,6 +100,63 @@ func TestTextShowsWOW64Transition(t *testing.T) {
 			break
 		}
 	}
+}
+
+// The verdict comes first: in the text report's first lines and as the
+// JSON's first key; null when nothing leaks.
+func TestVerdictFirst(t *testing.T) {
+	t.Setenv("ETWKIT_POOLTAG", "")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{irpLeak}, &out, &errOut), errOut.String())
+	lines := strings.Split(out.String(), "\n")
+	assert.True(t, strings.HasPrefix(lines[0], `verdict   "Irp " leaks nonpaged pool: 156 blocks, 159744 bytes outstanding`), lines[0])
+	assert.Contains(t, out.String(), "asked for by ReadLeak.exe+0x11a3.")
+
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", irpLeak}, &out, &errOut), errOut.String())
+	assert.True(t, strings.HasPrefix(out.String(), "{\n  \"verdict\": {"), "verdict is the first key")
+
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", "-tag", "Even", irpLeak}, &out, &errOut), errOut.String())
+	var rep map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Contains(t, rep, "verdict")
+	assert.Nil(t, rep["verdict"], "nothing leaks")
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-tag", "Even", irpLeak}, &out, &errOut), errOut.String())
+	assert.True(t, strings.HasPrefix(out.String(), "verdict   No tag leaks"), out.String())
+}
+
+// Tag descriptions come from -pooltag, else $ETWKIT_POOLTAG; a named file
+// that cannot be read is an error. (The tests write their own small file in
+// pooltag.txt's format.)
+func TestPooltag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pooltag.txt")
+	require.NoError(t, os.WriteFile(file, []byte("// test tags\nIrp  - <unknown> - Io, IRP packets\n"), 0o644))
+	t.Setenv("ETWKIT_POOLTAG", "")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"-pooltag", file, irpLeak}, &out, &errOut), errOut.String())
+	assert.True(t, strings.HasPrefix(out.String(), `verdict   "Irp " (Io, IRP packets) leaks`), out.String())
+
+	t.Setenv("ETWKIT_POOLTAG", file)
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", irpLeak}, &out, &errOut), errOut.String())
+	var rep struct {
+		Verdict struct {
+			Description string `json:"description"`
+		} `json:"verdict"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Equal(t, "Io, IRP packets", rep.Verdict.Description)
+
+	errOut.Reset()
+	assert.Equal(t, 1, run([]string{"-pooltag", filepath.Join(dir, "missing.txt"), irpLeak}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "-pooltag:")
+	t.Setenv("ETWKIT_POOLTAG", filepath.Join(dir, "missing.txt"))
+	errOut.Reset()
+	assert.Equal(t, 1, run([]string{irpLeak}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "ETWKIT_POOLTAG")
 }
 
 func TestFilters(t *testing.T) {

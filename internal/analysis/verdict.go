@@ -269,13 +269,20 @@ func (v *Verdict) Lines() []string {
 		}
 		return frame
 	}
+	owner, caller := where(v.Owner, v.OwnerLine), where(v.Caller, v.CallerLine)
+	if v.Stack != nil && v.OwnerFrame >= 0 {
+		if f := &v.Stack.Resolved[v.OwnerFrame]; f.Module != nil && f.Symbol == nil && isKernelCore(f.Module.Name) {
+			// Without symbols the allocator's frames cannot be skipped.
+			owner = "the kernel itself (" + owner + ", unsymbolized)"
+		}
+	}
 	switch {
 	case v.Owner != "" && v.Caller != "":
-		out = append(out, fmt.Sprintf("Allocated by %s, asked for by %s.", where(v.Owner, v.OwnerLine), where(v.Caller, v.CallerLine)))
+		out = append(out, fmt.Sprintf("Allocated by %s, asked for by %s.", owner, caller))
 	case v.Owner != "":
-		out = append(out, fmt.Sprintf("Allocated by %s; no user-mode caller outside the system DLLs.", where(v.Owner, v.OwnerLine)))
+		out = append(out, fmt.Sprintf("Allocated by %s; no user-mode caller outside the system DLLs.", owner))
 	case v.Caller != "":
-		out = append(out, fmt.Sprintf("Asked for by %s.", where(v.Caller, v.CallerLine)))
+		out = append(out, fmt.Sprintf("Asked for by %s.", caller))
 	case v.Stack == nil:
 		out = append(out, "Its blocks have no stack: record with -stackwalk PoolAlloc to see who allocates them.")
 	}
