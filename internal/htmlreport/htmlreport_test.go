@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -389,4 +390,36 @@ func synthetic(n, bins int) *analysis.Result {
 		}
 	}
 	return &analysis.Result{Report: rep, Stacks: sts}
+}
+
+// Legend entries of long pool kinds ("paged-session") once ran into
+// their values: each value now has its own line under its label, and
+// entries do not overlap each other or leave the chart.
+func TestLegendDoesNotOverlap(t *testing.T) {
+	html := render(t, irpLeak(t), Options{})
+	root, err := parseDOM(html)
+	require.NoError(t, err)
+	atoi := func(s string) int {
+		v, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err)
+		return int(v)
+	}
+	const charW = 7.3 // a 12px monospace character, generously
+	prevBottom, long := 0, 0
+	for _, e := range root.all(hasClass("", "legend-entry")) {
+		label, value := e.first(hasClass("text", "legend-label")), e.first(hasClass("text", "legend-value"))
+		require.NotNil(t, label)
+		require.NotNil(t, value)
+		ly, vy := atoi(label.attr["y"]), atoi(value.attr["y"])
+		assert.GreaterOrEqual(t, vy-ly, 12, "%s: the value is on the next line", label.Text())
+		assert.Empty(t, value.attr["text-anchor"], "the value starts under the label")
+		assert.Equal(t, label.attr["x"], value.attr["x"])
+		assert.LessOrEqual(t, float64(atoi(label.attr["x"]))+charW*float64(len(label.Text())), float64(chartW), "%s fits", label.Text())
+		assert.Greater(t, ly-11, prevBottom, "%s: entries do not overlap", label.Text())
+		prevBottom = vy
+		if strings.Contains(label.Text(), "-session") {
+			long++
+		}
+	}
+	assert.NotZero(t, long, "the fixture's legend has a session pool kind")
 }
