@@ -423,3 +423,49 @@ func TestLegendDoesNotOverlap(t *testing.T) {
 	}
 	assert.NotZero(t, long, "the fixture's legend has a session pool kind")
 }
+
+// Stack sections follow the leak rank, not the outstanding bytes: a tag
+// that holds more but grows in one jump comes after the steady grower.
+func TestSectionsByLeakRank(t *testing.T) {
+	res, err := analysis.Run(irpLeakPath, analysis.Options{}) // a copy of its own: it is changed below
+	require.NoError(t, err)
+	tags := res.Report.Tags
+	require.GreaterOrEqual(t, len(tags), 2)
+	// Swap the ranks of the first two tags: sections must follow.
+	tags[0].LeakRank, tags[1].LeakRank = tags[1].LeakRank, tags[0].LeakRank
+	root, err := parseDOM(render(t, res, Options{}))
+	require.NoError(t, err)
+	secs := root.all(hasClass("section", "tag-stacks"))
+	require.Len(t, secs, 2)
+	assert.Equal(t, tags[1].Tag.String(), secs[0].attr["data-tag"])
+	assert.Equal(t, tags[0].Tag.String(), secs[1].attr["data-tag"])
+	// The tag table stays sorted by outstanding bytes.
+	rows := root.first(hasClass("table", "tags")).all(tagIs("tr"))
+	assert.Equal(t, tags[0].Tag.String(), rows[1].attr["data-tag"])
+
+	// Window tags carry no rank: the whole report's ranks order them, and
+	// unranked tags come last.
+	mk := func(tag string, rank int) pool.TagStats {
+		return pool.TagStats{Tag: pool.MakeTag(tag), LeakRank: rank}
+	}
+	win := []pool.TagStats{mk("AAAA", 0), mk("BBBB", 0), mk("CCCC", 0)}
+	ranked := []pool.TagStats{mk("CCCC", 1), mk("AAAA", 2)}
+	var got []string
+	for _, t := range byLeakRank(win, ranked) {
+		got = append(got, t.Tag.String())
+	}
+	assert.Equal(t, []string{"CCCC", "AAAA", "BBBB"}, got)
+}
+
+// The verdict is the first section, and links to its tag's stacks.
+func TestVerdictSection(t *testing.T) {
+	root, err := parseDOM(render(t, irpLeak(t), Options{}))
+	require.NoError(t, err)
+	first := root.first(tagIs("section"))
+	require.NotNil(t, first)
+	assert.Equal(t, "verdict", first.attr["id"])
+	assert.Contains(t, first.Text(), `"Irp " leaks nonpaged pool: 156 blocks, 159744 bytes outstanding`)
+	a := first.first(tagIs("a"))
+	require.NotNil(t, a)
+	assert.Equal(t, "#stack-Irp_20-nonpaged", a.attr["href"])
+}
