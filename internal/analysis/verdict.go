@@ -50,7 +50,7 @@ type Verdict struct {
 	Caller     string `json:"caller"`
 	CallerLine string `json:"caller_line,omitempty"`
 	// StackShare is the top stack's share of the tag's outstanding bytes,
-	// in [0, 1].
+	// in [0, 1]; 0 when no block has a stack.
 	StackShare float64 `json:"stack_share"`
 	// Description is what pooltag.txt says of the tag, when it was given
 	// (Options.PoolTags) and knows it.
@@ -60,7 +60,7 @@ type Verdict struct {
 	// literal: the usual way to find an unknown tag's owner.
 	TagInImages []string `json:"tag_in_images,omitempty"`
 
-	// Stack is the top stack (nil when the tag's blocks have none);
+	// Stack is the top stack (nil when no block of the tag has one);
 	// OwnerFrame and CallerFrame index its Resolved frames, -1 when unset.
 	Stack       *Stack `json:"-"`
 	OwnerFrame  int    `json:"-"`
@@ -105,7 +105,8 @@ func (p *Pipeline) verdict(res *Result) *Verdict {
 		return cmp.Or(cmp.Compare(b.OutstandingBytes, a.OutstandingBytes), cmp.Compare(a.PID, b.PID))
 	})
 	for j := range res.Stacks {
-		if s := &res.Stacks[j]; s.Tag == v.Tag && s.Pool == v.Pool {
+		// The top stack: allocations without one are not a stack.
+		if s := &res.Stacks[j]; s.Tag == v.Tag && s.Pool == v.Pool && len(s.Frames) > 0 {
 			v.Stack = s
 			break
 		}
@@ -255,11 +256,14 @@ func (v *Verdict) Lines() []string {
 				ps = append(ps, fmt.Sprintf("%d more", len(v.Processes)-3))
 				break
 			}
-			name := pr.Name
-			if name == "" {
-				name = "pid"
+			switch {
+			case pr.PID == uint32(etw.NoPID):
+				ps = append(ps, fmt.Sprintf("an unknown process (%d bytes)", pr.OutstandingBytes))
+			case pr.Name == "":
+				ps = append(ps, fmt.Sprintf("pid %d (%d bytes)", pr.PID, pr.OutstandingBytes))
+			default:
+				ps = append(ps, fmt.Sprintf("%s (pid %d, %d bytes)", pr.Name, pr.PID, pr.OutstandingBytes))
 			}
-			ps = append(ps, fmt.Sprintf("%s (pid %d, %d bytes)", name, pr.PID, pr.OutstandingBytes))
 		}
 		out = append(out, "Held by "+strings.Join(ps, ", ")+".")
 	}
@@ -284,7 +288,7 @@ func (v *Verdict) Lines() []string {
 	case v.Caller != "":
 		out = append(out, fmt.Sprintf("Asked for by %s.", caller))
 	case v.Stack == nil:
-		out = append(out, "Its blocks have no stack: record with -stackwalk PoolAlloc to see who allocates them.")
+		out = append(out, "No stack is known for its blocks: none was recorded (xperf -stackwalk PoolAlloc) or none matched its events.")
 	}
 	if v.Stack != nil {
 		out = append(out, fmt.Sprintf("That stack holds %.0f%% of the tag's outstanding bytes.", 100*v.StackShare))

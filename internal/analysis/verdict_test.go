@@ -67,6 +67,12 @@ const (
 // a noisier tag "Nois" holds more bytes: one big jump, then churn. With
 // keys, stacks go through stack keys instead of full stack walks.
 func writeSymbolTrace(t *testing.T, keys bool) string {
+	return writeSymbolTraceKind(t, keys, etltest.HeaderSystem)
+}
+
+// writeSymbolTraceKind is writeSymbolTrace with pool events in the given
+// header form.
+func writeSymbolTraceKind(t *testing.T, keys bool, kind etltest.HeaderKind) string {
 	t.Helper()
 	driver, x86, x64 := readTestImage(t, "driver.sys"), readTestImage(t, "x86dll.dll"), readTestImage(t, "x64dll.dll")
 	path := filepath.Join(t.TempDir(), "symbols.etl")
@@ -146,7 +152,7 @@ func writeSymbolTrace(t *testing.T, keys bool) string {
 		}
 	}
 	poolRec := func(cpu int, evTS int64, pid etw.PID, tid etw.TID, op uint8, typ uint32, tag string, size, entry uint64) {
-		rec(cpu, evTS, etltest.Pool(ptr, etltest.PoolEvent{Meta: etltest.Meta{Timestamp: evTS, PID: pid, TID: tid},
+		rec(cpu, evTS, etltest.Pool(ptr, etltest.PoolEvent{Meta: etltest.Meta{Kind: kind, Timestamp: evTS, PID: pid, TID: tid},
 			Opcode: op, PoolType: typ, Tag: etltest.Tag(tag), Size: size, Entry: entry}))
 	}
 	// Events of both CPUs in time order: the Etwk leak on CPU 1 every
@@ -303,4 +309,26 @@ func TestOwnerCallerFrames(t *testing.T) {
 	// Only system DLLs: no caller.
 	assert.Equal(t, -1, CallerFrame(frames[:7]))
 	assert.Equal(t, -1, CallerFrame(nil))
+}
+
+// PERFINFO-header pool events carry no process or thread: the tag, its
+// figures and the kernel owner hold all the same.
+func TestVerdictPerfInfoHeaders(t *testing.T) {
+	path := writeSymbolTraceKind(t, false, etltest.HeaderPerfInfo)
+	res, err := Run(path, Options{SymbolPath: symbolsDir})
+	require.NoError(t, err)
+	v := res.Verdict
+	require.NotNil(t, v)
+	assert.Equal(t, "Etwk", v.Tag)
+	assert.Equal(t, uint64(204800), v.OutstandingBytes)
+	lines := strings.Join(v.Lines(), "\n")
+	t.Log(lines)
+	assert.NotContains(t, lines, "pid (pid")
+	if v.Stack == nil {
+		// Until PERFINFO pool events are attributed to their thread.
+		assert.Zero(t, v.StackShare)
+		assert.Contains(t, lines, "No stack is known")
+	} else {
+		assert.Equal(t, "driver.sys!DriverEntry+0x1c", v.Owner)
+	}
 }
