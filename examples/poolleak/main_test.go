@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/pprof/profile"
+
 	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/etwkit/etwkit/internal/symtrace"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -252,4 +255,83 @@ func TestEveryCorpusTrace(t *testing.T) {
 		require.NoError(t, json.Unmarshal(out.Bytes(), &rep), tr.Name)
 		assert.GreaterOrEqual(t, rep.Trace.DurationS, 0.0, tr.Name)
 	}
+}
+
+// With symbols, on a generated trace where a noisier tag holds more bytes:
+// the verdict names the steady grower, its driver function and the app
+// function, on the lines of their calls, in the text, the JSON, the HTML
+// and the pprof profile.
+func TestVerdictWithSymbols(t *testing.T) {
+	t.Setenv("ETWKIT_POOLTAG", "")
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "symbols.etl")
+	require.NoError(t, symtrace.Write(trace, symtrace.Options{}))
+	page, prof := filepath.Join(dir, "r.html"), filepath.Join(dir, "r.pb.gz")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"-symbols", symtrace.Dir, "-html", page, "-o", prof, trace}, &out, &errOut), errOut.String())
+	lines := strings.Split(out.String(), "\n")
+	assert.True(t, strings.HasPrefix(lines[0], `verdict   "Etwk" leaks nonpaged pool`), lines[0])
+	assert.Contains(t, out.String(), "Allocated by driver.sys!DriverEntry+0x1c at /etwkit/testdata/symbols/driver.c:37, "+
+		"asked for by x86dll.dll!Accumulate+0x4b at /etwkit/testdata/symbols/x86dll.c:38.")
+	assert.Contains(t, out.String(), "The tag's four bytes appear in driver.sys.")
+
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", "-symbols", symtrace.Dir, trace}, &out, &errOut), errOut.String())
+	var rep struct {
+		Verdict map[string]any `json:"verdict"`
+		Tags    []struct {
+			Tag string `json:"tag"`
+		} `json:"tags"`
+		Stacks []struct {
+			Tag    string   `json:"tag"`
+			Frames []string `json:"frames"`
+			Lines  []string `json:"lines"`
+		} `json:"stacks"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Equal(t, "Nois", rep.Tags[0].Tag, "the noisy tag holds most bytes")
+	v := rep.Verdict
+	assert.Equal(t, "Etwk", v["tag"])
+	assert.Equal(t, "driver.sys!DriverEntry+0x1c", v["owner"])
+	assert.Equal(t, "/etwkit/testdata/symbols/driver.c:37", v["owner_line"])
+	assert.Equal(t, "x86dll.dll!Accumulate+0x4b", v["caller"])
+	assert.Equal(t, "/etwkit/testdata/symbols/x86dll.c:38", v["caller_line"])
+	assert.Equal(t, []any{"driver.sys"}, v["tag_in_images"])
+	assert.InDelta(t, 0.8, v["stack_share"], 1e-9)
+	for _, s := range rep.Stacks {
+		if s.Tag != "Etwk" {
+			continue
+		}
+		for i, f := range s.Frames {
+			if f == "driver.sys!DriverEntry+0x1c" {
+				assert.Equal(t, "/etwkit/testdata/symbols/driver.c:37", s.Lines[i], "JSON lines are call sites")
+			}
+		}
+	}
+
+	data, err := os.ReadFile(page)
+	require.NoError(t, err)
+	html := string(data)
+	verdict := html[strings.Index(html, `<section id="verdict"`):strings.Index(html, `<section id="trace"`)]
+	assert.Contains(t, verdict, "driver.sys!DriverEntry&#43;0x1c at /etwkit/testdata/symbols/driver.c:37")
+	// Sections by leak rank: Etwk before Nois, though Nois holds more.
+	assert.Less(t, strings.Index(html, `id="stack-Etwk-nonpaged"`), strings.Index(html, `id="stack-Nois-paged"`))
+	assert.Contains(t, html, "role-owner")
+	assert.Contains(t, html, "role-caller")
+
+	f, err := os.Open(prof)
+	require.NoError(t, err)
+	defer f.Close()
+	p, err := profile.Parse(f)
+	require.NoError(t, err)
+	found := false
+	for _, loc := range p.Location {
+		for _, l := range loc.Line {
+			if l.Function.Name == "DriverEntry" {
+				assert.Equal(t, int64(37), l.Line, "pprof lines are call sites")
+				found = true
+			}
+		}
+	}
+	assert.True(t, found)
 }
