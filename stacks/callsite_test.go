@@ -106,3 +106,22 @@ func TestCallSiteLinesLLVMSymbolizer(t *testing.T) {
 		})
 	}
 }
+
+// fakeSymbolizer names every address f and gives it the line rva; it has
+// no Line method, so the resolver asks Symbolize for the call site.
+type fakeSymbolizer struct{}
+
+func (fakeSymbolizer) Symbolize(m *Module, rva uint64) (Symbol, bool) {
+	return Symbol{Name: "f", File: "f.c", Line: int(rva)}, true
+}
+
+func TestCallSiteLinesWithoutLineSymbolizer(t *testing.T) {
+	ms := NewModules(8)
+	ms.space(42).add(&Module{PID: 42, Name: "m.dll", Base: 0x10000000, Size: 0x10000, Loaded: -Always, Unloaded: Always})
+	r := &Resolver{Modules: ms, Symbols: fakeSymbolizer{}, PointerSize: 8}
+	frames := r.Resolve(42, 100, []uint64{0x10000100, 0x10000200, 0x10000000})
+	require.Len(t, frames, 3)
+	assert.Equal(t, "f.c:256", frames[0].Line(), "the innermost frame keeps its own line")
+	assert.Equal(t, "f.c:511", frames[1].Line(), "a return address gives the line of the call")
+	assert.Equal(t, "", frames[2].Line(), "no byte before the module's start")
+}
