@@ -20,6 +20,10 @@
 //	-symbols PATH   symbol path in _NT_SYMBOL_PATH syntax (default: the
 //	                _NT_SYMBOL_PATH environment variable; none: no symbols)
 //	-fold           fold the 64-bit WOW64 layer into one marker frame
+//	-pooltag FILE   tag descriptions from this pooltag.txt (default:
+//	                $ETWKIT_POOLTAG, else the Debugging Tools' copy on Windows)
+//	-raw            leave the pool allocator's frames unmarked in the -o
+//	                profile (pprof then shows them as the innermost frames)
 //
 // TRACE may be a .etl file, a .etl.zip, or archive.zip!member.
 package main
@@ -39,6 +43,7 @@ import (
 	"github.com/etwkit/etwkit/export"
 	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/htmlreport"
+	"github.com/etwkit/etwkit/internal/pooltag"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -57,6 +62,8 @@ type config struct {
 	top     int
 	symbols string
 	fold    bool
+	pooltag string
+	raw     bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -72,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.top, "top", 10, "number of stacks to show")
 	fs.StringVar(&cfg.symbols, "symbols", "", "symbol path (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
 	fs.BoolVar(&cfg.fold, "fold", false, "fold the 64-bit WOW64 layer of stacks into one marker frame")
+	fs.StringVar(&cfg.pooltag, "pooltag", "", "pooltag.txt with tag descriptions; default $"+pooltag.Env+", else the Debugging Tools' copy (Windows)")
+	fs.BoolVar(&cfg.raw, "raw", false, "keep the pool allocator's frames in the pprof profile (not marked to drop)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: poolleak [flags] TRACE")
 		fs.PrintDefaults()
@@ -102,6 +111,11 @@ func options(cfg config, stderr io.Writer) (analysis.Options, error) {
 	if cfg.pid >= 0 {
 		opts.PID, opts.HasPID = uint32(cfg.pid), true
 	}
+	tags, err := pooltag.Load(cfg.pooltag)
+	if err != nil {
+		return opts, fmt.Errorf("-pooltag: %w", err)
+	}
+	opts.PoolTags = tags
 	if cfg.window != "" {
 		a, b, ok := strings.Cut(cfg.window, ":")
 		fa, err1 := strconv.ParseFloat(a, 64)
@@ -133,11 +147,12 @@ func isTerminal(w io.Writer) bool {
 
 // jsonReport is poolleak's -json schema.
 type jsonReport struct {
-	Trace     pool.TraceInfo   `json:"trace"`
-	Totals    pool.Totals      `json:"totals"`
-	Anomalies pool.Anomalies   `json:"anomalies"`
-	Tags      []pool.TagStats  `json:"tags"`
-	Stacks    []analysis.Stack `json:"stacks"`
+	Verdict   *analysis.Verdict `json:"verdict"`
+	Trace     pool.TraceInfo    `json:"trace"`
+	Totals    pool.Totals       `json:"totals"`
+	Anomalies pool.Anomalies    `json:"anomalies"`
+	Tags      []pool.TagStats   `json:"tags"`
+	Stacks    []analysis.Stack  `json:"stacks"`
 }
 
 func report(path string, cfg config, stdout, stderr io.Writer) error {
@@ -172,7 +187,7 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 		top = []analysis.Stack{}
 	}
 	if cfg.out != "" {
-		if err := writeProfile(cfg.out, path, res, cfg.fold); err != nil {
+		if err := writeProfile(cfg.out, path, res, export.Options{FoldWOW64: cfg.fold, KeepAllocatorFrames: cfg.raw}); err != nil {
 			return err
 		}
 	}
@@ -184,7 +199,7 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(jsonReport{Trace: rep.Trace, Totals: totals, Anomalies: rep.Anomalies, Tags: tags, Stacks: top})
+		return enc.Encode(jsonReport{Verdict: res.Verdict, Trace: rep.Trace, Totals: totals, Anomalies: rep.Anomalies, Tags: tags, Stacks: top})
 	}
 	printText(stdout, rep, res, tags, totals, top, cfg)
 	return nil
@@ -198,6 +213,14 @@ func displayName(path string) string {
 }
 
 func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.TagStats, totals pool.Totals, top []analysis.Stack, cfg config) {
+	for i, l := range res.Verdict.Lines() {
+		label := "verdict"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(w, "%-9s %s\n", label, l)
+	}
+	fmt.Fprintln(w)
 	t := rep.Trace
 	fmt.Fprintf(w, "trace     %s\n", t.File)
 	if !t.Start.IsZero() {
@@ -277,8 +300,8 @@ func byteCount(n uint64) string {
 }
 
 // writeProfile writes the pprof profile of the result to out.
-func writeProfile(out, path string, res *analysis.Result, fold bool) error {
-	p, err := res.Profile(displayName(path), export.Options{FoldWOW64: fold})
+func writeProfile(out, path string, res *analysis.Result, opts export.Options) error {
+	p, err := res.Profile(displayName(path), opts)
 	if err != nil {
 		return fmt.Errorf("building the profile: %w", err)
 	}

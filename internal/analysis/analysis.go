@@ -17,6 +17,7 @@ import (
 
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/export"
+	"github.com/etwkit/etwkit/internal/pooltag"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -46,6 +47,9 @@ type Options struct {
 	FoldWOW64 bool
 	// Progress, if set, is called now and then with the events read so far.
 	Progress func(events int64)
+	// PoolTags, when set, describes tags in the verdict (see package
+	// pooltag).
+	PoolTags *pooltag.Table
 }
 
 // Stack is one outstanding stack of the report, merged over identical
@@ -88,6 +92,9 @@ type Result struct {
 	// Samples are the allocation groups (tag, pool kind, process, stack),
 	// freed or not, with resolved stacks: the input of package export.
 	Samples []export.Sample
+	// Verdict is the leaking tag and who allocates it; nil when nothing
+	// leaks (see Verdict).
+	Verdict *Verdict
 }
 
 // Pipeline is a push pipeline: feed events with Event, then Finish. It
@@ -299,6 +306,7 @@ func (p *Pipeline) Finish() *Result {
 	}
 	res.Stacks = p.resolveStacks(rep)
 	res.Samples = p.samples(rep)
+	res.Verdict = p.verdict(res)
 	return res
 }
 
