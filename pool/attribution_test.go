@@ -121,3 +121,19 @@ func mustWindow(t *testing.T, l *Ledger, w Window) WindowReport {
 	require.NoError(t, err)
 	return *wr
 }
+
+func TestParseTag(t *testing.T) {
+	irp, err := ParseTag("Irp")
+	require.NoError(t, err)
+	assert.Equal(t, "Irp ", irp.String())
+	for _, bad := range []string{"", "ThisIsLong", "Irp  "} {
+		_, err := ParseTag(bad)
+		assert.ErrorIs(t, err, ErrTagText, "%q", bad)
+	}
+	seen := []Tag{MakeTag("Irp "), MakeTag("IrpX"), MakeTag("Toke"), MakeTag("Even"), MakeTag("Irp ")}
+	assert.Equal(t, []Tag{MakeTag("Irp "), MakeTag("IrpX")}, SimilarTags("irp", seen))
+	assert.Equal(t, []Tag{MakeTag("Irp ")}, SimilarTags("IRP ", seen[:1]))
+	assert.Equal(t, []Tag{MakeTag("Toke")}, SimilarTags("tokenize", seen))
+	assert.Empty(t, SimilarTags("Ntfx", seen))
+	assert.Empty(t, SimilarTags("  ", seen))
+}
