@@ -107,6 +107,16 @@ func (d *Report) Warn(w io.Writer, tool string) {
 		}
 		fmt.Fprintf(w, "%s: warning: %s\n", tool, e.Error)
 	}
+	d.Summarize(w, tool)
+}
+
+// Summarize prints on w only the last line of [Report.Warn], what is
+// missing, for tools that printed each read error as it came. It prints
+// nothing for a complete trace.
+func (d *Report) Summarize(w io.Writer, tool string) {
+	if d.Complete {
+		return
+	}
 	switch {
 	case d.missing():
 		fmt.Fprintf(w, "%s: warning: partial result: read %d of the %d buffers the trace header says were written (%d read errors)\n",
