@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/etwkit/etwkit/internal/damage/damagetest"
@@ -188,4 +189,33 @@ func TestLegendAndSymbolWarning(t *testing.T) {
 		assert.Contains(t, out.String(), w)
 	}
 	assert.Contains(t, errOut.String(), "poolleak: warning: symbol path: folder "+missing+" does not exist")
+}
+
+// TestFoldSegments: with -fold, each stack's segment counts are those of
+// the frames printed (issue 15: they kept the unfolded counts).
+func TestFoldSegments(t *testing.T) {
+	for _, args := range [][]string{{"-fold"}, nil} {
+		var out, errOut bytes.Buffer
+		require.Equal(t, 0, run(append(append([]string{"-json"}, args...), irpLeak), &out, &errOut), errOut.String())
+		var rep struct {
+			Stacks []struct {
+				Frames   []string `json:"frames"`
+				Segments struct{ Kernel, User, WOW64 int }
+			} `json:"stacks"`
+		}
+		require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+		require.NotEmpty(t, rep.Stacks)
+		folded := 0
+		for _, s := range rep.Stacks {
+			markers := 0
+			for _, f := range s.Frames {
+				if strings.HasPrefix(f, "[wow64 transition]") {
+					markers++
+				}
+			}
+			folded += markers
+			assert.Equal(t, len(s.Frames)-markers, s.Segments.Kernel+s.Segments.User+s.Segments.WOW64, "%v %v", args, s.Frames)
+		}
+		assert.Equal(t, args != nil, folded > 0, "%v", args)
+	}
 }

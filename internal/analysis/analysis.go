@@ -427,10 +427,12 @@ func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
 			}
 			frames := p.resolve(cid)
 			st.Transition = stacks.HasWOW64Transition(frames)
-			st.Segments = stacks.SegmentsOf(frames)
 			if p.opts.FoldWOW64 {
 				frames = stacks.FoldWOW64(frames)
 			}
+			// Counted after folding, so that the counts match the frames
+			// printed (a marker frame is in no segment).
+			st.Segments = stacks.SegmentsOf(frames)
 			st.Resolved = frames
 			for i := range frames {
 				st.Frames = append(st.Frames, frames[i].String())
