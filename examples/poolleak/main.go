@@ -13,8 +13,10 @@
 //	-json           print the report as JSON (schema in the README)
 //	-o FILE.pb.gz   also write the outstanding allocations as a pprof profile
 //	-html FILE      also write a self-contained HTML report (chart, tags, stacks)
-//	-tag TAG        only this pool tag (e.g. Irp)
-//	-pid PID        only allocations of this process
+//	-tag TAG        only this pool tag, as typed: Irp matches "Irp " (a tag
+//	                that matches nothing is a usage error naming close ones)
+//	-pid PID        only the blocks this process allocated, with their frees
+//	                by any process (as WPA attributes them)
 //	-window A:B     only the window [A, B) in seconds from the trace start
 //	-top N          how many stacks to show (default 10; never limits tags)
 //	-symbols PATH   symbol path in _NT_SYMBOL_PATH syntax (default: the
@@ -74,8 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.out, "o", "", "write the outstanding allocations as a pprof profile (FILE.pb.gz)")
 	fs.StringVar(&cfg.html, "html", "", "also write a self-contained HTML report to this file")
-	fs.StringVar(&cfg.tag, "tag", "", "only this pool tag")
-	fs.IntVar(&cfg.pid, "pid", -1, "only allocations of this process")
+	fs.StringVar(&cfg.tag, "tag", "", "only this pool tag, as typed (Irp matches \"Irp \")")
+	fs.IntVar(&cfg.pid, "pid", -1, "only the blocks this process allocated, with their frees by any process")
 	fs.StringVar(&cfg.window, "window", "", "only the window A:B, in seconds from the trace start")
 	fs.IntVar(&cfg.top, "top", 10, "number of stacks to show")
 	fs.StringVar(&cfg.symbols, "symbols", "", "symbol path (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
