@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -218,4 +219,16 @@ func TestFoldSegments(t *testing.T) {
 		}
 		assert.Equal(t, args != nil, folded > 0, "%v", args)
 	}
+}
+
+// TestHTMLSaysPartial: the HTML report of a trace cut short says so, as
+// the warnings and the JSON do.
+func TestHTMLSaysPartial(t *testing.T) {
+	tr := damagetest.Write(t, true)
+	page := filepath.Join(t.TempDir(), "r.html")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 3, run([]string{"-html", page, tr.Cut}, &out, &errOut))
+	data, err := os.ReadFile(page)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), fmt.Sprintf("read %d of the %d buffers", tr.Buffers/2, tr.Buffers))
 }

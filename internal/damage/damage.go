@@ -62,7 +62,7 @@ func Of(r *etw.Reader, errs []error) Report {
 		d.BuffersWritten = int(h.BuffersWritten)
 	}
 	d.add(errs)
-	d.Complete = len(d.ReadErrors) == 0 && !d.missing()
+	d.Complete = len(d.ReadErrors) == 0 && !d.Missing()
 	return d
 }
 
@@ -87,8 +87,9 @@ func (d *Report) add(errs []error) {
 	}
 }
 
-// missing reports whether fewer buffers were read than were written.
-func (d *Report) missing() bool {
+// Missing reports whether fewer buffers were read than the header says
+// were written.
+func (d *Report) Missing() bool {
 	return d.BuffersWritten > 0 && d.BuffersRead < d.BuffersWritten
 }
 
@@ -118,7 +119,7 @@ func (d *Report) Summarize(w io.Writer, tool string) {
 		return
 	}
 	switch {
-	case d.missing():
+	case d.Missing():
 		fmt.Fprintf(w, "%s: warning: partial result: read %d of the %d buffers the trace header says were written (%d read errors)\n",
 			tool, d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
 	default:
