@@ -240,12 +240,8 @@ func checkTag(tag string, res *analysis.Result) error {
 		why = "is not a pool tag (1 to 4 bytes; shorter tags are padded with spaces)"
 	}
 	msg := fmt.Sprintf("-tag %q %s", tag, why)
-	if close := pool.SimilarTags(tag, res.OtherTags); len(close) > 0 {
-		names := make([]string, len(close))
-		for i, t := range close {
-			names[i] = strconv.Quote(t.String())
-		}
-		msg += "; close matches: " + strings.Join(names, ", ")
+	if close := res.CloseMatches(tag); close != "" {
+		msg += "; close matches: " + close
 	}
 	return usageError{errors.New(msg)}
 }

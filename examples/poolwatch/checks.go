@@ -33,3 +33,16 @@ func checkFlags(cfg config, stderr io.Writer) int {
 	}
 	return damage.ExitOK
 }
+
+// warnTag warns when -tag matched no pool event, naming the tags seen that
+// come close (a live session may filter the others out in the kernel).
+func warnTag(tag string, res *analysis.Result, stderr io.Writer) {
+	if tag == "" || res.TagFound {
+		return
+	}
+	msg := fmt.Sprintf("poolwatch: warning: -tag %q matched no pool event", tag)
+	if close := res.CloseMatches(tag); close != "" {
+		msg += "; close matches: " + close
+	}
+	fmt.Fprintln(stderr, msg)
+}

@@ -34,6 +34,8 @@ func TestReplayExitCodes(t *testing.T) {
 		})
 	}
 	var out, errOut bytes.Buffer
+	assert.Equal(t, 0, run([]string{"-replay", irpLeak, "-interval", "1h", "-tag", "irp"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), `poolwatch: warning: -tag "irp" matched no pool event; close matches: "Irp "`)
 	missing := filepath.Join(t.TempDir(), "nonexistent")
 	assert.Equal(t, 0, run([]string{"-replay", irpLeak, "-interval", "1h", "-symbols", missing}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "poolwatch: warning: symbol path: folder "+missing+" does not exist")

@@ -238,6 +238,7 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		}
 	}
 	res := p.Finish()
+	warnTag(cfg.tag, res, stderr)
 	var partial error
 	if r, ok := src.(fileSource); ok {
 		d := damage.Of(r.Reader, *r.errs)
