@@ -191,7 +191,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if st != nil {
 		st.finish()
 	}
-	health := damage.Errors(readErrs)
+	health := damage.OfErrors(readErrs)
 	if !done && !(*limit > 0 && n >= *limit) {
 		health = damage.Of(r, readErrs) // read to the end: buffers count too
 	}

@@ -186,10 +186,10 @@ func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	res.Damage.Warn(stderr, "poolleak")
 	if err := checkTag(cfg.tag, res); err != nil {
 		return 0, err
 	}
-	res.Damage.Warn(stderr, "poolleak")
 	rep := res.Report
 	rep.Trace.File = displayName(path)
 	tags, totals := rep.Tags, rep.Totals

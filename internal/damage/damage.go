@@ -66,10 +66,10 @@ func Of(r *etw.Reader, errs []error) Report {
 	return d
 }
 
-// Errors returns the report of a read that stopped early on purpose (a
+// OfErrors returns the report of a read that stopped early on purpose (a
 // limit was reached): only the errors seen count, not the buffers left
 // unread.
-func Errors(errs []error) Report {
+func OfErrors(errs []error) Report {
 	d := Report{ReadErrors: []ReadError{}}
 	d.add(errs)
 	d.Complete = len(d.ReadErrors) == 0

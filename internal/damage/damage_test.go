@@ -71,11 +71,11 @@ func TestReport(t *testing.T) {
 	}
 }
 
-func TestErrorsOnly(t *testing.T) {
-	d := damage.Errors(nil)
+func TestOfErrors(t *testing.T) {
+	d := damage.OfErrors(nil)
 	assert.True(t, d.Complete)
 	fe := &etw.FormatError{Buffer: 2, Offset: 0x100, RecordOffset: -1, Msg: "x", Err: etw.ErrCorrupt}
-	d = damage.Errors([]error{fe})
+	d = damage.OfErrors([]error{fe})
 	assert.False(t, d.Complete)
 	assert.Equal(t, []damage.ReadError{{Buffer: 2, Offset: 0x100, Error: fe.Error()}}, d.ReadErrors)
 }
