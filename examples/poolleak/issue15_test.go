@@ -96,6 +96,10 @@ func TestExitCodes(t *testing.T) {
 			assert.NotContains(t, out.String(), "record with xperf")
 			assert.Contains(t, out.String(), "could be read")
 			assert.Contains(t, errOut.String(), "read 1 of the")
+			assert.Contains(t, out.String(), "partial   read 1 of ")
+			out.Reset()
+			assert.Equal(t, 0, run([]string{tr.Complete}, &out, &errOut))
+			assert.NotContains(t, out.String(), "partial")
 
 			assert.Equal(t, 1, run([]string{tr.Unreadable}, &out, &errOut))
 			assert.Equal(t, 2, run([]string{"-top", "-1", tr.Complete}, &out, &errOut))

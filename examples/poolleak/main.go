@@ -267,6 +267,10 @@ func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.
 		fmt.Fprintf(w, "span      %s .. %s (%.3f s)\n", t.Start.Format(time.RFC3339Nano), t.End.Format(time.RFC3339Nano), t.DurationS)
 	}
 	fmt.Fprintf(w, "events    %d (%d pool events; lost: %d events, %d buffers)\n", t.Events, t.PoolEvents, t.EventsLost, t.BuffersLost)
+	if d := &res.Damage; !d.Complete {
+		fmt.Fprintf(w, "partial   read %d of %d buffers, %d read errors: every figure is that of the part read\n",
+			d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
+	}
 	switch st := res.StackStats; {
 	case t.PoolEvents == 0 && !res.Damage.Complete:
 		fmt.Fprintln(w, "          no pool events in the part of the trace that could be read (see the warnings)")
