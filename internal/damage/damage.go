@@ -6,6 +6,11 @@
 // read at least as many buffers as the logfile header says were written
 // (BuffersWritten counts the header buffer too). A file cut at a buffer
 // boundary has no damaged record at all: only the buffer count shows it.
+//
+// Circular log files (EVENT_TRACE_FILE_MODE_CIRCULAR) are the exception:
+// whether their BuffersWritten counts the buffers in the file or every
+// buffer written while the file wrapped is not verified, so for them the
+// buffer count is reported but only read errors make a trace partial.
 package damage
 
 import (
@@ -43,7 +48,12 @@ type Report struct {
 	BuffersWritten int `json:"buffers_written"`
 	// ReadErrors are the damage reports of the reader, in the order seen.
 	ReadErrors []ReadError `json:"read_errors"`
+
+	circular bool // a circular log file: BuffersWritten may not count the file's buffers
 }
+
+// modeCircular is EVENT_TRACE_FILE_MODE_CIRCULAR.
+const modeCircular = 0x2
 
 // ReadError is one damage report: the buffer (-1 when outside every
 // buffer), the file offset and the reader's message.
@@ -60,6 +70,7 @@ func Of(r *etw.Reader, errs []error) Report {
 	d := Report{BuffersRead: r.Stats().BuffersRead, ReadErrors: []ReadError{}}
 	if h := r.Header(); h != nil {
 		d.BuffersWritten = int(h.BuffersWritten)
+		d.circular = h.LogFileMode&modeCircular != 0
 	}
 	d.add(errs)
 	d.Complete = len(d.ReadErrors) == 0 && !d.Missing()
@@ -88,9 +99,9 @@ func (d *Report) add(errs []error) {
 }
 
 // Missing reports whether fewer buffers were read than the header says
-// were written.
+// were written (never for a circular log file: see the package comment).
 func (d *Report) Missing() bool {
-	return d.BuffersWritten > 0 && d.BuffersRead < d.BuffersWritten
+	return !d.circular && d.BuffersWritten > 0 && d.BuffersRead < d.BuffersWritten
 }
 
 // Warn prints on w, one line each prefixed by "tool: warning: ", the read

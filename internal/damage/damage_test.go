@@ -53,6 +53,11 @@ func TestReport(t *testing.T) {
 		d.Warn(&w, "tool")
 		assert.Contains(t, w.String(), "tool: warning: partial result: read")
 
+		d = readAll(t, tr.CircularCut)
+		assert.True(t, d.Complete, "a circular file's BuffersWritten may count wrapped buffers: not evidence")
+		assert.Equal(t, tr.Buffers/2, d.BuffersRead)
+		assert.False(t, d.Missing())
+
 		d = readAll(t, tr.BigHeader)
 		assert.False(t, d.Complete)
 		assert.Equal(t, 1, d.BuffersRead)

@@ -29,6 +29,9 @@ type Traces struct {
 	Corrupt string
 	// Unreadable is not a trace at all.
 	Unreadable string
+	// CircularCut is the same trace written as a circular log file
+	// (EVENT_TRACE_FILE_MODE_CIRCULAR), cut as Cut is.
+	CircularCut string
 	// Buffers is the number of buffers of Complete.
 	Buffers int
 }
@@ -38,18 +41,7 @@ type Traces struct {
 // full stack walk) into t's temporary folder and returns the file names.
 func Write(t testing.TB, stackKeys bool) Traces {
 	t.Helper()
-	sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 1, Events: 4000, Leak: true, StackKeys: stackKeys, Damage: true, Processors: 4, PointerSize: 8})
-	o := sc.WriterOptions()
-	o.BufferSize = BufferSize
-	var f etltest.MemFile
-	w, err := etltest.NewWriter(&f, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sc.WriteTo(w); err != nil {
-		t.Fatal(err)
-	}
-	data := f.Bytes()
+	data := generate(t, stackKeys, 0)
 	dir := t.TempDir()
 	tr := Traces{Buffers: len(data) / BufferSize}
 	put := func(name string, b []byte) string {
@@ -70,5 +62,26 @@ func Write(t testing.TB, stackKeys bool) Traces {
 	binary.LittleEndian.PutUint16(bad[3*BufferSize+etltest.BufferHeaderSize+4:], 0xfff8)
 	tr.Corrupt = put("corrupt.etl", bad)
 	tr.Unreadable = put("unreadable.etl", []byte("this is not a trace\n"))
+	tr.CircularCut = put("circular-cut.etl", generate(t, stackKeys, modeCircular)[:tr.Buffers/2*BufferSize])
 	return tr
+}
+
+// modeCircular is EVENT_TRACE_FILE_MODE_CIRCULAR.
+const modeCircular = 0x2
+
+// generate writes the scenario with the given LogFileMode.
+func generate(t testing.TB, stackKeys bool, mode uint32) []byte {
+	sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 1, Events: 4000, Leak: true, StackKeys: stackKeys, Damage: true, Processors: 4, PointerSize: 8})
+	o := sc.WriterOptions()
+	o.BufferSize = BufferSize
+	o.LogFileMode = mode
+	var f etltest.MemFile
+	w, err := etltest.NewWriter(&f, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.WriteTo(w); err != nil {
+		t.Fatal(err)
+	}
+	return f.Bytes()
 }
