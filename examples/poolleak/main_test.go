@@ -190,7 +190,7 @@ func TestFilters(t *testing.T) {
 	assert.Less(t, win.Tags[0].Count, uint64(156), "fewer blocks are outstanding half-way")
 	assert.Greater(t, win.Tags[0].Count, uint64(50))
 
-	assert.Equal(t, 1, run([]string{"-window", "5:1", irpLeak}, &out, &errOut))
+	assert.Equal(t, 2, run([]string{"-window", "5:1", irpLeak}, &out, &errOut), "a usage error")
 	assert.Equal(t, 2, run([]string{}, &out, &errOut))
 }
 

@@ -22,6 +22,11 @@
 //	-replay FILE      read an .etl file instead of the live kernel (any OS)
 //
 // The live session needs Windows and an elevated prompt.
+//
+// Exit status: 0 when done, 1 when the session could not start or the
+// file could not be read at all, 2 for bad flags, 3 when -replay printed
+// its results from a file it could not read whole (the warnings on stderr
+// say what is missing).
 package main
 
 import (
@@ -41,6 +46,7 @@ import (
 	"github.com/etwkit/etwkit/etw/etltest"
 	"github.com/etwkit/etwkit/etw/live"
 	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/internal/damage"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -85,7 +91,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if code := checkFlags(cfg, stderr); code != damage.ExitOK {
+		return code
+	}
 	if err := watch(cfg, stdout, stderr); err != nil {
+		if errors.Is(err, errPartial) {
+			return damage.ExitPartial // the warnings are printed
+		}
 		fmt.Fprintf(stderr, "poolwatch: %v\n", err)
 		return 1
 	}
@@ -100,14 +112,19 @@ type source interface {
 	Close() error
 }
 
-// fileSource adapts an ETL reader; damage reports are skipped.
-type fileSource struct{ *etw.Reader }
+// fileSource adapts an ETL reader; damage reports are kept in errs and
+// reported at the end (see damage.Report).
+type fileSource struct {
+	*etw.Reader
+	errs *[]error
+}
 
 func (f fileSource) All() iter.Seq2[*etw.Event, error] {
 	return func(yield func(*etw.Event, error) bool) {
 		for ev, err := range f.Reader.All() {
 			var fe *etw.FormatError
 			if errors.As(err, &fe) {
+				*f.errs = append(*f.errs, err)
 				continue
 			}
 			if !yield(ev, err) {
@@ -123,7 +140,7 @@ func open(cfg config) (source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return fileSource{r}, nil
+		return fileSource{r, new([]error)}, nil
 	}
 	opts := live.Options{Name: cfg.name, StackWalk: true, Rundown: true}
 	if cfg.tag != "" {
@@ -221,6 +238,15 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		}
 	}
 	res := p.Finish()
+	warnTag(cfg.tag, res, stderr)
+	var partial error
+	if r, ok := src.(fileSource); ok {
+		d := damage.Of(r.Reader, *r.errs)
+		d.Warn(stderr, "poolwatch")
+		if !d.Complete {
+			partial = errPartial
+		}
+	}
 	fmt.Fprintln(stdout, "final")
 	w.print(res, -1)
 	w.stacks(res)
@@ -251,7 +277,7 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", cfg.out)
 	}
-	return nil
+	return partial
 }
 
 func ticks(clk *etw.Clock, d time.Duration) int64 {

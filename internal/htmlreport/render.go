@@ -419,6 +419,10 @@ func traceFacts(res *analysis.Result, totals pool.Totals, freq float64, opts Opt
 	if n := len(res.ReadErrors); n > 0 {
 		fs = append(fs, fact{Name: "Read errors", Value: fmt.Sprintf("%d damaged records skipped", n), Warn: true})
 	}
+	if d := &res.Damage; d.Missing() {
+		fs = append(fs, fact{Name: "Partial trace", Value: fmt.Sprintf("read %d of the %d buffers the trace header says were written",
+			d.BuffersRead, d.BuffersWritten), Warn: true, Sub: "every figure is that of the part read"})
+	}
 	if st := res.StackStats; st.Emitted > 0 {
 		fs = append(fs, fact{Name: "Stacks", Value: fmt.Sprintf("%d of %d pool events have a stack (%d kernel only)",
 			st.Emitted-st.WithoutStack, st.Emitted, st.KernelOnly)})
