@@ -21,9 +21,12 @@ import (
 // fakeSource feeds prepared records, as the ETW consumer would.
 type fakeSource struct {
 	recs     []fakeRec
-	ended    bool // run returns after the records (the trace was stopped elsewhere)
+	tail     []fakeRec // delivered after stop: what the kernel still held
+	ended    bool      // run returns after the records (the trace was stopped elsewhere)
 	stopped  chan struct{}
+	aborted  chan struct{}
 	once     sync.Once
+	abortOne sync.Once
 	stops    int
 	res      pathResolver
 	clk      *etw.Clock
@@ -42,6 +45,7 @@ func newFake(recs ...fakeRec) *fakeSource {
 	return &fakeSource{
 		recs:    recs,
 		stopped: make(chan struct{}),
+		aborted: make(chan struct{}),
 		res:     pathResolver{devices: []deviceMapping{{`\Device\HarddiskVolume3`, `C:`}}, systemRoot: `C:\Windows`},
 		clk:     &etw.Clock{Type: etw.ClockPerfCounter, Frequency: 10_000_000, BaseTicks: 0, BaseTime: etw.TimeToFiletime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))},
 	}
@@ -58,13 +62,31 @@ func (f *fakeSource) run(sink recordSink) error {
 		return f.runError
 	}
 	<-f.stopped
+	for i := range f.tail {
+		select {
+		case <-f.aborted:
+			return nil
+		default:
+		}
+		r := &f.tail[i]
+		if !sink.record(&r.h, etw.BufferContext{ProcessorIndex: 2}, r.ext, r.user) {
+			return nil
+		}
+	}
 	return nil
 }
 
 func (f *fakeSource) stop() error {
-	f.once.Do(func() { close(f.stopped) })
-	f.stops++
+	f.once.Do(func() {
+		close(f.stopped)
+		f.stops++
+	})
 	return nil
+}
+
+func (f *fakeSource) abort() {
+	f.abortOne.Do(func() { close(f.aborted) })
+	f.stop()
 }
 func (f *fakeSource) stats() sourceStats     { return sourceStats{lostEvents: 5, kernelTagFilter: true} }
 func (f *fakeSource) clock() *etw.Clock      { return f.clk }
@@ -476,7 +498,7 @@ func TestParsePoolTags(t *testing.T) {
 }
 
 func TestTagFilterProtectedBit(t *testing.T) {
-	f := tagFilter{tags: []uint32{0x20707249}}
+	f := tagFilter{tags: []tagPattern{{value: 0x20707249, mask: 0x7FFFFFFF}}}
 	r := poolRec(0x20, "Irp", 1, 1)
 	binary.LittleEndian.PutUint32(r.user[4:], 0x20707249|protectedTagBit)
 	assert.True(t, f.keep(&r.h, r.user))
@@ -511,7 +533,7 @@ func FuzzSessionRecord(f *testing.F) {
 			return
 		}
 		src := newFake()
-		s := newSession(src, Options{PoolTags: []string{"Irp"}, QueueSize: 4, ReorderWindow: -1, Rundown: len(user)%2 == 0}, []uint32{0x20707249})
+		s := newSession(src, Options{PoolTags: []string{"Irp"}, QueueSize: 4, ReorderWindow: -1, Rundown: len(user)%2 == 0}, []tagPattern{{value: 0x20707249, mask: 0x7FFFFFFF}})
 		s.ids.open = func(string) (io.ReaderAt, int64, io.Closer, error) {
 			return bytes.NewReader(file), int64(len(file)), io.NopCloser(nil), nil
 		}
