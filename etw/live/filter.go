@@ -179,3 +179,13 @@ func (f *tagFilter) keep(h *etw.RecordHeader, user []byte) bool {
 	}
 	return true
 }
+
+// CheckPoolTags reports whether tags are valid for [Options.PoolTags]
+// (at most four; each 1 to 4 printable ASCII characters, '?' for any one
+// character, a trailing '*' for any rest). The error wraps
+// [ErrBadPoolTag]. It lets a program refuse a bad tag as a usage error
+// before it starts anything.
+func CheckPoolTags(tags []string) error {
+	_, err := parsePoolTags(tags)
+	return err
+}
