@@ -756,14 +756,7 @@ func (s *Session) Name() string { return s.opts.Name }
 
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats {
-	var st sourceStats
-	if s.finalSet.Load() {
-		s.finalMu.Lock()
-		st = s.final
-		s.finalMu.Unlock()
-	} else {
-		st = s.src.stats()
-	}
+	st := s.sourceStats()
 	out := Stats{
 		Records:             s.records.Load(),
 		OutOfOrder:          s.late.Load(),
