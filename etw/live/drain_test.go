@@ -157,3 +157,24 @@ func (w *warnSource) stats() sourceStats {
 	st.warnings = []string{"no stacks"}
 	return st
 }
+
+// TestSessionCloseProcessTraceHangs: when the consumer does not end after
+// the stop, Close closes it (CloseTrace) without dropping what it queued.
+func TestSessionCloseProcessTraceHangs(t *testing.T) {
+	old := closeWait
+	closeWait = 30 * time.Millisecond
+	t.Cleanup(func() { closeWait = old })
+	f := drainFake()
+	f.hang = make(chan struct{})
+	s := startFake(t, f, Options{NoPDBIdentity: true, ReorderWindow: -1}, nil)
+	require.NoError(t, s.Close())
+	select {
+	case <-s.ended:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the consumer was not released")
+	}
+	ts, err := readAll(t, s)
+	assert.ErrorIs(t, err, os.ErrClosed)
+	assert.Len(t, ts, 5, "released, not aborted: %v", ts)
+	assert.False(t, s.isAborted())
+}

@@ -158,6 +158,10 @@ type source interface {
 	// stop stops the trace session (ControlTrace STOP). It is safe to
 	// call more than once and concurrently with run.
 	stop() error
+	// release closes the consumer without dropping: run returns after
+	// delivering what was already queued for it (CloseTrace before
+	// ProcessTrace returned). Safe to call more than once.
+	release()
 	// abort stops the session and makes run return without delivering
 	// what is still in flight. Safe to call more than once.
 	abort()
@@ -694,8 +698,9 @@ func (s *Session) stopSource() error {
 	return err
 }
 
-// closeWait bounds how long Close waits for the consumer to return.
-const closeWait = 5 * time.Second
+// closeWait bounds how long Close waits for the consumer to return (a
+// variable for tests).
+var closeWait = 5 * time.Second
 
 // Close stops the trace session and drains it: the kernel flushes its
 // buffers, the consumer hands every remaining record to the session, and
@@ -718,9 +723,17 @@ func (s *Session) Close() error {
 		case <-s.ended:
 		case <-s.stalled:
 		case <-t.C:
-			// The kernel did not end the consumer in time: close it; what
-			// it already queued is still delivered.
-			s.abort()
+			// ProcessTrace did not return after the stop: close the
+			// consumer, which still delivers what it has queued, and give
+			// up after another wait.
+			s.src.release()
+			t.Reset(closeWait)
+			select {
+			case <-s.ended:
+			case <-s.stalled:
+			case <-t.C:
+				s.abort()
+			}
 		}
 	})
 	return s.closeErr

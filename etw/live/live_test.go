@@ -20,17 +20,19 @@ import (
 
 // fakeSource feeds prepared records, as the ETW consumer would.
 type fakeSource struct {
-	recs     []fakeRec
-	tail     []fakeRec // delivered after stop: what the kernel still held
-	ended    bool      // run returns after the records (the trace was stopped elsewhere)
-	stopped  chan struct{}
-	aborted  chan struct{}
-	once     sync.Once
-	abortOne sync.Once
-	stops    int
-	res      pathResolver
-	clk      *etw.Clock
-	runError error
+	recs       []fakeRec
+	tail       []fakeRec // delivered after stop: what the kernel still held
+	ended      bool      // run returns after the records (the trace was stopped elsewhere)
+	stopped    chan struct{}
+	aborted    chan struct{}
+	once       sync.Once
+	abortOne   sync.Once
+	releaseOne sync.Once
+	stops      int
+	hang       chan struct{} // if set, run waits for release after the tail
+	res        pathResolver
+	clk        *etw.Clock
+	runError   error
 }
 
 type fakeRec struct {
@@ -73,6 +75,9 @@ func (f *fakeSource) run(sink recordSink) error {
 			return nil
 		}
 	}
+	if f.hang != nil {
+		<-f.hang
+	}
 	return nil
 }
 
@@ -82,6 +87,12 @@ func (f *fakeSource) stop() error {
 		f.stops++
 	})
 	return nil
+}
+
+func (f *fakeSource) release() {
+	if f.hang != nil {
+		f.releaseOne.Do(func() { close(f.hang) })
+	}
 }
 
 func (f *fakeSource) abort() {

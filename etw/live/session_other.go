@@ -15,6 +15,7 @@ func openSource(Options, []tagPattern) (source, error) { return nil, ErrNotSuppo
 func (*stubSource) run(recordSink) error   { return ErrNotSupported }
 func (*stubSource) stop() error            { return nil }
 func (*stubSource) abort()                 {}
+func (*stubSource) release()               {}
 func (*stubSource) stats() sourceStats     { return sourceStats{} }
 func (*stubSource) clock() *etw.Clock      { return nil }
 func (*stubSource) pointerSize() int       { return 8 }

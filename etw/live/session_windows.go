@@ -329,6 +329,10 @@ func (s *winSource) stop() error {
 	return s.stopErr
 }
 
+// release closes the consumer handle: ProcessTrace returns once it has
+// delivered what is queued (CloseTrace returns ERROR_CTX_CLOSE_PENDING).
+func (s *winSource) release() { s.closeTrace() }
+
 // abort stops the session and drops what is still in flight.
 func (s *winSource) abort() {
 	s.stopping.Store(true)
