@@ -212,10 +212,25 @@ func extensionBlock(a startAttempt, tags []uint32) []uint32 {
 	return append([]uint32{uint32(1+len(body)) | uint32(n)<<16}, body...)
 }
 
-// noStacksWarning is the warning of a session that asked for stack walks
-// and did not get them.
-func noStacksWarning(name string, err error) string {
-	return fmt.Sprintf("session %q runs without stack walks: the kernel refused them in the StartTrace extension and through TraceSetInformation (%v); pool events are recorded, stacks are not", name, err)
+// needStackSetInfo reports whether stack walks must still be requested
+// with TraceSetInformation after StartTrace accepted attempt a.
+func needStackSetInfo(stackWalk bool, a startAttempt) bool {
+	return stackWalk && !a.stackExt
+}
+
+// stackOutcome decides what a session that asked for stacks got: the
+// extension's hook ids, else the result of TraceSetInformation (setErr).
+// A refusal never fails the session: it runs without stacks and warns.
+func stackOutcome(name string, stackWalk bool, a startAttempt, setErr error) (StackWalkMode, []string) {
+	switch {
+	case !stackWalk:
+		return StackWalkNone, nil
+	case a.stackExt:
+		return StackWalkExtension, nil
+	case setErr == nil:
+		return StackWalkSetInformation, nil
+	}
+	return StackWalkNone, []string{fmt.Sprintf("session %q runs without stack walks: Windows refused them in the StartTrace extension and through TraceSetInformation (%v); pool events are recorded, stacks are not", name, setErr)}
 }
 
 // Orphans returns the sessions etwkit started in processes that are gone

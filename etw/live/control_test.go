@@ -177,3 +177,27 @@ func TestTagFilterWildcard(t *testing.T) {
 	st = stackRec(1, 1)
 	assert.True(t, f.keep(&st.h, st.user))
 }
+
+// TestStackOutcome: stacks the kernel refuses degrade to a session
+// without stacks and a warning, never to an error.
+func TestStackOutcome(t *testing.T) {
+	ext := startAttempt{ext: true, stackExt: true}
+	plain := startAttempt{ext: true}
+	assert.False(t, needStackSetInfo(true, ext))
+	assert.True(t, needStackSetInfo(true, plain))
+	assert.False(t, needStackSetInfo(false, plain))
+
+	m, w := stackOutcome("s", false, plain, nil)
+	assert.Equal(t, StackWalkNone, m)
+	assert.Empty(t, w)
+	m, w = stackOutcome("s", true, ext, nil)
+	assert.Equal(t, StackWalkExtension, m)
+	assert.Empty(t, w)
+	m, w = stackOutcome("s", true, plain, nil)
+	assert.Equal(t, StackWalkSetInformation, m)
+	assert.Empty(t, w)
+	m, w = stackOutcome("s", true, plain, syscall.Errno(87))
+	assert.Equal(t, StackWalkNone, m)
+	require.Len(t, w, 1)
+	assert.Contains(t, w[0], "without stack walks")
+}

@@ -177,9 +177,6 @@ func (s *winSource) start(opts Options, tags []uint32) error {
 		if err == nil {
 			s.attempt = a
 			s.tagKern = a.tagExt && len(tags) > 0
-			if a.stackExt {
-				s.mode = StackWalkExtension
-			}
 			return nil
 		}
 		last = err
@@ -200,7 +197,8 @@ func (s *winSource) propsPtr() *getw.EventTraceProperties {
 // warning. PERF_POOL is then OR-ed into the session's group mask; without
 // it the session has no pool events, so a refusal is an error.
 func (s *winSource) enable(opts Options) error {
-	if opts.StackWalk && !s.attempt.stackExt {
+	var setErr error
+	if needStackSetInfo(opts.StackWalk, s.attempt) {
 		// CLASSIC_EVENT_ID {GUID EventGuid; UCHAR Type; UCHAR Reserved[7]}:
 		// Windows translates the class GUID to the hook ids.
 		var ids [4 * 24]byte
@@ -211,11 +209,10 @@ func (s *winSource) enable(opts Options) error {
 		}
 		if r, _, _ := procTraceSetInformation.Call(uintptr(s.session), traceStackTracingInfo,
 			uintptr(unsafe.Pointer(&ids[0])), uintptr(len(ids))); r != 0 {
-			s.warns = append(s.warns, noStacksWarning(s.name, syscall.Errno(r)))
-		} else {
-			s.mode = StackWalkSetInformation
+			setErr = syscall.Errno(r)
 		}
 	}
+	s.mode, s.warns = stackOutcome(s.name, opts.StackWalk, s.attempt, setErr)
 	if s.attempt.ext {
 		return nil // ENABLE_FLAGS carried PERF_POOL
 	}
