@@ -213,22 +213,31 @@ func (s *winSource) enable(opts Options) error {
 		}
 	}
 	s.mode, s.warns = stackOutcome(s.name, opts.StackWalk, s.attempt, setErr)
-	if s.attempt.ext {
-		return nil // ENABLE_FLAGS carried PERF_POOL
-	}
+	// PERF_POOL: the extension's ENABLE_FLAGS item should have set it.
+	// Check the session's group mask where Windows can say (Windows 8 and
+	// later; TraceQueryInformation is looked up first, as a missing export
+	// would make the call panic) and OR it in when it is missing.
 	var mask [8]uint32
 	var ret uint32
-	// TraceQueryInformation appeared in Windows 8: check before calling.
+	known := false
 	if procTraceQueryInformation.Find() == nil {
-		if r, _, _ := procTraceQueryInformation.Call(uintptr(s.session), traceSystemTraceEnableInfo,
-			uintptr(unsafe.Pointer(&mask[0])), unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&ret))); r != 0 {
+		r, _, _ := procTraceQueryInformation.Call(uintptr(s.session), traceSystemTraceEnableInfo,
+			uintptr(unsafe.Pointer(&mask[0])), unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&ret)))
+		known = r == 0
+		if !known {
 			mask = [8]uint32{}
 		}
+	}
+	if known && mask[1]&perfPoolMask1 != 0 {
+		return nil
 	}
 	mask[0] |= kernelFlags
 	mask[1] |= perfPoolMask1
 	if r, _, _ := procTraceSetInformation.Call(uintptr(s.session), traceSystemTraceEnableInfo,
 		uintptr(unsafe.Pointer(&mask[0])), unsafe.Sizeof(mask)); r != 0 {
+		if s.attempt.ext && !known {
+			return nil // the extension was accepted and nothing says it failed
+		}
 		return fmt.Errorf("live: enabling PERF_POOL on session %q: TraceSetInformation: %w", s.name, syscall.Errno(r))
 	}
 	return nil
