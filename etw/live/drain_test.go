@@ -124,9 +124,13 @@ func TestSessionAbort(t *testing.T) {
 	e, err := s.ReadEvent()
 	require.NoError(t, err)
 	assert.Equal(t, int64(10), e.Timestamp)
+	time.Sleep(10 * time.Millisecond) // the second event arrives
 	require.NoError(t, s.Abort())
 	_, err = s.ReadEvent()
 	assert.ErrorIs(t, err, os.ErrClosed)
+	_, err = s.ReadEvent()
+	assert.ErrorIs(t, err, os.ErrClosed)
+	assert.Equal(t, uint64(1), s.Stats().DroppedOnClose, "the held event, counted once")
 	require.NoError(t, s.Abort(), "twice")
 	require.NoError(t, s.Close(), "Close after Abort")
 	assert.Equal(t, 1, f.stops)

@@ -135,8 +135,11 @@ type Stats struct {
 	// ([StackWalkNone] when not asked for or refused).
 	StackWalk StackWalkMode
 	// DroppedOnClose counts records the session received but never
-	// returned because of [Session.Abort], or because nobody read them
-	// within a few seconds of [Session.Close].
+	// returned: those it held when [Session.Abort] came (counted when the
+	// reader next calls ReadEvent), and the one a draining consumer could
+	// not place because nobody read for a few seconds after
+	// [Session.Close]. Records the kernel still held at an abort never
+	// reach the session and are not counted.
 	DroppedOnClose uint64
 }
 
@@ -275,12 +278,14 @@ type Session struct {
 	maxTS   int64
 	lastTS  int64
 	endSeen bool
-	timer   *time.Timer
-	img     imageInfo
-	ids     *identities
-	synth   etw.Event
-	synDec  etw.RecordDecoder
-	synPay  []byte
+	// abortCounted is set once the events held at an abort are counted.
+	abortCounted bool
+	timer        *time.Timer
+	img          imageInfo
+	ids          *identities
+	synth        etw.Event
+	synDec       etw.RecordDecoder
+	synPay       []byte
 
 	records, events, filtered, decodeErrs, lostRecs, late atomic.Uint64
 	imageIDs, dropped                                     atomic.Uint64
@@ -515,7 +520,7 @@ func (s *Session) ReadEvent() (*etw.Event, error) {
 		s.cur = nil
 	}
 	if s.isAborted() {
-		return nil, os.ErrClosed
+		return nil, s.closedAborted()
 	}
 	if s.held != nil {
 		// The image event whose DbgID event was returned last.
@@ -552,7 +557,7 @@ func (s *Session) next() (*slot, error) {
 		case sl := <-s.full:
 			return sl, nil
 		case <-s.aborted:
-			return nil, os.ErrClosed
+			return nil, s.closedAborted()
 		case <-s.ended:
 			select {
 			case sl := <-s.full:
@@ -591,7 +596,7 @@ func (s *Session) next() (*slot, error) {
 			s.hold(sl)
 		case <-s.aborted:
 			s.timer.Stop()
-			return nil, os.ErrClosed
+			return nil, s.closedAborted()
 		case <-s.ended:
 			s.endSeen = true // drain the queue on the next round
 		case <-wake:
@@ -674,6 +679,30 @@ func (s *Session) isClosed() bool {
 	default:
 		return false
 	}
+}
+
+// closedAborted counts, once, the events an aborted session held for the
+// reader, and returns os.ErrClosed. It runs on the reader's side.
+func (s *Session) closedAborted() error {
+	if s.abortCounted {
+		return os.ErrClosed
+	}
+	s.abortCounted = true
+	n := len(s.order)
+	if s.held != nil {
+		n++
+	}
+	for more := true; more; {
+		select {
+		case sl := <-s.full:
+			s.free <- sl
+			n++
+		default:
+			more = false
+		}
+	}
+	s.dropped.Add(uint64(n))
+	return os.ErrClosed
 }
 
 func (s *Session) isAborted() bool {
