@@ -50,6 +50,7 @@ func TestSessionCloseDrains(t *testing.T) {
 	st := s.Stats()
 	assert.Equal(t, uint64(0), st.DroppedOnClose)
 	assert.Equal(t, uint64(5), st.Events)
+	assert.False(t, st.Aborted)
 }
 
 // TestSessionCloseFromOtherGoroutine: the poolwatch -duration shape: the
@@ -131,6 +132,7 @@ func TestSessionAbort(t *testing.T) {
 	_, err = s.ReadEvent()
 	assert.ErrorIs(t, err, os.ErrClosed)
 	assert.Equal(t, uint64(1), s.Stats().DroppedOnClose, "the held event, counted once")
+	assert.True(t, s.Stats().Aborted)
 	require.NoError(t, s.Abort(), "twice")
 	require.NoError(t, s.Close(), "Close after Abort")
 	assert.Equal(t, 1, f.stops)

@@ -141,6 +141,9 @@ type Stats struct {
 	// [Session.Close]. Records the kernel still held at an abort never
 	// reach the session and are not counted.
 	DroppedOnClose uint64
+	// Aborted reports that the session was aborted ([Session.Abort], the
+	// second Ctrl-C, or a drain nobody read): what it returned is partial.
+	Aborted bool
 }
 
 // sourceStats are the counters a source keeps itself.
@@ -813,6 +816,7 @@ func (s *Session) Stats() Stats {
 		KernelTagFilter:     st.kernelTagFilter,
 		StackWalk:           st.stackWalk,
 		DroppedOnClose:      s.dropped.Load(),
+		Aborted:             s.isAborted(),
 	}
 	if s.ids != nil {
 		out.ImageIDFailures = s.ids.failures.Load()

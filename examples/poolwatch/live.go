@@ -86,10 +86,10 @@ func ledgerTag(cfg config) string {
 	return cfg.tag
 }
 
-// warnPartial says so when the session ended with events it never
-// returned (an aborted drain).
+// warnPartial says so when the session was aborted (a second Ctrl-C, or
+// a drain nobody read): the kernel's last buffers were not read.
 func warnPartial(st live.Stats, stderr io.Writer) {
-	if st.DroppedOnClose > 0 {
-		fmt.Fprintf(stderr, "poolwatch: warning: the session was aborted: %d records received after the stop were dropped; the final table is partial\n", st.DroppedOnClose)
+	if st.Aborted || st.DroppedOnClose > 0 {
+		fmt.Fprintf(stderr, "poolwatch: warning: the session was aborted before it drained (%d records dropped, and what the kernel still held); the final table is partial\n", st.DroppedOnClose)
 	}
 }

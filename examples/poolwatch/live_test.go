@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/etwkit/etwkit/etw/live"
 )
 
 // TestLiveFlagErrors: bad tags are usage errors before anything starts;
@@ -46,4 +48,12 @@ func TestSessionFlagElsewhere(t *testing.T) {
 	var out, errOut bytes.Buffer
 	assert.Equal(t, 1, run([]string{"-session", "etwkit-test", "-tag", "Nt*", "-duration", "1s"}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "only supported on Windows")
+}
+
+func TestWarnPartial(t *testing.T) {
+	var b bytes.Buffer
+	warnPartial(live.Stats{}, &b)
+	assert.Empty(t, b.String())
+	warnPartial(live.Stats{Aborted: true}, &b)
+	assert.Contains(t, b.String(), "partial")
 }
