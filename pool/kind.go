@@ -121,8 +121,7 @@ type Tag uint32
 
 // MakeTag builds a Tag from its text form, first character first. Missing
 // characters are padded with spaces; characters past the fourth are ignored.
-// [ParseTag] also reads the \xNN escapes of [Tag.String] and refuses
-// longer text.
+// [ParseTag] refuses empty and longer text.
 func MakeTag(s string) Tag {
 	var t Tag
 	for i := range 4 {
@@ -166,43 +165,3 @@ func (t Tag) MarshalText() ([]byte, error) { return t.appendTo(nil), nil }
 
 // MarshalJSON writes the tag as a JSON string in the form of [Tag.String].
 func (t Tag) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
-
-// ParseTag parses a tag of up to four characters; shorter tags are padded
-// with spaces ("Irp" is "Irp "). The \xNN escapes of String are accepted,
-// so ParseTag(t.String()) == t.
-func ParseTag(s string) (Tag, error) {
-	var v Tag
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if n == 4 {
-			return 0, fmt.Errorf("pool: tag %q longer than four characters", s)
-		}
-		c := s[i]
-		if c == '\\' && i+3 < len(s) && s[i+1] == 'x' {
-			hi, ok1 := unhex(s[i+2])
-			lo, ok2 := unhex(s[i+3])
-			if ok1 && ok2 {
-				c = hi<<4 | lo
-				i += 3
-			}
-		}
-		v |= Tag(c) << (8 * n)
-		n++
-	}
-	for ; n < 4; n++ {
-		v |= Tag(' ') << (8 * n)
-	}
-	return v, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
