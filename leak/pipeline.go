@@ -52,21 +52,35 @@ type Options struct {
 }
 
 // Stack is one outstanding stack of the report, merged over identical
-// resolved frames.
+// resolved frames: an entry of the "stacks" list of the -json contract
+// (the fields with JSON keys; the others are not part of it).
 type Stack struct {
-	Tag              string          `json:"tag"`
-	Pool             string          `json:"pool"`
-	OutstandingCount uint64          `json:"outstanding_count"`
-	OutstandingBytes uint64          `json:"outstanding_bytes"`
-	Frames           []string        `json:"frames"`
-	Segments         stacks.Segments `json:"segments"`
-	Lines            []string        `json:"lines"`
+	// Tag ("Irp ", trailing spaces kept) and Pool ("nonpaged", ...) are
+	// the allocations' pool tag and kind; the Outstanding counts are of
+	// their blocks still open at the end of the trace or window.
+	Tag              string `json:"tag"`
+	Pool             string `json:"pool"`
+	OutstandingCount uint64 `json:"outstanding_count"`
+	OutstandingBytes uint64 `json:"outstanding_bytes"`
+	// Frames are the frames' texts, innermost first ("module+0xoffset",
+	// "module!symbol+0xoffset", markers in square brackets); Lines their
+	// source lines ("file:line" or ""), one per frame.
+	Frames []string `json:"frames"`
+	// Segments counts the frames that are kernel, native user and WOW64
+	// 32-bit.
+	Segments stacks.Segments `json:"segments"`
+	Lines    []string        `json:"lines"`
 
-	PID        uint32         `json:"-"`
-	Process    string         `json:"-"`
-	Resolved   []stacks.Frame `json:"-"`
-	Transition bool           `json:"-"`
-	Allocs     uint64         `json:"-"`
+	// PID and Process are the process the stack was first seen in.
+	PID     uint32 `json:"-"`
+	Process string `json:"-"`
+	// Resolved are the frames Frames and Lines were written from.
+	Resolved []stacks.Frame `json:"-"`
+	// Transition reports a stack that crosses from the 64-bit WOW64 layer
+	// into 32-bit code.
+	Transition bool `json:"-"`
+	// Allocs counts all allocations of the stack, freed or not.
+	Allocs uint64 `json:"-"`
 }
 
 // Result is the outcome of a pipeline run.
