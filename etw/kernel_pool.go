@@ -2,7 +2,6 @@ package etw
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/etwkit/etwkit/pool"
 )
@@ -152,43 +151,12 @@ type PoolType = pool.Type
 // (and the backslash) escaped as \xNN.
 type PoolTag = pool.Tag
 
-// ParsePoolTag parses a tag of up to four characters; shorter tags are padded
-// with spaces ("Irp" is "Irp "). The \xNN escapes of String are accepted,
-// so ParsePoolTag(t.String()) == t ([pool.ParseTag] reads tags as people
-// type them instead).
+// ParsePoolTag parses a tag of up to four characters; shorter tags are
+// padded with spaces ("Irp" is "Irp "). The \xNN escapes of String are
+// accepted, so ParsePoolTag(t.String()) == t. It is [pool.Tag]'s
+// UnmarshalText ([pool.ParseTag] reads tags as people type them instead).
 func ParsePoolTag(s string) (PoolTag, error) {
-	var v PoolTag
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if n == 4 {
-			return 0, fmt.Errorf("etw: pool tag %q longer than four characters", s)
-		}
-		c := s[i]
-		if c == '\\' && i+3 < len(s) && s[i+1] == 'x' {
-			hi, ok1 := unhex(s[i+2])
-			lo, ok2 := unhex(s[i+3])
-			if ok1 && ok2 {
-				c = hi<<4 | lo
-				i += 3
-			}
-		}
-		v |= PoolTag(c) << (8 * n)
-		n++
-	}
-	for ; n < 4; n++ {
-		v |= PoolTag(' ') << (8 * n)
-	}
-	return v, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	var t PoolTag
+	err := t.UnmarshalText([]byte(s))
+	return t, err
 }

@@ -1,6 +1,7 @@
 package leak
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,4 +64,22 @@ func TestSummary(t *testing.T) {
 // TestRecordSize: a batch record stays 64 bytes, a cache line.
 func TestRecordSize(t *testing.T) {
 	assert.Equal(t, uintptr(64), unsafe.Sizeof(rec{}))
+}
+
+// TestSummaryDecodes: the -json object decodes back into a Summary, with
+// the same JSON form.
+func TestSummaryDecodes(t *testing.T) {
+	res, err := Run(irpLeak, Options{})
+	require.NoError(t, err)
+	res.Report.Trace.File = "irp-leak.etl"
+	first, err := json.Marshal(res.Summary(-1))
+	require.NoError(t, err)
+	var back Summary
+	require.NoError(t, json.Unmarshal(first, &back))
+	again, err := json.Marshal(&back)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(first), string(again))
+	require.NotEmpty(t, back.Tags)
+	assert.Equal(t, "Irp ", back.Tags[0].Tag.String())
+	assert.Equal(t, "irp-leak.etl", back.Trace.File)
 }

@@ -165,3 +165,44 @@ func (t Tag) MarshalText() ([]byte, error) { return t.appendTo(nil), nil }
 
 // MarshalJSON writes the tag as a JSON string in the form of [Tag.String].
 func (t Tag) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
+
+// UnmarshalText implements [encoding.TextUnmarshaler]: it reads the form
+// of [Tag.String] (its \xNN escapes included) of up to four characters,
+// padding shorter text with spaces, so a report's JSON decodes back.
+func (t *Tag) UnmarshalText(text []byte) error {
+	var v Tag
+	n := 0
+	for i := 0; i < len(text); i++ {
+		if n == 4 {
+			return fmt.Errorf("%w: %q is longer than four characters", ErrTagText, text)
+		}
+		c := text[i]
+		if c == '\\' && i+3 < len(text) && text[i+1] == 'x' {
+			hi, ok1 := unhex(text[i+2])
+			lo, ok2 := unhex(text[i+3])
+			if ok1 && ok2 {
+				c = hi<<4 | lo
+				i += 3
+			}
+		}
+		v |= Tag(c) << (8 * n)
+		n++
+	}
+	for ; n < 4; n++ {
+		v |= Tag(' ') << (8 * n)
+	}
+	*t = v
+	return nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}

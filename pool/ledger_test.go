@@ -469,3 +469,19 @@ func TestCallerKey(t *testing.T) {
 	// Equal bytes, tag, pool and stack: the key orders the stacks.
 	assert.Equal(t, []uint64{0, 7, 1 << 40}, []uint64{r.Stacks[0].Key, r.Stacks[1].Key, r.Stacks[2].Key})
 }
+
+// TestTagText: a tag's text form decodes back to the tag, escapes
+// included, through encoding/json.
+func TestTagText(t *testing.T) {
+	for _, tag := range []Tag{MakeTag("Irp "), 0x00000041, 0xe1656c46, 0x5c5c5c5c} {
+		b, err := json.Marshal(tag)
+		require.NoError(t, err)
+		var back Tag
+		require.NoError(t, json.Unmarshal(b, &back), "%s", b)
+		assert.Equal(t, tag, back, "%s", b)
+	}
+	var short Tag
+	require.NoError(t, short.UnmarshalText([]byte("Irp")))
+	assert.Equal(t, MakeTag("Irp "), short)
+	assert.ErrorIs(t, short.UnmarshalText([]byte("Toolong")), ErrTagText)
+}
