@@ -6,6 +6,7 @@ import (
 
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/export"
+	"github.com/etwkit/etwkit/pool"
 )
 
 // FrameKind classifies a frame by the module that contains it. It is
@@ -98,12 +99,9 @@ func (f *Frame) Line() string {
 	return f.Symbol.File + ":" + strconv.Itoa(f.Symbol.Line)
 }
 
-// Segments counts the frames of each kind.
-type Segments struct {
-	Kernel int `json:"kernel"`
-	User   int `json:"user"`
-	WOW64  int `json:"wow64"`
-}
+// Segments counts the frames of each kind: [pool.Segments], the type of
+// the ledger's own (address-only) counts, so that both are one vocabulary.
+type Segments = pool.Segments
 
 // SegmentsOf counts frames by kind (markers are not counted).
 func SegmentsOf(frames []Frame) Segments {
