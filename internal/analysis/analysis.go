@@ -116,7 +116,14 @@ type Pipeline struct {
 	// their stacks, oldest at opsHead.
 	ops     []pool.Op
 	opsHead int
-	key     etw.StackKey // scratch of feed
+	key     etw.StackKey    // scratch of feed
+	stack   stacks.StackRef // scratch of feed
+	// framesOf maps the reading goroutine's frame list numbers (see
+	// frameTable) to the correlator's.
+	framesOf []stacks.FramesID
+	// frameTab belongs to the goroutine that fills batches (see
+	// stackRecord).
+	frameTab *frameTable
 }
 
 // New returns a pipeline for a trace with the given clock, pointer size and
@@ -476,11 +483,13 @@ const (
 
 // Kinds of rec.
 const (
-	recPool    uint8 = iota + 1 // a decoded pool event
-	recKey                      // a decoded stack-key reference
-	recEvent                    // a copied event: batch.evs[idx]
-	recSkip                     // events the pipeline has no use for
-	recPoolKey                  // recPool with the StackKeyKernel record that followed it
+	recPool     uint8 = iota + 1 // a decoded pool event
+	recKey                       // a decoded stack-key reference
+	recEvent                     // a copied event: batch.evs[idx]
+	recSkip                      // events the pipeline has no use for
+	recPoolKey                   // recPool with the StackKeyKernel record that followed it
+	recStack                     // a decoded StackWalk Stack record whose frames were seen before
+	recStackNew                  // recStack with frames not seen before
 )
 
 // rec is one entry of a batch. Its fields depend on kind:
@@ -492,6 +501,10 @@ const (
 //	          (its EventTimeStamp ts, Thread tid, Process pid)
 //	recKey:   ts (of the record), cpu, op (1 kernel, 0 user), a = Key,
 //	          b = EventTimeStamp, c = Thread, d = Process
+//	recStack: ts (of the record), cpu, op = pointer size, a = frame list
+//	          number (see frameTable), b = EventTimeStamp, c = Thread,
+//	          d = Process
+//	recStackNew: recStack, and the list's k frames at batch.frames[e:]
 //	recEvent: e = index into batch.evs
 //	recSkip:  ts of the last event left out, a = how many
 type rec struct {
@@ -510,15 +523,17 @@ type batch struct {
 	recs []rec
 	evs  []etw.Event // copies for recEvent
 	nev  int
-	errs []error // damage reports (*etw.FormatError), in order
-	err  error   // an error that ends the read
+	// frames of the recStackNew records, batchFrames at most.
+	frames []uint64
+	errs   []error // damage reports (*etw.FormatError), in order
+	err    error   // an error that ends the read
 	// Decoding scratch of the reading goroutine.
 	pool etw.PoolEvent
 	key  etw.StackKey
 }
 
 func newBatch() *batch {
-	return &batch{recs: make([]rec, 0, batchLen), evs: make([]etw.Event, batchLen/8)}
+	return &batch{recs: make([]rec, 0, batchLen), evs: make([]etw.Event, batchLen/8), frames: make([]uint64, 0, batchFrames)}
 }
 
 func (b *batch) reset() {
@@ -527,13 +542,13 @@ func (b *batch) reset() {
 			b.evs[i] = etw.Event{} // do not keep a large record's copy buffer
 		}
 	}
-	b.recs, b.nev, b.errs, b.err = b.recs[:0], 0, b.errs[:0], nil
+	b.recs, b.nev, b.errs, b.err, b.frames = b.recs[:0], 0, b.errs[:0], nil, b.frames[:0]
 }
 
 // room reports whether the batch takes one more record, which may be a
-// copied event.
+// copied event or a stack record with new frames.
 func (b *batch) room() bool {
-	return len(b.recs) < cap(b.recs) && b.nev < len(b.evs)
+	return len(b.recs) < cap(b.recs) && b.nev < len(b.evs) && len(b.frames) <= batchFrames-maxListFrames
 }
 
 // add appends ev to the batch: decoded when it is a pool event or a
@@ -547,7 +562,7 @@ func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
 	// Records are written field by field into their slot: building one on
 	// the stack and copying it stalls on store forwarding.
 	switch {
-	case fastRecord(ev, b), decodedRecord(ev, b):
+	case fastRecord(ev, b), stackRecord(p, ev, b), decodedRecord(ev, b):
 		return true
 	case !p.uses(ev):
 		if n := len(b.recs); n > 0 && b.recs[n-1].kind == recSkip {
@@ -687,6 +702,9 @@ func (p *Pipeline) feed(b *batch) {
 			k := &p.key
 			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = int64(r.b), etw.PID(r.d), etw.TID(r.c), r.a, r.op == 1
 			p.corr.KeyReference(k, r.cpu, r.ts)
+		case recStack, recStackNew:
+			n++
+			p.stackRef(b, r)
 		case recEvent:
 			p.Event(&b.evs[r.e])
 		case recSkip:

@@ -1,0 +1,66 @@
+package stacks
+
+import "github.com/etwkit/etwkit/etw"
+
+// FramesID names a list of frames interned by a [Correlator]: equal lists
+// get equal IDs. 0 is the empty list.
+type FramesID uint32
+
+// InternFrames interns a list of frames, innermost first, and returns its
+// ID. frames is not kept. A caller that decodes StackWalk Stack records
+// itself interns each distinct frame list once and passes the ID with
+// every record that carries it (see [Correlator.StackReference]).
+func (c *Correlator) InternFrames(frames []uint64) FramesID {
+	if len(frames) == 0 {
+		return 0
+	}
+	return FramesID(c.internFrames(frames))
+}
+
+// StackRef is a decoded StackWalk Stack record (opcode 32) whose frames
+// were interned with [Correlator.InternFrames]: the stack of the event
+// logged by thread Thread of process Process at raw time EventTimeStamp.
+type StackRef struct {
+	EventTimeStamp int64
+	Process        etw.PID
+	Thread         etw.TID
+	Frames         FramesID
+	// PointerSize of the record (4 or 8; 0: the correlator's), which
+	// tells kernel from user fragments.
+	PointerSize int
+}
+
+// StackReference takes a decoded StackWalk Stack record, logged at raw time
+// ts on processor cpu, as [Correlator.Event] would take the record itself:
+// the two give the same stacks and statistics. s is not kept.
+func (c *Correlator) StackReference(s *StackRef, cpu uint16, ts int64) {
+	c.now = ts
+	c.stats.StackRecords++
+	if p := c.lookup(s.EventTimeStamp, s.Thread, cpu); p == nil {
+		c.stats.Unattached++
+	} else {
+		c.stats.Attached++
+		var pt part
+		if s.Frames != 0 && int(s.Frames) <= len(c.frames) {
+			frames := c.frames[s.Frames-1]
+			ptr := s.PointerSize
+			if ptr == 0 {
+				ptr = c.opts.PointerSize
+			}
+			pt = part{kind: partFrames, id: uint32(s.Frames)}
+			if IsKernelAddress(frames[len(frames)-1], ptr) {
+				p.kernel = pt
+			} else {
+				p.user = pt
+				c.sawUser(p.tid, p.ts)
+			}
+		}
+		c.touched(p)
+		if c.opts.KeepRecords {
+			c.records = append(c.records, recordRef{opcode: 32, ts: s.EventTimeStamp, recordTS: ts, pid: s.Process, tid: s.Thread, cpu: cpu, p: pt})
+		}
+	}
+	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+		c.release(false)
+	}
+}
