@@ -13,59 +13,90 @@ import (
 // TestStackReferenceMatchesEvent feeds a generated trace with full stack
 // walks (both pointer sizes) to two correlators: one takes every event,
 // the other takes pool events through Await and Stack records through
-// InternFrames and StackReference. Both must emit the same stacks in the
-// same order, with the same statistics and kept records.
+// InternFrames and StackReference, or (paired) a pool event and the Stack
+// record right after it on its processor through AwaitStack. Both must
+// emit the same stacks in the same order, with the same statistics and
+// kept records.
 func TestStackReferenceMatchesEvent(t *testing.T) {
 	for _, ptr := range []int{8, 4} {
-		t.Run(fmt.Sprint(ptr), func(t *testing.T) {
-			sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 9, Events: 4000, Leak: true, PointerSize: ptr, Damage: true})
-			var f etltest.MemFile
-			w, err := etltest.NewWriter(&f, sc.WriterOptions())
-			require.NoError(t, err)
-			require.NoError(t, sc.WriteTo(w))
-			require.NoError(t, w.Close())
-			r, err := etw.NewReader(&f, f.Size())
-			require.NoError(t, err)
-
-			var want, got []stacks.Stack
-			isPool := func(ev *etw.Event) bool { return ev.Provider == etw.PoolGUID }
-			var a, b *stacks.Correlator
-			a = stacks.NewCorrelator(stacks.Options{PointerSize: ptr, Want: isPool, KeepRecords: true,
-				Emit: func(_ *etw.Event, id stacks.StackID) { want = append(want, a.Stack(id)) }})
-			b = stacks.NewCorrelator(stacks.Options{PointerSize: ptr, Want: isPool, KeepRecords: true,
-				Emit: func(_ *etw.Event, id stacks.StackID) { got = append(got, b.Stack(id)) }})
-			ids := map[string]stacks.FramesID{}
-			n := 0
-			for ev, err := range r.All() {
-				require.NoError(t, err)
-				a.Event(ev)
-				switch {
-				case isPool(ev):
-					b.Await(ev.Timestamp, ev.PID, stacks.ThreadOf(ev), ev.Processor)
-				case ev.Provider == etw.StackWalkGUID && ev.Opcode == 32:
-					s, err := etw.DecodeStack(ev)
-					require.NoError(t, err)
-					key := fmt.Sprint(s.AppendFrames(nil))
-					id, ok := ids[key]
-					if !ok {
-						id = b.InternFrames(s.AppendFrames(nil))
-						ids[key] = id
-					}
-					b.StackReference(&stacks.StackRef{EventTimeStamp: s.EventTimeStamp, Process: s.Process, Thread: s.Thread,
-						Frames: id, PointerSize: ev.PointerSize()}, ev.Processor, ev.Timestamp)
-					n++
-				default:
-					b.Event(ev)
-				}
-			}
-			a.Finish()
-			b.Finish()
-			require.Greater(t, n, 4000)
-			require.Equal(t, a.Stats(), b.Stats())
-			require.Equal(t, want, got)
-			require.Equal(t, a.Records(), b.Records())
-		})
+		for _, paired := range []bool{false, true} {
+			t.Run(fmt.Sprint(ptr, paired), func(t *testing.T) { checkStackReference(t, ptr, paired) })
+		}
 	}
+}
+
+func checkStackReference(t *testing.T, ptr int, paired bool) {
+	sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 9, Events: 4000, Leak: true, PointerSize: ptr, Damage: true})
+	var f etltest.MemFile
+	w, err := etltest.NewWriter(&f, sc.WriterOptions())
+	require.NoError(t, err)
+	require.NoError(t, sc.WriteTo(w))
+	require.NoError(t, w.Close())
+	r, err := etw.NewReader(&f, f.Size())
+	require.NoError(t, err)
+
+	var want, got []stacks.Stack
+	isPool := func(ev *etw.Event) bool { return ev.Provider == etw.PoolGUID }
+	var a, b *stacks.Correlator
+	a = stacks.NewCorrelator(stacks.Options{PointerSize: ptr, Want: isPool, KeepRecords: true,
+		Emit: func(_ *etw.Event, id stacks.StackID) { want = append(want, a.Stack(id)) }})
+	b = stacks.NewCorrelator(stacks.Options{PointerSize: ptr, Want: isPool, KeepRecords: true,
+		Emit: func(_ *etw.Event, id stacks.StackID) { got = append(got, b.Stack(id)) }})
+	ids := map[string]stacks.FramesID{}
+	var held *etw.Event // a pool event waiting to be paired with the next record
+	release := func() {
+		if held != nil {
+			b.Await(held.Timestamp, held.PID, stacks.ThreadOf(held), held.Processor)
+			held = nil
+		}
+	}
+	n, pairs := 0, 0
+	for ev, err := range r.All() {
+		require.NoError(t, err)
+		a.Event(ev)
+		switch {
+		case isPool(ev):
+			release()
+			if paired {
+				held = ev.Clone()
+			} else {
+				b.Await(ev.Timestamp, ev.PID, stacks.ThreadOf(ev), ev.Processor)
+			}
+		case ev.Provider == etw.StackWalkGUID && ev.Opcode == 32:
+			s, err := etw.DecodeStack(ev)
+			require.NoError(t, err)
+			key := fmt.Sprint(s.AppendFrames(nil))
+			id, ok := ids[key]
+			if !ok {
+				id = b.InternFrames(s.AppendFrames(nil))
+				ids[key] = id
+			}
+			ref := &stacks.StackRef{EventTimeStamp: s.EventTimeStamp, Process: s.Process, Thread: s.Thread,
+				Frames: id, PointerSize: ev.PointerSize()}
+			if held != nil && held.Processor == ev.Processor {
+				b.AwaitStack(held.Timestamp, held.PID, stacks.ThreadOf(held), held.Processor, ref, ev.Timestamp)
+				held = nil
+				pairs++
+			} else {
+				release()
+				b.StackReference(ref, ev.Processor, ev.Timestamp)
+			}
+			n++
+		default:
+			release()
+			b.Event(ev)
+		}
+	}
+	release()
+	a.Finish()
+	b.Finish()
+	require.Greater(t, n, 4000)
+	if paired {
+		require.Greater(t, pairs, 2000)
+	}
+	require.Equal(t, a.Stats(), b.Stats())
+	require.Equal(t, want, got)
+	require.Equal(t, a.Records(), b.Records())
 }
 
 // A caller that decodes StackWalk Stack records itself interns each

@@ -483,13 +483,14 @@ const (
 
 // Kinds of rec.
 const (
-	recPool     uint8 = iota + 1 // a decoded pool event
-	recKey                       // a decoded stack-key reference
-	recEvent                     // a copied event: batch.evs[idx]
-	recSkip                      // events the pipeline has no use for
-	recPoolKey                   // recPool with the StackKeyKernel record that followed it
-	recStack                     // a decoded StackWalk Stack record whose frames were seen before
-	recStackNew                  // recStack with frames not seen before
+	recPool      uint8 = iota + 1 // a decoded pool event
+	recKey                        // a decoded stack-key reference
+	recEvent                      // a copied event: batch.evs[idx]
+	recSkip                       // events the pipeline has no use for
+	recPoolKey                    // recPool with the StackKeyKernel record that followed it
+	recStack                      // a decoded StackWalk Stack record whose frames were seen before
+	recStackNew                   // recStack with frames not seen before
+	recPoolStack                  // recPool with the Stack record (frames seen before) that followed it
 )
 
 // rec is one entry of a batch. Its fields depend on kind:
@@ -505,6 +506,10 @@ const (
 //	          number (see frameTable), b = EventTimeStamp, c = Thread,
 //	          d = Process
 //	recStackNew: recStack, and the list's k frames at batch.frames[e:]
+//	recPoolStack: recPool, and the frame list number k of the Stack record
+//	          logged next on the same processor at kts for this event
+//	          (its EventTimeStamp ts, Thread tid, Process pid), of the
+//	          trace's pointer size
 //	recEvent: e = index into batch.evs
 //	recSkip:  ts of the last event left out, a = how many
 type rec struct {
@@ -680,7 +685,7 @@ func (p *Pipeline) feed(b *batch) {
 	for i := range b.recs {
 		r := &b.recs[i]
 		switch r.kind {
-		case recPool, recPoolKey:
+		case recPool, recPoolKey, recPoolStack:
 			n++
 			po := etw.PoolOp(r.op)
 			op := p.pushOp()
@@ -689,8 +694,13 @@ func (p *Pipeline) feed(b *batch) {
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}
-			if r.kind == recPool {
+			switch r.kind {
+			case recPool:
 				p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
+				continue
+			case recPoolStack:
+				n++
+				p.awaitStack(r)
 				continue
 			}
 			n++

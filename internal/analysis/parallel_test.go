@@ -106,9 +106,29 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 			requireSameResult(t, path, Options{HasWindow: true, Window: [2]float64{0.2, 0.7}, FoldWOW64: true})
 			// Stack records cross as numbers; a few carry new frames.
 			kinds := batchKinds(t, path)
-			require.Greater(t, kinds[recStack], 1000*kinds[recStackNew])
+			require.Greater(t, kinds[recStack]+kinds[recPoolStack], 1000*kinds[recStackNew])
 			require.NotZero(t, kinds[recStackNew])
+			// Most pool events share a record with their kernel stack.
+			require.Greater(t, kinds[recPoolStack], 100*kinds[recPool])
 		}
+	})
+	t.Run("damaged-full", func(t *testing.T) {
+		sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 5, Events: 20_000, Leak: true, Damage: true})
+		var f etltest.MemFile
+		w, err := etltest.NewWriter(&f, sc.WriterOptions())
+		require.NoError(t, err)
+		require.NoError(t, sc.WriteTo(w))
+		require.NoError(t, w.Close())
+		data := f.Bytes()
+		for i := 300_000; i < 300_300; i++ {
+			data[i] ^= 0xA5
+		}
+		path := filepath.Join(dir, "damaged-full.etl")
+		require.NoError(t, os.WriteFile(path, data[:len(data)-20_000], 0o644))
+		requireSameResult(t, path, Options{})
+		res, err := Run(path, Options{})
+		require.NoError(t, err)
+		require.NotEmpty(t, res.ReadErrors, "the damage is reported")
 	})
 	t.Run("damaged", func(t *testing.T) {
 		data, err := os.ReadFile(irpLeak)

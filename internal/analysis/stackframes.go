@@ -92,6 +92,16 @@ func stackRecord(p *Pipeline, ev *etw.Event, b *batch) bool {
 		p.frameTab = newFrameTable()
 	}
 	id, isNew := p.frameTab.find(pl[16:16+n*ptr], ptr)
+	if !isNew && ptr == p.ptr && len(b.recs) > 0 {
+		// Most pool events are followed at once by their kernel stack:
+		// one record then stands for both.
+		if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
+			r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
+			r.tid == binary.LittleEndian.Uint32(pl[12:]) {
+			r.kind, r.k, r.kts = recPoolStack, uint64(id), ev.Timestamp
+			return true
+		}
+	}
 	r := b.next()
 	r.kind, r.ts, r.cpu, r.op, r.a = recStack, ev.Timestamp, ev.Processor, uint8(ptr), uint64(id)
 	r.b, r.d, r.c = binary.LittleEndian.Uint64(pl), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
@@ -123,4 +133,15 @@ func (p *Pipeline) stackRef(b *batch, r *rec) {
 		s.Frames = p.framesOf[r.a]
 	}
 	p.corr.StackReference(s, r.cpu, r.ts)
+}
+
+// awaitStack feeds the Stack record of a recPoolStack record, whose pool
+// event has just been queued, to the correlator.
+func (p *Pipeline) awaitStack(r *rec) {
+	s := &p.stack
+	s.EventTimeStamp, s.Process, s.Thread, s.PointerSize, s.Frames = r.ts, etw.PID(r.pid), etw.TID(r.tid), p.ptr, 0
+	if r.k < uint64(len(p.framesOf)) {
+		s.Frames = p.framesOf[r.k]
+	}
+	p.corr.AwaitStack(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, s, r.kts)
 }
