@@ -511,11 +511,12 @@ func Run(path string, opts Options) (*Result, error) {
 // RunReader reads an open trace through the pipeline. The reader runs in a
 // goroutine of its own, a few batches of events ahead of the pipeline, so
 // that on a machine with two cores or more reading and analysis overlap.
-// What crosses between them is small: pool events and stack-key
-// references are decoded by the reading goroutine into 64-byte records
-// (a pool event and the kernel stack key that follows it share one),
-// the few other events the pipeline uses are copied, and the rest are only
-// counted.
+// What crosses between them is small: pool events, stack-key references
+// and stack walks are decoded by the reading goroutine into 64-byte
+// records (a pool event and the kernel stack key or known stack walk that
+// follows it share one; a stack walk seen before crosses as the number of
+// its frame list), the few other events the pipeline uses are copied, and
+// the rest are only counted.
 func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, opts)
 	if err != nil {
