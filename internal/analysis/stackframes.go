@@ -83,6 +83,9 @@ func stackRecord(p *Pipeline, ev *etw.Event, b *batch) bool {
 		return false
 	}
 	ptr := ev.PointerSize()
+	if ptr == 0 {
+		return false
+	}
 	pl := ev.Payload
 	n := (len(pl) - 16) / ptr
 	if n > maxListFrames {
