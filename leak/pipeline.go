@@ -153,7 +153,14 @@ type Pipeline struct {
 	// their stacks, oldest at opsHead.
 	ops     []pool.Op
 	opsHead int
-	key     etw.StackKey // scratch of feed
+	key     etw.StackKey    // scratch of feed
+	stack   stacks.StackRef // scratch of feed
+	// framesOf maps the reading goroutine's frame list numbers (see
+	// frameTable) to the correlator's.
+	framesOf []stacks.FramesID
+	// frameTab belongs to the goroutine that fills batches (see
+	// stackRecord).
+	frameTab *frameTable
 	// keys gives each correlator stack the ledger key of its allocations
 	// (pool.Op.Key), by correlator StackID; 0 = none yet. Keys are dense
 	// from 1 in the order the stacks' first allocations were applied, and
@@ -533,11 +540,12 @@ func Run(path string, opts Options) (*Result, error) {
 // RunReader reads an open trace through the pipeline. The reader runs in a
 // goroutine of its own, a few batches of events ahead of the pipeline, so
 // that on a machine with two cores or more reading and analysis overlap.
-// What crosses between them is small: pool events and stack-key
-// references are decoded by the reading goroutine into 64-byte records
-// (a pool event and the kernel stack key that follows it share one),
-// the few other events the pipeline uses are copied, and the rest are only
-// counted.
+// What crosses between them is small: pool events, stack-key references
+// and stack walks are decoded by the reading goroutine into 64-byte
+// records (a pool event and the kernel stack key or known stack walk that
+// follows it share one; a stack walk seen before crosses as the number of
+// its frame list), the few other events the pipeline uses are copied, and
+// the rest are only counted.
 func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, opts)
 	if err != nil {
@@ -602,33 +610,45 @@ const (
 
 // Kinds of rec.
 const (
-	recPool    uint8 = iota + 1 // a decoded pool event
-	recKey                      // a decoded stack-key reference
-	recEvent                    // a copied event: batch.evs[idx]
-	recSkip                     // events the pipeline has no use for
-	recPoolKey                  // recPool with the StackKeyKernel record that followed it
+	recPool      uint8 = iota + 1 // a decoded pool event
+	recKey                        // a decoded stack-key reference
+	recEvent                      // a copied event: batch.evs[idx]
+	recSkip                       // events the pipeline has no use for
+	recPoolKey                    // recPool with the StackKeyKernel record that followed it
+	recStack                      // a decoded StackWalk Stack record whose frames were seen before
+	recStackNew                   // recStack with frames not seen before
+	recPoolStack                  // recPool with the Stack record (frames seen before) that followed it
 )
 
 // rec is one entry of a batch, 64 bytes. Which fields are set depends on
 // kind:
 //
-//	recPool:    an event (ts, pid, tid as ThreadOf gives it, cpu) and its
-//	            pool fields (op: the PoolOp; entry, size, tag, typ, session)
-//	recPoolKey: recPool, and the StackKeyKernel record logged next on the
-//	            same processor for this event (key, at keyTS)
-//	recKey:     a stack-key record (key, logged at keyTS on cpu; op 1 for
-//	            StackKeyKernel, 0 for StackKeyUser) naming its event (ts =
-//	            EventTimeStamp, pid = Process, tid = Thread)
-//	recEvent:   session = the index of the copy in batch.evs
-//	recSkip:    ts of the last event left out; entry = how many
+//	recPool:      an event (ts, pid, tid as ThreadOf gives it, cpu) and its
+//	              pool fields (op: the PoolOp; entry, size, tag, typ,
+//	              session)
+//	recPoolKey:   recPool, and the StackKeyKernel record logged next on
+//	              the same processor for this event (ref = its Key, at refTS)
+//	recPoolStack: recPool, and the Stack record logged next on the same
+//	              processor for this event, of the trace's pointer size
+//	              (ref = its frame list number, see frameTable, at refTS)
+//	recKey:       a stack-key record (ref = Key, logged at refTS on cpu; op
+//	              1 for StackKeyKernel, 0 for StackKeyUser) naming its
+//	              event (ts = EventTimeStamp, pid = Process, tid = Thread)
+//	recStack:     a Stack record (ref = its frame list number, logged at
+//	              refTS on cpu; op = pointer size) naming its event as
+//	              recKey does
+//	recStackNew:  recStack, and the list's frames: size of them at
+//	              batch.frames[session:]
+//	recEvent:     session = the index of the copy in batch.evs
+//	recSkip:      ts of the last event left out; entry = how many
 type rec struct {
 	ts       int64
 	entry    uint64 // PoolEvent.Entry; for recSkip, the events left out
-	size     uint64 // PoolEvent.NumberOfBytes
-	key      uint64 // StackKey.Key
-	keyTS    int64  // timestamp of the stack-key record
+	size     uint64 // PoolEvent.NumberOfBytes; for recStackNew, the frames
+	ref      uint64 // the stack referred to: StackKey.Key, or a Stack record's frame list number
+	refTS    int64  // timestamp of the stack-key or Stack record
 	tag, typ uint32 // PoolEvent.Tag and Type
-	session  uint32 // PoolEvent.SessionID; for recEvent, the index into batch.evs
+	session  uint32 // PoolEvent.SessionID; the index into batch.evs (recEvent) or batch.frames (recStackNew)
 	pid, tid uint32
 	cpu      uint16
 	kind, op uint8
@@ -639,15 +659,17 @@ type batch struct {
 	recs []rec
 	evs  []etw.Event // copies for recEvent
 	nev  int
-	errs []error // damage reports (*etw.FormatError), in order
-	err  error   // an error that ends the read
+	// frames of the recStackNew records, batchFrames at most.
+	frames []uint64
+	errs   []error // damage reports (*etw.FormatError), in order
+	err    error   // an error that ends the read
 	// Decoding scratch of the reading goroutine.
 	pool etw.PoolEvent
 	key  etw.StackKey
 }
 
 func newBatch() *batch {
-	return &batch{recs: make([]rec, 0, batchLen), evs: make([]etw.Event, batchLen/8)}
+	return &batch{recs: make([]rec, 0, batchLen), evs: make([]etw.Event, batchLen/8), frames: make([]uint64, 0, batchFrames)}
 }
 
 func (b *batch) reset() {
@@ -656,13 +678,13 @@ func (b *batch) reset() {
 			b.evs[i] = etw.Event{} // do not keep a large record's copy buffer
 		}
 	}
-	b.recs, b.nev, b.errs, b.err = b.recs[:0], 0, b.errs[:0], nil
+	b.recs, b.nev, b.errs, b.err, b.frames = b.recs[:0], 0, b.errs[:0], nil, b.frames[:0]
 }
 
 // room reports whether the batch takes one more record, which may be a
-// copied event.
+// copied event or a stack record with new frames.
 func (b *batch) room() bool {
-	return len(b.recs) < cap(b.recs) && b.nev < len(b.evs)
+	return len(b.recs) < cap(b.recs) && b.nev < len(b.evs) && len(b.frames) <= batchFrames-maxListFrames
 }
 
 // add appends ev to the batch: decoded when it is a pool event or a
@@ -676,7 +698,7 @@ func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
 	// Records are written field by field into their slot: building one on
 	// the stack and copying it stalls on store forwarding.
 	switch {
-	case fastRecord(ev, b), decodedRecord(ev, b):
+	case fastRecord(ev, b), stackRecord(p, ev, b), decodedRecord(ev, b):
 		return true
 	case !p.uses(ev):
 		if n := len(b.recs); n > 0 && b.recs[n-1].kind == recSkip {
@@ -715,11 +737,11 @@ func decodedRecord(ev *etw.Event, b *batch) bool {
 			return false
 		}
 		r := b.next()
-		r.kind, r.keyTS, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
+		r.kind, r.refTS, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
 		if k.Kernel {
 			r.op = 1
 		}
-		r.key, r.ts, r.tid, r.pid = k.Key, k.EventTimeStamp, uint32(k.Thread), uint32(k.Process)
+		r.ref, r.ts, r.tid, r.pid = k.Key, k.EventTimeStamp, uint32(k.Thread), uint32(k.Process)
 		return true
 	}
 	return false
@@ -754,17 +776,17 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 			if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
 				r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
 				r.tid == binary.LittleEndian.Uint32(pl[12:]) {
-				r.kind, r.key, r.keyTS = recPoolKey, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
+				r.kind, r.ref, r.refTS = recPoolKey, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
 				return true
 			}
 		}
 		r := b.next()
-		r.kind, r.keyTS, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
+		r.kind, r.refTS, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
 		if ev.Hook == etw.HookStackKeyKernel {
 			r.op = 1
 		}
 		r.ts, r.pid, r.tid = int64(binary.LittleEndian.Uint64(pl)), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
-		r.key = binary.LittleEndian.Uint64(pl[16:])
+		r.ref = binary.LittleEndian.Uint64(pl[16:])
 		return true
 	}
 	return false
@@ -788,7 +810,7 @@ func (p *Pipeline) feed(b *batch) {
 	for i := range b.recs {
 		r := &b.recs[i]
 		switch r.kind {
-		case recPool, recPoolKey:
+		case recPool, recPoolKey, recPoolStack:
 			n++
 			po := etw.PoolOp(r.op)
 			op := p.pushOp()
@@ -797,19 +819,27 @@ func (p *Pipeline) feed(b *batch) {
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}
-			if r.kind == recPool {
+			switch r.kind {
+			case recPool:
 				p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
+				continue
+			case recPoolStack:
+				n++
+				p.awaitStack(r)
 				continue
 			}
 			n++
 			k := &p.key
-			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.key, true
-			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.keyTS)
+			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.ref, true
+			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.refTS)
 		case recKey:
 			n++
 			k := &p.key
-			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.key, r.op == 1
-			p.corr.KeyReference(k, r.cpu, r.keyTS)
+			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.ref, r.op == 1
+			p.corr.KeyReference(k, r.cpu, r.refTS)
+		case recStack, recStackNew:
+			n++
+			p.stackRef(b, r)
 		case recEvent:
 			p.Event(&b.evs[r.session])
 		case recSkip:
