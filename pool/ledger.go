@@ -76,7 +76,8 @@ type Window struct {
 }
 
 // group aggregates blocks by (tag, kind, stack, caller's key, allocating
-// pid).
+// pid). Every alloc of a group ends freed, replaced or outstanding, so its
+// frees are not counted but derived (see frees): the group stays 72 bytes.
 type group struct {
 	next     uint32 // index+1 of the next group with the same hash key
 	tk       uint32
@@ -84,13 +85,15 @@ type group struct {
 	stack    StackID
 	key      uint64
 	allocs   uint64
-	frees    uint64
 	replaced uint64
 	bytesA   uint64
 	bytesF   uint64
 	outN     uint64
 	outBytes uint64
 }
+
+// frees returns the number of the group's blocks that were freed.
+func (g *group) frees() uint64 { return g.allocs - g.replaced - g.outN }
 
 // tkState holds per (tag, kind) counters that do not belong to a group.
 type tkState struct {
@@ -569,7 +572,6 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 	if l.tks[gr.tk].tag != op.Tag {
 		l.anom.TagMismatch++
 	}
-	gr.frees++
 	gr.bytesF += blk.size
 	gr.outN--
 	gr.outBytes -= blk.size

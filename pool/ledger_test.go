@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -484,4 +485,9 @@ func TestTagText(t *testing.T) {
 	require.NoError(t, short.UnmarshalText([]byte("Irp")))
 	assert.Equal(t, MakeTag("Irp "), short)
 	assert.ErrorIs(t, short.UnmarshalText([]byte("Toolong")), ErrTagText)
+}
+
+// TestGroupSize: a group (the ledger's per-stack counters) stays 72 bytes.
+func TestGroupSize(t *testing.T) {
+	assert.Equal(t, uintptr(72), unsafe.Sizeof(group{}))
 }

@@ -287,8 +287,9 @@ func (l *Ledger) Finish() *Report {
 		g := &l.groups[i]
 		t := &tags[g.tk]
 		t.Allocs += g.allocs
-		t.Frees += g.frees
-		t.AIFI += g.frees
+		frees := g.frees()
+		t.Frees += frees
+		t.AIFI += frees
 		t.AIFO += g.outN
 		t.OutstandingCount += g.outN
 		t.OutstandingBytes += g.outBytes
@@ -304,14 +305,14 @@ func (l *Ledger) Finish() *Report {
 		}
 		p := &r.Processes[j]
 		p.Allocs += g.allocs
-		p.Frees += g.frees
+		p.Frees += frees
 		p.BytesAllocated += g.bytesA
 		p.BytesFreed += g.bytesF
 		p.OutstandingCount += g.outN
 		p.OutstandingBytes += g.outBytes
 
 		r.Groups = append(r.Groups, GroupStats{Tag: t.Tag, Pool: t.Pool, PID: g.pid, Stack: g.stack, Key: g.key,
-			Allocs: g.allocs, Frees: g.frees, BytesAllocated: g.bytesA, BytesFreed: g.bytesF,
+			Allocs: g.allocs, Frees: frees, BytesAllocated: g.bytesA, BytesFreed: g.bytesF,
 			OutstandingCount: g.outN, OutstandingBytes: g.outBytes})
 
 		if g.outN == 0 {
