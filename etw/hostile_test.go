@@ -26,7 +26,7 @@ import (
 // temporary folder, and the outcome is an error or a damage report, never a
 // clean answer.
 const (
-	hostilePeakHeap = 256 << 20
+	hostilePeakHeap = 320 << 20 // DefaultMaxMemory and some
 	hostileTime     = 20 * time.Second
 )
 
@@ -222,6 +222,23 @@ func TestHostileBomb(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHostileBombRatio18 reads 64 processors of 16 MiB buffers that expand
+// 18 times, as a real trace could: in time order they need 1 GiB at once,
+// over DefaultMaxMemory, so the reader stops with a LimitError.
+func TestHostileBombRatio18(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 60 MB file")
+	}
+	name := writeFile(t, t.TempDir(), "ratio18.etl", bomb(etltest.BombOptions{Processors: 64, Distinct: 65536}))
+	o := readHostile(t, name, etw.TimeOrder, etw.Limits{})
+	checkHostile(t, o)
+	require.ErrorIs(t, o.final, etw.ErrLimit)
+	var le *etw.LimitError
+	require.ErrorAs(t, o.final, &le)
+	assert.Greater(t, le.Need, int64(63<<24), "what 64 buffers of 16 MiB need")
+	assert.Equal(t, int64(etw.DefaultMaxMemory), le.Limit)
 }
 
 // TestHostileBombWithinRatio builds buffers that expand within MaxExpansion

@@ -120,6 +120,7 @@ type stream struct {
 	comp  bool
 	ev    Event
 	has   bool  // ev holds a framed record
+	done  bool  // no records left, buffer released
 	trunc error // damage to report once the buffer's good records are read
 }
 
@@ -725,8 +726,9 @@ func (r *Reader) grow(buf *[]byte, n int, bi *BufferInfo) error {
 		return nil
 	}
 	if need := r.mem - int64(cap(*buf)) + int64(n); need > r.budget {
-		return &LimitError{Resource: fmt.Sprintf("memory for %d buffers in flight", r.inUse+1), Buffer: bi.Index, Offset: bi.FileOffset,
-			Need: need, Limit: r.budget, Why: r.why}
+		all, streams := r.inFlightNeed()
+		return &LimitError{Resource: fmt.Sprintf("memory for the buffers of %d processors in flight", streams), Buffer: bi.Index, Offset: bi.FileOffset,
+			Need: max(need, all), Limit: r.budget, Why: r.why}
 	}
 	r.mem += int64(n - cap(*buf))
 	*buf = make([]byte, n)
@@ -745,9 +747,36 @@ func (r *Reader) growData(s *stream, n int, bi *BufferInfo) error {
 	return nil
 }
 
+// inFlightNeed estimates the memory that holding the current buffer of
+// every stream with records left would take, with the index and the
+// scratch: what the reader would have needed when it hits its budget.
+func (r *Reader) inFlightNeed() (int64, int) {
+	need := r.mem
+	n := 0
+	for _, s := range r.streams {
+		need -= int64(cap(s.data))
+		bi := s.bi
+		if bi < 0 && len(s.bufs) > 0 {
+			bi = s.bufs[0]
+		}
+		if bi < 0 || s.done {
+			continue
+		}
+		b := &r.bufs[bi]
+		size := int64(b.Avail)
+		if b.Compressed() {
+			size = min(int64(b.SavedOffset), MaxExpansion*int64(b.Avail)+expansionSlack)
+		}
+		need += max(size, int64(cap(s.data)))
+		n++
+	}
+	return need, n
+}
+
 // release drops the buffer of a stream that has no more records, so that
 // the time merge holds buffers only for processors with events in flight.
 func (r *Reader) release(s *stream) {
+	s.done = true
 	if s.data != nil {
 		r.mem -= int64(cap(s.data))
 		s.data = nil

@@ -24,6 +24,12 @@ type BombOptions struct {
 	// PerfInfo writes the pool records with PERFINFO headers instead of
 	// SYSTEM headers.
 	PerfInfo bool
+	// Distinct is the number of distinct records in a buffer, in runs of
+	// equal records (default 1). More distinct records compress less: a 16
+	// MiB buffer takes 1 KB with 1, 46 KB with 3072 (as in the file of
+	// issue 16) and 940 KB with 65536, an expansion of 18 times that real
+	// traces could have.
+	Distinct int
 }
 
 // WriteBomb writes a compression bomb to w: a trace whose header claims
@@ -64,9 +70,17 @@ func WriteBomb(w io.Writer, o BombOptions) (int64, error) {
 	if o.PerfInfo {
 		m.Kind = HeaderPerfInfo
 	}
-	rec := Pool(o.PointerSize, PoolEvent{Meta: m, Opcode: PoolAlloc, PoolType: 1, Tag: Tag("Bomb"), Size: 64, Entry: 0xFFFF800000001000})
+	e := PoolEvent{Meta: m, Opcode: PoolAlloc, PoolType: 1, Tag: Tag("Bomb"), Size: 64, Entry: 0xFFFF800000001000}
+	rec := Pool(o.PointerSize, e)
 	step := (len(rec) + 7) &^ 7
-	for range (o.BufferSize-BufferHeaderSize)/step + 1 {
+	count := (o.BufferSize-BufferHeaderSize)/step + 1
+	run := max(1, count/max(1, o.Distinct))
+	for i := range count {
+		if i%run == 0 && i > 0 {
+			e.Entry += 0x1010
+			e.Size = e.Entry % 4093
+			rec = Pool(o.PointerSize, e)
+		}
 		if err := wr.WriteRecord(0, m.Timestamp, rec); err != nil {
 			return 0, err
 		}
