@@ -102,8 +102,8 @@ type Reader struct {
 	disk   int64  // bytes the input holds on disk (a zip member's compressed size)
 	cdata  []byte // compressed bytes scratch, shared by all streams
 	inUse  int    // streams holding a buffer
-	budget int64  // see memBudget
-	why    string // what sets budget
+	budget int64  // see grow
+	prop   bool   // budget is the proportional one, not Limits.MaxMemory
 }
 
 // stream is one chain of buffers read in order: one processor's buffers in
@@ -221,10 +221,9 @@ func (r *Reader) SetOrder(o Order) error {
 }
 
 func (r *Reader) init() error {
-	r.budget, r.why = r.lim.maxMemory(), "Limits.MaxMemory"
+	r.budget = r.lim.maxMemory()
 	if prop := memAllowance + memPerInputByte*r.disk; prop < r.budget && r.disk < 1<<40 {
-		r.budget = prop
-		r.why = fmt.Sprintf("32 MiB plus %d bytes per byte of a %d-byte input", memPerInputByte, r.disk)
+		r.budget, r.prop = prop, true
 	}
 	if r.size == 0 {
 		return fmt.Errorf("%w: empty input", ErrNotETL)
@@ -380,7 +379,7 @@ func (r *Reader) walk() {
 		}
 		if r.mem+indexCost > r.budget {
 			r.tailErrs = append(r.tailErrs, &LimitError{Resource: "the buffer index", Buffer: idx, Offset: off,
-				Need: r.mem + indexCost, Limit: r.budget, Why: r.why})
+				Need: r.mem + indexCost, Limit: r.budget, Why: r.why()})
 			return
 		}
 		r.mem += indexCost
@@ -728,7 +727,7 @@ func (r *Reader) grow(buf *[]byte, n int, bi *BufferInfo) error {
 	if need := r.mem - int64(cap(*buf)) + int64(n); need > r.budget {
 		all, streams := r.inFlightNeed()
 		return &LimitError{Resource: fmt.Sprintf("memory for the buffers of %d processors in flight", streams), Buffer: bi.Index, Offset: bi.FileOffset,
-			Need: max(need, all), Limit: r.budget, Why: r.why}
+			Need: max(need, all), Limit: r.budget, Why: r.why()}
 	}
 	r.mem += int64(n - cap(*buf))
 	*buf = make([]byte, n)
@@ -745,6 +744,14 @@ func (r *Reader) growData(s *stream, n int, bi *BufferInfo) error {
 		r.inUse++
 	}
 	return nil
+}
+
+// why says what sets the memory budget, for a LimitError.
+func (r *Reader) why() string {
+	if r.prop {
+		return fmt.Sprintf("32 MiB plus %d bytes per byte of a %d-byte input", memPerInputByte, r.disk)
+	}
+	return "Limits.MaxMemory"
 }
 
 // inFlightNeed estimates the memory that holding the current buffer of
