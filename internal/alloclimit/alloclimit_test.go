@@ -1,6 +1,9 @@
 package alloclimit
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 var sink []byte
 
@@ -12,6 +15,19 @@ func TestMeasure(t *testing.T) {
 	if n := Measure(func() {}); n > 64<<10 {
 		t.Fatalf("nothing measured %d bytes", n)
 	}
+	if n := MeasureExact(func() { sink = make([]byte, 1<<20) }); n < 1<<20 || n > 1<<20+4096 {
+		t.Fatalf("a 1 MiB allocation measured %d bytes exactly", n)
+	}
+	// Small objects allocated before the window are not charged to it,
+	// even when a collection flushes the caches inside it.
+	var keep [][]byte
+	for range 10000 {
+		keep = append(keep, make([]byte, 64))
+	}
+	if n := MeasureExact(func() { runtime.GC() }); n > 64<<10 {
+		t.Fatalf("a collection measured %d bytes exactly", n)
+	}
+	_ = keep
 }
 
 func TestCheckFails(t *testing.T) {
