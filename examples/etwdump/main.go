@@ -71,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fileOrder := fs.Bool("file-order", false, "print events in file order instead of time order")
 	withStacks := fs.Bool("stacks", false, "attach each event's stack (kernel part first) and its segment counts")
 	symbols := fs.String("symbols", "", "symbol path for -stacks (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
+	traceEvent := fs.Bool("traceevent", false, "print TraceEvent's test lines (first 5 events of each name, then counts) instead of JSON")
+	teAll := fs.Bool("traceevent-all", false, "with -traceevent, print every event, not only the first 5 of each name")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: etwdump [-kinds LIST|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] FILE")
 		fs.PrintDefaults()
@@ -81,6 +83,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return 2
+	}
+	if *traceEvent {
+		if err := writeTraceEvent(fs.Arg(0), stdout, teOptions{all: *teAll}); err != nil {
+			fmt.Fprintf(stderr, "etwdump: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	want, err := parseKinds(*kinds)
 	if err != nil {

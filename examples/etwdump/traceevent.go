@@ -1,0 +1,577 @@
+package main
+
+// This file prints events in the line format of TraceEvent's parsing test
+// (PerfView's TraceEvent.Tests GeneralParsing), so that etwkit's decoding
+// can be diffed against the baselines Microsoft keeps for its traces:
+//
+//	EVENT <ms since start>: <Provider>/<Event> PID=..; TID=..; PName=..; ProceNum=..; DataLen=..; <Field>=<value>; ...
+//
+// It follows what TraceEvent's processing (TraceLog) does on top of plain
+// decoding, found by comparing counts with the baselines:
+//
+//   - events TraceLog consumes are not shown: StackWalk records, the
+//     FileIO name events (they only name files), Thread DCStart/DCStop,
+//     and PerfInfo samples of the idle thread (TID 0);
+//   - kernel events that TraceEvent's kernel parser does not know are
+//     provider MSNT_SystemTrace, and the test keeps only two of them
+//     (SystemConfig/Platform and Image/KernelBase);
+//   - processes are named from the Process events of the whole trace, and
+//     records without a thread id get it from their payload (disk I/O,
+//     hard faults, samples) with the process of that thread;
+//   - DiskIO and hard fault events get the FileName of their file key from
+//     the FileIO name events, and disk completions DiskServiceTimeMSec.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/etwkit/etwkit/etw"
+)
+
+// teMaxPerName is how many events of each name the test prints.
+const teMaxPerName = 5
+
+// teOptions select what writeTraceEvent prints.
+type teOptions struct {
+	all bool // every event, not only the first teMaxPerName of each name
+}
+
+// teState is what TraceLog knows about the trace when it prints an event.
+type teState struct {
+	origin   int64
+	freq     float64
+	procs    map[etw.PID][]teProc
+	threads  map[etw.TID]etw.PID
+	files    map[uint64]string
+	lastDisk map[uint64]int64 // disk number -> timestamp of its last completion
+	volumes  [][2]string      // kernel path prefix -> DOS path prefix
+	sysDrive string           // "C:", for paths without a volume
+}
+
+type teProc struct {
+	start int64
+	name  string
+}
+
+// scanTrace is the first pass: process names and the thread table.
+func scanTrace(name string) (*teState, error) {
+	r, err := etw.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	st := &teState{
+		procs:    map[etw.PID][]teProc{},
+		threads:  map[etw.TID]etw.PID{},
+		files:    map[uint64]string{},
+		lastDisk: map[uint64]int64{},
+	}
+	if h := r.HeaderEvent(); h != nil {
+		st.origin = h.Timestamp
+	}
+	if c := r.Clock(); c != nil {
+		st.freq = float64(c.Frequency)
+	}
+	for ev, err := range r.All() {
+		if err != nil {
+			var fe *etw.FormatError
+			if errors.As(err, &fe) {
+				continue
+			}
+			return nil, err
+		}
+		if !ev.IsKernel() {
+			d, err := etw.Decode(ev)
+			if err != nil {
+				continue
+			}
+			switch d.FullName() {
+			case "Windows Kernel/SysConfig/VolumeMapping":
+				nt, _ := d.Field("NtPath")
+				dos, _ := d.Field("DosPath")
+				st.volumes = append(st.volumes, [2]string{nt.Str, dos.Str})
+			case "Windows Kernel/SysConfig/SystemPaths":
+				if w, ok := d.Field("SystemWindowsDirectory"); ok && len(w.Str) >= 2 && w.Str[1] == ':' {
+					st.sysDrive = w.Str[:2]
+				}
+			}
+			continue
+		}
+		switch ev.Group() {
+		case etw.GroupFile:
+			if p := ev.PointerSize(); isFileName(ev.Hook.Type()) && len(ev.Payload) > p {
+				key := readPtr(ev.Payload, p)
+				if _, ok := st.files[key]; !ok || ev.Hook.Type() != 36 {
+					st.files[key] = utf16z(ev.Payload[p:])
+				}
+			}
+		case etw.GroupProcess:
+			op := ev.Hook.Type()
+			if op < 1 || op > 4 {
+				continue
+			}
+			d, err := etw.Decode(ev)
+			if err != nil {
+				continue
+			}
+			f, ok := d.Field("ImageFileName")
+			if !ok {
+				continue
+			}
+			n := f.Str
+			if ext := path.Ext(n); ext != "" {
+				n = n[:len(n)-len(ext)]
+			}
+			start := ev.Timestamp
+			if op == 3 || op == 4 {
+				start = math.MinInt64
+			}
+			list := st.procs[d.PID]
+			if len(list) == 0 || list[len(list)-1].name != n || op == 1 {
+				st.procs[d.PID] = append(list, teProc{start: start, name: n})
+			}
+		case etw.GroupThread:
+			op := ev.Hook.Type()
+			if op < 1 || op > 4 {
+				continue
+			}
+			d, err := etw.Decode(ev)
+			if err == nil && d.TID != etw.NoTID {
+				if _, ok := st.threads[d.TID]; !ok {
+					st.threads[d.TID] = d.PID
+				}
+			}
+		}
+	}
+	return st, nil
+}
+
+// dosPath rewrites a kernel path (\Device\HarddiskVolume2\..., \SystemRoot\...)
+// with the trace's volume mapping, as TraceEvent does for file names.
+func (st *teState) dosPath(p string) string {
+	best := -1
+	for i, v := range st.volumes {
+		if v[0] != "" && len(p) >= len(v[0]) && strings.EqualFold(p[:len(v[0])], v[0]) &&
+			(best < 0 || len(v[0]) > len(st.volumes[best][0])) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		p = st.volumes[best][1] + p[len(st.volumes[best][0]):]
+	}
+	if strings.HasPrefix(p, `\`) && !strings.HasPrefix(p, `\\`) && st.sysDrive != "" {
+		p = st.sysDrive + p
+	}
+	return p
+}
+
+// procName is TraceLog's process name for pid at timestamp ts.
+func (st *teState) procName(pid etw.PID, ts int64) string {
+	if pid == etw.NoPID {
+		return ""
+	}
+	list := st.procs[pid]
+	if len(list) == 0 {
+		return "Process(" + strconv.FormatInt(int64(int32(pid)), 10) + ")"
+	}
+	n := list[0].name
+	for _, p := range list {
+		if p.start <= ts {
+			n = p.name
+		}
+	}
+	return n
+}
+
+// teEvent is one event as TraceEvent shows it.
+type teEvent struct {
+	name   string
+	pid    etw.PID
+	tid    etw.TID
+	fields []etw.Field
+	skip   bool
+}
+
+// view decodes ev and applies TraceLog's processing to it.
+func (st *teState) view(ev *etw.Event) teEvent {
+	d, err := etw.Decode(ev)
+	te := teEvent{name: d.FullName(), pid: d.PID, tid: d.TID, fields: d.Fields}
+	if err != nil && !errors.Is(err, etw.ErrUnknownEvent) {
+		te.fields = d.Fields
+	}
+	if wellKnownSkip(ev) {
+		te.skip = true
+		return te
+	}
+	if ev.IsKernel() {
+		st.kernelView(ev, &te)
+	}
+	if strings.HasPrefix(te.name, "MSNT_SystemTrace/") &&
+		te.name != "MSNT_SystemTrace/SystemConfig/Platform" && te.name != "MSNT_SystemTrace/Image/KernelBase" {
+		te.skip = true
+	}
+	return te
+}
+
+// kernelView applies TraceLog's rules for kernel events.
+func (st *teState) kernelView(ev *etw.Event, te *teEvent) {
+	op := ev.Hook.Type()
+	threadPID := func() {
+		if p, ok := st.threads[te.tid]; ok {
+			te.pid = p
+		} else {
+			te.pid = etw.NoPID
+		}
+	}
+	switch ev.Group() {
+	case etw.GroupStackWalk:
+		te.skip = true
+	case etw.GroupFile:
+		if isFileName(op) {
+			te.skip = true
+		}
+	case etw.GroupThread:
+		switch op {
+		case 3, 4:
+			te.skip = true
+		case 1, 2:
+			if _, ok := fieldOf(te.fields, "ThreadName"); !ok {
+				te.fields = append(te.fields, etw.Field{Name: "ThreadName", Type: etw.TypeUTF16Z})
+			}
+			ppid, ptid := int64(-1), int64(-1)
+			if op == 1 && ev.PID != etw.NoPID {
+				ppid, ptid = int64(int32(ev.PID)), int64(int32(ev.TID))
+			}
+			te.fields = append(te.fields,
+				etw.Field{Name: "ParentThreadID", Type: etw.TypeI32, Int: ptid},
+				etw.Field{Name: "ParentProcessID", Type: etw.TypeI32, Int: ppid})
+		}
+	case etw.GroupProcess, etw.GroupImage:
+		if ev.Hook != etw.HookImageLoad {
+			te.tid = etw.NoTID
+		}
+		for i := range te.fields {
+			if te.fields[i].Name == "FileName" {
+				te.fields[i].Str = st.dosPath(te.fields[i].Str)
+			}
+		}
+	case etw.GroupConfig:
+		if op == 15 { // Services: TraceEvent names the process itself
+			if pid, ok := fieldOf(te.fields, "ProcessID"); ok {
+				for i := range te.fields {
+					if te.fields[i].Name == "ProcessName" {
+						te.fields[i].Str = st.procName(etw.PID(pid.Uint), ev.Timestamp)
+					}
+				}
+			}
+		}
+	case etw.GroupTCPIP, etw.GroupUDPIP:
+		te.tid = etw.NoTID
+	case etw.GroupPerfInfo:
+		if op == 46 {
+			if te.tid == 0 {
+				te.skip = true
+			}
+			threadPID()
+		}
+	case etw.GroupIO:
+		switch op {
+		case 10, 11:
+			threadPID()
+			st.diskView(ev, te)
+		case 14:
+			threadPID()
+		}
+	case etw.GroupMemory:
+		if op == 32 {
+			threadPID()
+			te.fields = append(te.fields, etw.Field{Name: "FileName", Type: etw.TypeUTF16Z, Str: st.fileName(te.fields)})
+		}
+	}
+}
+
+// diskView adds DiskServiceTimeMSec and FileName to a disk completion.
+func (st *teState) diskView(ev *etw.Event, te *teEvent) {
+	el, _ := fieldOf(te.fields, "ElapsedTimeMSec")
+	disk, _ := fieldOf(te.fields, "DiskNumber")
+	svc := el.Float()
+	if last, ok := st.lastDisk[disk.Uint]; ok && st.freq > 0 {
+		if since := float64(ev.Timestamp-last) * 1000 / st.freq; since < svc {
+			svc = since
+		}
+	}
+	st.lastDisk[disk.Uint] = ev.Timestamp
+	var out []etw.Field
+	for _, f := range te.fields {
+		if f.Name == "FileKey" {
+			out = append(out, etw.Field{Name: "DiskServiceTimeMSec", Type: etw.TypeF64, Uint: math.Float64bits(svc)})
+		}
+		out = append(out, f)
+	}
+	out = append(out, etw.Field{Name: "FileName", Type: etw.TypeUTF16Z, Str: st.fileName(te.fields)})
+	te.fields = out
+}
+
+func (st *teState) fileName(fields []etw.Field) string {
+	k, ok := fieldOf(fields, "FileKey")
+	if !ok {
+		return ""
+	}
+	return st.dosPath(st.files[k.Uint])
+}
+
+func fieldOf(fields []etw.Field, name string) (etw.Field, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return etw.Field{}, false
+}
+
+// isFileName reports whether a FileIO opcode names a file object (Name,
+// FileCreate, FileDelete, FileRundown).
+func isFileName(op uint8) bool { return op == 0 || op == 32 || op == 35 || op == 36 }
+
+func readPtr(b []byte, size int) uint64 {
+	var v uint64
+	for i := size - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}
+
+func utf16z(b []byte) string {
+	u := make([]uint16, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		c := uint16(b[i]) | uint16(b[i+1])<<8
+		if c == 0 {
+			break
+		}
+		u = append(u, c)
+	}
+	return string(utf16.Decode(u))
+}
+
+// dotNetRuntime lists the .NET runtime providers, whose events the
+// baselines decode from knowledge compiled into TraceEvent: out of scope.
+var dotNetRuntime = map[string]bool{
+	"e13c0d23-ccbc-4e12-931b-d9cc2eee27e4": true, // Microsoft-Windows-DotNETRuntime
+	"a669021c-c450-4609-a035-5af59af4df18": true, // Microsoft-Windows-DotNETRuntimeRundown
+	"763fd754-7086-4dfe-95eb-c01a46faf4ca": true, // Microsoft-Windows-DotNETRuntimePrivate
+	"47c3ba0c-77f1-4eb0-8d4d-aef447f16a85": true, // Microsoft-Windows-DotNETRuntimeStress
+}
+
+func wellKnownSkip(ev *etw.Event) bool {
+	return !ev.IsKernel() && dotNetRuntime[ev.Provider.String()]
+}
+
+// writeTraceEvent prints the events of the trace name in TraceEvent's test
+// format: the first five of every name, then the count of every name.
+func writeTraceEvent(name string, w io.Writer, opt teOptions) error {
+	st, err := scanTrace(name)
+	if err != nil {
+		return err
+	}
+	r, err := etw.Open(name)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	counts := map[string]int{}
+	var b []byte
+	for ev, err := range r.All() {
+		if err != nil {
+			var fe *etw.FormatError
+			if errors.As(err, &fe) {
+				continue
+			}
+			return err
+		}
+		te := st.view(ev)
+		if te.skip {
+			continue
+		}
+		counts[te.name]++
+		if !opt.all && counts[te.name] > teMaxPerName {
+			continue
+		}
+		b = st.appendLine(b[:0], ev, &te)
+		bw.Write(b)
+	}
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	sortOrdinal(names)
+	for _, n := range names {
+		fmt.Fprintf(bw, "COUNT %s:%d\n", n, counts[n])
+	}
+	return nil
+}
+
+// sortOrdinal sorts like .NET's StringComparer.Ordinal (UTF-16 code units;
+// the same as bytes for the names seen).
+func sortOrdinal(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// appendLine appends one EVENT line.
+func (st *teState) appendLine(b []byte, ev *etw.Event, te *teEvent) []byte {
+	b = append(b, "EVENT "...)
+	ms := 0.0
+	if st.freq > 0 {
+		ms = float64(ev.Timestamp-st.origin) * 1000 / st.freq
+	}
+	b = appendN(b, ms, 3)
+	b = append(b, ": "...)
+	b = append(b, te.name...)
+	b = append(b, " PID="...)
+	b = strconv.AppendInt(b, int64(int32(te.pid)), 10)
+	b = append(b, "; TID="...)
+	b = strconv.AppendInt(b, int64(int32(te.tid)), 10)
+	b = append(b, "; PName="...)
+	b = append(b, st.procName(te.pid, ev.Timestamp)...)
+	b = append(b, "; ProceNum="...)
+	b = strconv.AppendUint(b, uint64(ev.Processor), 10)
+	b = append(b, "; DataLen="...)
+	b = strconv.AppendInt(b, int64(len(ev.Payload)), 10)
+	b = append(b, "; "...)
+	for _, f := range te.fields {
+		b = append(b, f.Name...)
+		b = append(b, '=')
+		b = append(b, teValue(f)...)
+		b = append(b, "; "...)
+	}
+	return append(b, '\n')
+}
+
+// teValue renders a field as TraceEvent's test does: the value as
+// PayloadString shows it, cut at 20 UTF-16 units plus "...", newlines
+// escaped.
+func teValue(f etw.Field) string {
+	s := teString(f)
+	if u := utf16.Encode([]rune(s)); len(u) > 20 {
+		s = string(utf16.Decode(u[:20])) + "..."
+	}
+	s = strings.ReplaceAll(s, "\n", `\n`)
+	return strings.ReplaceAll(s, "\r", `\r`)
+}
+
+func teString(f etw.Field) string {
+	if f.Str != "" && f.Type != etw.TypeUTF16Z && f.Type != etw.TypeANSIZ && f.Type != etw.TypeSID {
+		return f.Str // enum and flag names
+	}
+	switch f.Type {
+	case etw.TypeF64:
+		return string(appendN(nil, f.Float(), 3))
+	case etw.TypeFiletime:
+		return f.Time().UTC().Format("06/01/02 15:04:05.000000")
+	case etw.TypeI8, etw.TypeI16, etw.TypeI32, etw.TypeI64:
+		return string(appendGrouped(nil, f.Int))
+	case etw.TypeU8, etw.TypeU16, etw.TypeU32, etw.TypeU64, etw.TypePtr:
+		if f.Format == etw.FormatHex {
+			h := strconv.FormatUint(f.Uint, 16)
+			if len(h) < 8 {
+				h = strings.Repeat("0", 8-len(h)) + h
+			}
+			return "0x" + h
+		}
+		return string(appendGroupedU(nil, f.Uint))
+	}
+	return f.String()
+}
+
+// appendN formats v like .NET's "N<dec>": thousands separators, dec
+// decimals.
+func appendN(b []byte, v float64, dec int) []byte {
+	s := roundHalfUp(strconv.FormatFloat(v, 'f', -1, 64), dec)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+		b = append(b, '-')
+	}
+	intPart, frac := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		intPart, frac = s[:i], s[i:]
+	}
+	b = groupDigits(b, intPart)
+	return append(b, frac...)
+}
+
+func appendGrouped(b []byte, v int64) []byte {
+	if v < 0 {
+		b = append(b, '-')
+		return groupDigits(b, strconv.FormatUint(uint64(-v), 10))
+	}
+	return groupDigits(b, strconv.FormatInt(v, 10))
+}
+
+func appendGroupedU(b []byte, v uint64) []byte {
+	return groupDigits(b, strconv.FormatUint(v, 10))
+}
+
+func groupDigits(b []byte, digits string) []byte {
+	for i := 0; i < len(digits); i++ {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, digits[i])
+	}
+	return b
+}
+
+// roundHalfUp rounds the decimal string s (shortest form of a float64) to
+// dec decimals, halves away from zero, as .NET formats doubles.
+func roundHalfUp(s string, dec int) string {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	intPart, frac := s, ""
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		intPart, frac = s[:i], s[i+1:]
+	}
+	up := len(frac) > dec && frac[dec] >= '5'
+	if len(frac) > dec {
+		frac = frac[:dec]
+	}
+	frac += strings.Repeat("0", dec-len(frac))
+	digits := []byte(intPart + frac)
+	if up {
+		i := len(digits) - 1
+		for ; i >= 0; i-- {
+			if digits[i] == '9' {
+				digits[i] = '0'
+				continue
+			}
+			digits[i]++
+			break
+		}
+		if i < 0 {
+			digits = append([]byte{'1'}, digits...)
+		}
+	}
+	n := len(digits) - dec
+	out := string(digits[:n])
+	if dec > 0 {
+		out += "." + string(digits[n:])
+	}
+	if neg && strings.Trim(out, "0.") != "" {
+		out = "-" + out
+	}
+	return out
+}
