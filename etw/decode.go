@@ -39,6 +39,10 @@ const (
 	TypeI16
 )
 
+// FormatSystemTime marks a TypeFiletime field that the payload holds as a
+// SYSTEMTIME (milliseconds resolution).
+const FormatSystemTime FieldFormat = 16
+
 // Wire forms that decode into one of the types above.
 const (
 	wireU16BE        FieldType = iota + 96 // port number, network order -> TypeU16
@@ -164,7 +168,19 @@ type Decoded struct {
 	TID TID
 	// Fields are the payload fields in order, with typed values.
 	Fields []Field
+	// Source says where the schema came from.
+	Source Source
 }
+
+// Source is where Decode found an event's schema.
+type Source uint8
+
+// Schema sources.
+const (
+	SourceNone         Source = iota // no schema: name from the opcode or id
+	SourceKernel                     // etwkit's table of classic kernel classes
+	SourceTraceLogging               // the event's own TraceLogging metadata
+)
 
 // FullName returns "Provider/Name".
 func (d *Decoded) FullName() string { return d.Provider + "/" + d.Name }
@@ -186,11 +202,17 @@ func (d *Decoded) Field(name string) (Field, bool) {
 // [*DecodeError] naming the field; Decode never reads outside the payload.
 func Decode(ev *Event) (Decoded, error) {
 	d := Decoded{PID: ev.PID, TID: ev.TID}
+	if ev.Header == HeaderEvent32 || ev.Header == HeaderEvent64 {
+		if ok, err := decodeTraceLogging(ev, &d); ok {
+			return d, err
+		}
+	}
 	s := lookupSchema(ev)
 	if s == nil {
 		d.Provider, d.Name = fallbackName(ev)
 		return d, fmt.Errorf("%w: %s", ErrUnknownEvent, eventDesc(ev))
 	}
+	d.Source = SourceKernel
 	d.Provider = s.class.provider
 	if s.provider != "" {
 		d.Provider = s.provider
@@ -417,7 +439,7 @@ func readProp(dc *decoder, p *prop, ev *Event) (Field, bool) {
 		f.Type, f.Int = TypeFiletime, int64(dc.u64f(p.name))
 	case wireSystemTime:
 		b := dc.bytesf(16, p.name)
-		f.Type = TypeFiletime
+		f.Type, f.Format = TypeFiletime, FormatSystemTime
 		if len(b) == 16 {
 			f.Int = systemTimeFiletime(b)
 		}

@@ -112,8 +112,9 @@ var kernelSchemas = []*schemaClass{
 	{
 		task: "EventTrace", guid: EventTraceGUID, group: int(GroupHeader), taskOnly: 1 + 0x00,
 		names: map[uint8]string{
-			0x05: "Extension", 0x08: "RundownComplete", 0x20: "EndExtension", 0x50: "PartitionInfoExtension",
+			0x05: "Extension", 0x08: "RundownComplete", 0x20: "EndExtension",
 		},
+		mof: map[uint8]bool{0x50: true},
 		layouts: []schemaLayout{
 			{opcodes: opcodes(0x00), maxV: anyVersion, props: []prop{
 				pU32("BufferSize"), pU32("Version"), pU32("ProviderVersion"), pU32("NumberOfProcessors"),
@@ -130,6 +131,10 @@ var kernelSchemas = []*schemaClass{
 				pOpt(pU32("KernelEventVersion")),
 			}},
 			{opcodes: opcodes(0x08), maxV: anyVersion},
+			{opcodes: opcodes(0x50), maxV: anyVersion, props: []prop{
+				pU16("EventVersion"), pHide(pU16("Reserved")), pU32("PartitionType"), pI64("QpcOffsetFromRoot"),
+				pGUID("PartitionId"), pGUID("ParentId"),
+			}},
 		},
 	},
 	{
@@ -455,7 +460,7 @@ var kernelSchemas = []*schemaClass{
 // mofNames names the kernel events only the MOF knows (TraceEvent decodes
 // them with the operating system's MOF, as provider MSNT_SystemTrace).
 var mofNames = map[string]string{
-	"Image/33": "KernelBase", "Image/34": "HypercallPage",
+	"EventTrace/80": "PartitionInfoExtension", "Image/33": "KernelBase", "Image/34": "HypercallPage",
 	"SystemConfig/18": "OpticalMedia", "SystemConfig/24": "NumaNode", "SystemConfig/25": "Platform",
 	"SystemConfig/26": "ProcessorGroup", "SystemConfig/27": "ProcessorNumber", "SystemConfig/28": "DPI",
 	"SystemConfig/29": "CodeIntegrity", "SystemConfig/30": "TelemetryInfo", "SystemConfig/31": "Defrag",

@@ -18,6 +18,9 @@ package main
 //   - processes are named from the Process events of the whole trace, and
 //     records without a thread id get it from their payload (disk I/O,
 //     hard faults, samples) with the process of that thread;
+//   - SYSTEMTIME values show their seconds again in place of their
+//     milliseconds (TraceEvent's reading of the structure);
+//   - TraceLogging UINT64 values show signed;
 //   - DiskIO and hard fault events get the FileName of their file key from
 //     the FileIO name events, and disk completions DiskServiceTimeMSec.
 
@@ -30,6 +33,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf16"
 
 	"github.com/etwkit/etwkit/etw"
@@ -197,12 +201,13 @@ type teEvent struct {
 	tid    etw.TID
 	fields []etw.Field
 	skip   bool
+	tl     bool // TraceLogging: TraceEvent shows unsigned 64-bit values signed
 }
 
 // view decodes ev and applies TraceLog's processing to it.
 func (st *teState) view(ev *etw.Event) teEvent {
 	d, err := etw.Decode(ev)
-	te := teEvent{name: d.FullName(), pid: d.PID, tid: d.TID, fields: d.Fields}
+	te := teEvent{name: d.FullName(), pid: d.PID, tid: d.TID, fields: d.Fields, tl: d.Source == etw.SourceTraceLogging}
 	if err != nil && !errors.Is(err, etw.ErrUnknownEvent) {
 		te.fields = d.Fields
 	}
@@ -453,6 +458,9 @@ func (st *teState) appendLine(b []byte, ev *etw.Event, te *teEvent) []byte {
 	for _, f := range te.fields {
 		b = append(b, f.Name...)
 		b = append(b, '=')
+		if te.tl && f.Type == etw.TypeU64 && f.Format != etw.FormatHex {
+			f.Type, f.Int = etw.TypeI64, int64(f.Uint)
+		}
 		b = append(b, teValue(f)...)
 		b = append(b, "; "...)
 	}
@@ -479,7 +487,13 @@ func teString(f etw.Field) string {
 	case etw.TypeF64:
 		return string(appendN(nil, f.Float(), 3))
 	case etw.TypeFiletime:
-		return f.Time().UTC().Format("06/01/02 15:04:05.000000")
+		t := f.Time().UTC()
+		if f.Format == etw.FormatSystemTime {
+			// TraceEvent builds SYSTEMTIME values with the seconds in
+			// place of the milliseconds.
+			t = t.Truncate(time.Second).Add(time.Duration(t.Second()) * time.Millisecond)
+		}
+		return t.Format("06/01/02 15:04:05.000000")
 	case etw.TypeI8, etw.TypeI16, etw.TypeI32, etw.TypeI64:
 		return string(appendGrouped(nil, f.Int))
 	case etw.TypeU8, etw.TypeU16, etw.TypeU32, etw.TypeU64, etw.TypePtr:
