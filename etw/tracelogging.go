@@ -3,6 +3,7 @@ package etw
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -178,8 +179,11 @@ func decodeTraceLogging(ev *Event, d *Decoded) (bool, error) {
 		d.Provider = ev.Provider.String()
 	}
 	d.Name = name
+	if d.Name == "" {
+		_, d.Name = fallbackName(ev)
+	}
 	if err != nil {
-		return true, err
+		return true, fmt.Errorf("%s: %w", eventDesc(ev), err)
 	}
 	var dc decoder
 	ptr := ev.PointerSize()

@@ -1,0 +1,149 @@
+package etw
+
+import (
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// tcpSendV6 builds a 64-bit TcpIp SendIPV6 (v2) payload.
+func tcpSendV6(pid, size uint32, dport, sport uint16) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, pid)
+	b = binary.LittleEndian.AppendUint32(b, size)
+	daddr := [16]byte{0x20, 0x01, 0x48, 0x98, 0, 0xe0, 0, 0x81, 0, 0, 0, 0, 0, 0, 0, 1}
+	b = append(b, daddr[:]...)
+	b = append(b, make([]byte, 16)...)
+	b = binary.BigEndian.AppendUint16(b, dport)
+	b = binary.BigEndian.AppendUint16(b, sport)
+	b = binary.LittleEndian.AppendUint32(b, 1942) // startime
+	b = binary.LittleEndian.AppendUint32(b, 1943) // endtime
+	b = binary.LittleEndian.AppendUint32(b, 7)    // seqnum
+	return binary.LittleEndian.AppendUint64(b, 0) // connid
+}
+
+func TestDecodeTcpIp(t *testing.T) {
+	ev := &Event{Header: HeaderPerfInfo64, Hook: 0x061A, Version: 2, PID: NoPID, TID: NoTID,
+		Payload: tcpSendV6(4, 65652, 445, 64025)}
+	d, err := Decode(ev)
+	require.NoError(t, err)
+	assert.Equal(t, "Windows Kernel/TcpIp/SendIPV6", d.FullName())
+	assert.Equal(t, SourceKernel, d.Source)
+	assert.Equal(t, PID(4), d.PID, "PID from the payload")
+	var names []string
+	for _, f := range d.Fields {
+		names = append(names, f.Name)
+	}
+	assert.Equal(t, []string{"size", "daddr", "saddr", "dport", "sport", "startime", "endtime", "seqnum", "connid"}, names)
+	f, _ := d.Field("daddr")
+	assert.Equal(t, "2001:4898:e0:81::1", f.String())
+	f, _ = d.Field("sport")
+	assert.Equal(t, uint64(64025), f.Uint)
+
+	// Cut inside dport: the fields before it and an error naming it.
+	ev.Payload = ev.Payload[:41]
+	d, err = Decode(ev)
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "dport", de.Field)
+	assert.Len(t, d.Fields, 3)
+}
+
+func TestDecodeUnknown(t *testing.T) {
+	ev := &Event{Header: HeaderPerfInfo64, Hook: 0x1F01, Version: 2}
+	d, err := Decode(ev)
+	assert.True(t, errors.Is(err, ErrUnknownEvent))
+	assert.Equal(t, SourceNone, d.Source)
+	assert.Equal(t, "MSNT_SystemTrace/Hook(1f01)", d.FullName())
+
+	// A known class, an opcode TraceEvent does not name.
+	d, err = Decode(&Event{Header: HeaderPerfInfo64, Hook: 0x0B25, Version: 2})
+	require.NoError(t, err)
+	assert.Equal(t, "MSNT_SystemTrace/SystemConfig/Boot", d.FullName())
+	d, _ = Decode(&Event{Header: HeaderPerfInfo64, Hook: 0x01FE, Version: 2})
+	assert.Equal(t, "Windows Kernel/DiskIO/Opcode(254)", d.FullName())
+}
+
+func TestValueNamesFlags(t *testing.T) {
+	assert.Equal(t, "None", irpFlagNames.format(0))
+	assert.Equal(t, "Nocache, MountCompletion", irpFlagNames.format(3))
+	assert.Equal(t, "1048576", irpFlagNames.format(1<<20), "an unnamed bit gives the number")
+	assert.Equal(t, "ReadWrite, Delete", enumOf(true, 1, "Read", 2, "Write", 3, "ReadWrite", 4, "Delete").format(7))
+}
+
+// tlEvent builds a TraceLogging EVENT_HEADER event with one UINT32 and one
+// ANSI string field.
+func tlEvent(payload []byte) *Event {
+	schema := []byte{0, 0, 0}
+	schema = append(schema, "Ev\x00n\x00\x08s\x00\x02"...)
+	binary.LittleEndian.PutUint16(schema, uint16(len(schema)))
+	traits := append([]byte{0, 0}, "prov\x00"...)
+	binary.LittleEndian.PutUint16(traits, uint16(len(traits)))
+	var ext []byte
+	item := func(typ ExtType, data []byte, more bool) {
+		h := make([]byte, 8)
+		binary.LittleEndian.PutUint16(h, uint16(8+len(data)))
+		binary.LittleEndian.PutUint16(h[2:], uint16(typ))
+		if more {
+			binary.LittleEndian.PutUint16(h[4:], 1)
+		}
+		binary.LittleEndian.PutUint16(h[6:], uint16(len(data)))
+		ext = append(append(ext, h...), data...)
+	}
+	item(ExtProvTraits, traits, true)
+	item(ExtEventSchemaTL, schema, false)
+	return &Event{Header: HeaderEvent64, Payload: payload, ext: ext}
+}
+
+func TestDecodeTraceLogging(t *testing.T) {
+	d, err := Decode(tlEvent(append(binary.LittleEndian.AppendUint32(nil, 42), "hi\x00"...)))
+	require.NoError(t, err)
+	assert.Equal(t, "prov/Ev", d.FullName())
+	assert.Equal(t, SourceTraceLogging, d.Source)
+	require.Len(t, d.Fields, 2)
+	assert.Equal(t, uint64(42), d.Fields[0].Uint)
+	assert.Equal(t, "hi", d.Fields[1].Str)
+
+	_, err = Decode(tlEvent([]byte{1, 2}))
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, "n", de.Field)
+}
+
+// FuzzDecode feeds crafted payloads and extended data to every schema:
+// Decode must never panic, and an error must come with a usable name.
+func FuzzDecode(f *testing.F) {
+	f.Add(uint8(0), uint16(0x061A), uint16(2), tcpSendV6(4, 1, 2, 3), []byte(nil))
+	f.Add(uint8(0), uint16(0x0F2E), uint16(2), make([]byte, 16), []byte(nil))
+	f.Add(uint8(0), uint16(0x0303), uint16(4), make([]byte, 80), []byte(nil))
+	f.Add(uint8(1), uint16(0x0000), uint16(2), make([]byte, 300), []byte(nil))
+	f.Add(uint8(2), uint16(0), uint16(0), []byte("hi\x00"), tlEvent(nil).ext)
+	f.Add(uint8(3), uint16(0x24), uint16(2), make([]byte, 44), []byte(nil))
+	f.Fuzz(func(t *testing.T, form uint8, hook, version uint16, payload, ext []byte) {
+		ev := &Event{Hook: HookID(hook), Version: version, Payload: payload, PID: NoPID, TID: NoTID}
+		switch form % 6 {
+		case 0:
+			ev.Header = HeaderPerfInfo64
+		case 1:
+			ev.Header = HeaderSystem32
+		case 2:
+			ev.Header, ev.ext = HeaderEvent64, ext
+		case 3:
+			ev.Header, ev.Provider, ev.Opcode = HeaderFull64, KernelTraceControlGUID, uint8(hook)
+		case 4:
+			ev.Header, ev.Provider, ev.Opcode = HeaderFull32, MustParseGUID("9b79ee91-b5fd-41c0-a243-4248e266e9d0"), uint8(hook)
+		case 5:
+			ev.Header, ev.Hook = HeaderCompact64, HookID(hook)
+		}
+		d, err := Decode(ev)
+		if d.Name == "" {
+			t.Fatalf("no name for %+v (err %v)", ev, err)
+		}
+		for _, fl := range d.Fields {
+			_ = fl.String()
+			_ = fl.Value()
+		}
+	})
+}
