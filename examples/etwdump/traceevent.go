@@ -11,7 +11,8 @@ package main
 //
 //   - events TraceLog consumes are not shown: StackWalk records, the
 //     FileIO name events (they only name files), Thread DCStart/DCStop,
-//     and PerfInfo samples of the idle thread (TID 0);
+//     and PerfInfo samples of the idle thread (TID 0) unless they caught a
+//     DPC or an interrupt;
 //   - kernel events that TraceEvent's kernel parser does not know are
 //     provider MSNT_SystemTrace, and the test keeps only two of them
 //     (SystemConfig/Platform and Image/KernelBase);
@@ -281,7 +282,9 @@ func (st *teState) kernelView(ev *etw.Event, te *teEvent) {
 		te.tid = etw.NoTID
 	case etw.GroupPerfInfo:
 		if op == 46 {
-			if te.tid == 0 {
+			dpc, _ := fieldOf(te.fields, "ExecutingDPC")
+			isr, _ := fieldOf(te.fields, "ExecutingISR")
+			if te.tid == 0 && dpc.Uint == 0 && isr.Uint == 0 {
 				te.skip = true
 			}
 			threadPID()
