@@ -1,6 +1,7 @@
 package etw
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -180,6 +181,7 @@ const (
 	SourceNone         Source = iota // no schema: name from the opcode or id
 	SourceKernel                     // etwkit's table of classic kernel classes
 	SourceTraceLogging               // the event's own TraceLogging metadata
+	SourceManifest                   // a manifest the trace carries (SchemaSet)
 )
 
 // FullName returns "Provider/Name".
@@ -512,8 +514,25 @@ func systemTimeFiletime(b []byte) int64 {
 // or, for flags, the names of the bits set.
 type valueNames struct {
 	flags bool
+	sep   string // between flag names; ", " when empty
+	every bool   // flags: list every named value whose bits are all set, ascending
 	vals  []uint64
 	names []string
+}
+
+// sort orders the values ascending, as format needs for flags.
+func (n *valueNames) sort() {
+	idx := make([]int, len(n.vals))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(n.vals[a], n.vals[b]) })
+	vals := make([]uint64, len(idx))
+	names := make([]string, len(idx))
+	for i, j := range idx {
+		vals[i], names[i] = n.vals[j], n.names[j]
+	}
+	n.vals, n.names = vals, names
 }
 
 func enumOf(flags bool, kv ...any) *valueNames {
@@ -522,6 +541,7 @@ func enumOf(flags bool, kv ...any) *valueNames {
 		n.vals = append(n.vals, toU64(kv[i]))
 		n.names = append(n.names, kv[i+1].(string))
 	}
+	n.sort()
 	return n
 }
 
@@ -557,6 +577,18 @@ func (n *valueNames) format(v uint64) string {
 		}
 		return "0"
 	}
+	if n.every {
+		var parts []string
+		for i, x := range n.vals {
+			if x != 0 && v&x == x {
+				parts = append(parts, n.names[i])
+			}
+		}
+		if len(parts) == 0 {
+			return "0x" + strconv.FormatUint(v, 16)
+		}
+		return strings.Join(parts, n.sep)
+	}
 	rest := v
 	var parts []string
 	for i := len(n.vals) - 1; i >= 0; i-- {
@@ -575,7 +607,11 @@ func (n *valueNames) format(v uint64) string {
 	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
 		parts[i], parts[j] = parts[j], parts[i]
 	}
-	return strings.Join(parts, ", ")
+	sep := n.sep
+	if sep == "" {
+		sep = ", "
+	}
+	return strings.Join(parts, sep)
 }
 
 // lookupSchema finds the class, name and layout of ev in the schema table.

@@ -147,3 +147,64 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+const testManifest = `<instrumentationManifest xmlns="http://schemas.microsoft.com/win/2004/08/events">
+ <instrumentation><events><provider name="Demo" guid="{11111111-2222-3333-4444-555555555555}">
+  <tasks><task name="Work" value="1"/></tasks>
+  <maps><valueMap name="Lvl"><map value="0x5" message="$(string.v)"/></valueMap>
+   <bitMap name="Kw"><map value="0x1" message="A"/><map value="0x2" message="B"/><map value="0x3" message="AB"/></bitMap></maps>
+  <events><event value="7" task="Work" opcode="win:Start" template="T"/></events>
+  <templates><template tid="T"><data name="msg" inType="win:UnicodeString"/><data name="level" inType="win:UInt32" map="Lvl"/>
+   <data name="kw" inType="win:UInt32" map="Kw"/></template></templates>
+ </provider></events></instrumentation>
+ <localization><resources culture="en-US"><stringTable><string id="v" value="Verbose"/></stringTable></resources></localization>
+</instrumentationManifest>`
+
+func TestSchemaSetManifest(t *testing.T) {
+	prov := MustParseGUID("11111111-2222-3333-4444-555555555555")
+	half := len(testManifest) / 2
+	chunk := func(n int, text string) *Event {
+		p := []byte{1, 1, 0, manifestMagic, 2, 0, byte(n), 0}
+		return &Event{Header: HeaderEvent64, Provider: prov, ID: manifestEventID, Opcode: manifestOpcode,
+			Payload: append(p, text...)}
+	}
+	var s SchemaSet
+	assert.True(t, s.Add(chunk(0, testManifest[:half])))
+	_, ok := s.ProviderName(prov)
+	assert.False(t, ok, "not before the last chunk")
+	assert.True(t, s.Add(chunk(1, testManifest[half:])))
+	name, ok := s.ProviderName(prov)
+	require.True(t, ok)
+	assert.Equal(t, "Demo", name)
+
+	p := []byte{'h', 0, 'i', 0, 0, 0}
+	p = binary.LittleEndian.AppendUint32(p, 5)
+	p = binary.LittleEndian.AppendUint32(p, 3)
+	d, err := s.Decode(&Event{Header: HeaderEvent64, Provider: prov, ID: 7, Opcode: 1, Payload: p})
+	require.NoError(t, err)
+	assert.Equal(t, "Demo/Work/Start", d.FullName())
+	assert.Equal(t, SourceManifest, d.Source)
+	require.Len(t, d.Fields, 3)
+	assert.Equal(t, "hi", d.Fields[0].Str)
+	assert.Equal(t, "Verbose", d.Fields[1].Str)
+	assert.Equal(t, "A|B|AB", d.Fields[2].Str)
+
+	d, err = s.Decode(chunk(0, testManifest))
+	require.NoError(t, err)
+	assert.Equal(t, "Demo/ManifestData", d.FullName())
+}
+
+// FuzzSchemaSet feeds crafted manifests and payloads: no panic, bounded work.
+func FuzzSchemaSet(f *testing.F) {
+	f.Add([]byte(testManifest), uint16(7), []byte{'h', 0, 0, 0, 5, 0, 0, 0, 3, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, manifest []byte, id uint16, payload []byte) {
+		prov := MustParseGUID("11111111-2222-3333-4444-555555555555")
+		var s SchemaSet
+		s.Add(&Event{Header: HeaderEvent32, Provider: prov, ID: manifestEventID, Opcode: manifestOpcode,
+			Payload: append([]byte{1, 1, 0, manifestMagic, 1, 0, 0, 0}, manifest...)})
+		d, _ := s.Decode(&Event{Header: HeaderEvent32, Provider: prov, ID: id, Payload: payload})
+		for _, fl := range d.Fields {
+			_ = fl.String()
+		}
+	})
+}

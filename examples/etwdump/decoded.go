@@ -6,12 +6,12 @@ import (
 	"github.com/etwkit/etwkit/etw"
 )
 
-// appendDecoded appends what etw.Decode makes of an event the kernel
-// layout table does not know: "event" (Provider/Name) and "data" when it
+// appendDecoded appends what etw.Decode (or the manifests the trace has
+// carried so far) makes of an event the kernel layout table does not know: "event" (Provider/Name) and "data" when it
 // has a schema, an "error" when its payload is damaged, and the payload
 // with -raw when nothing decodes it.
-func appendDecoded(b []byte, ev *etw.Event, raw bool) []byte {
-	dec, err := etw.Decode(ev)
+func appendDecoded(b []byte, schemas *etw.SchemaSet, ev *etw.Event, raw bool) []byte {
+	dec, err := schemas.Decode(ev)
 	if dec.Source == etw.SourceNone {
 		if raw {
 			b = appendPayload(b, ev.Payload)

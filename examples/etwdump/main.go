@@ -224,8 +224,9 @@ func className(ev *etw.Event) string {
 }
 
 type dumper struct {
-	raw bool
-	buf []byte
+	raw     bool
+	buf     []byte
+	schemas etw.SchemaSet // manifests seen so far in the trace
 }
 
 // appendEvent appends one JSON line for ev.
@@ -289,7 +290,8 @@ func (d *dumper) appendEvent(b []byte, ev *etw.Event) []byte {
 			b = append(b, '}')
 		}
 	} else {
-		b = appendDecoded(b, ev, d.raw)
+		d.schemas.Add(ev)
+		b = appendDecoded(b, &d.schemas, ev, d.raw)
 	}
 	if st, ok := ev.ExtStack(); ok {
 		b = append(b, `,"ext_stack":{"MatchId":`...)

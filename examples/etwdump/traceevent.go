@@ -21,7 +21,8 @@ package main
 //     hard faults, samples) with the process of that thread;
 //   - SYSTEMTIME values show their seconds again in place of their
 //     milliseconds (TraceEvent's reading of the structure);
-//   - TraceLogging UINT64 values show signed;
+//   - TraceLogging UINT64 values show signed, and 64-bit keyword fields of
+//     manifest events in hex;
 //   - DiskIO and hard fault events get the FileName of their file key from
 //     the FileIO name events, and disk completions DiskServiceTimeMSec.
 
@@ -58,6 +59,7 @@ type teState struct {
 	lastDisk map[uint64]int64 // disk number -> timestamp of its last completion
 	volumes  [][2]string      // kernel path prefix -> DOS path prefix
 	sysDrive string           // "C:", for paths without a volume
+	schemas  etw.SchemaSet    // manifests the trace carries
 }
 
 type teProc struct {
@@ -93,6 +95,7 @@ func scanTrace(name string) (*teState, error) {
 			return nil, err
 		}
 		if !ev.IsKernel() {
+			st.schemas.Add(ev)
 			d, err := etw.Decode(ev)
 			if err != nil {
 				continue
@@ -207,7 +210,7 @@ type teEvent struct {
 
 // view decodes ev and applies TraceLog's processing to it.
 func (st *teState) view(ev *etw.Event) teEvent {
-	d, err := etw.Decode(ev)
+	d, err := st.schemas.Decode(ev)
 	te := teEvent{name: d.FullName(), pid: d.PID, tid: d.TID, fields: d.Fields, tl: d.Source == etw.SourceTraceLogging}
 	if err != nil && !errors.Is(err, etw.ErrUnknownEvent) {
 		te.fields = d.Fields
@@ -458,11 +461,19 @@ func (st *teState) appendLine(b []byte, ev *etw.Event, te *teEvent) []byte {
 	b = append(b, "; DataLen="...)
 	b = strconv.AppendInt(b, int64(len(ev.Payload)), 10)
 	b = append(b, "; "...)
+	manifestData := strings.HasSuffix(te.name, "/ManifestData")
 	for _, f := range te.fields {
 		b = append(b, f.Name...)
 		b = append(b, '=')
 		if te.tl && f.Type == etw.TypeU64 && f.Format != etw.FormatHex {
 			f.Type, f.Int = etw.TypeI64, int64(f.Uint)
+		}
+		if f.Type == etw.TypeU64 && strings.Contains(strings.ToLower(f.Name), "keyword") {
+			f.Format = etw.FormatHex
+		}
+		if manifestData && f.Str == "" {
+			// TraceEvent shows the ManifestData header without digit groups.
+			f.Str = strconv.FormatUint(f.Uint, 10)
 		}
 		b = append(b, teValue(f)...)
 		b = append(b, "; "...)

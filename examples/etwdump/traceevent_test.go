@@ -22,7 +22,7 @@ var teBaselines = []struct {
 	baseline, trace string
 	events, counts  int // matching EVENT and COUNT lines required
 }{
-	{"net.4.5.2.x64.baseline.txt", "net.4.5.2.x64.etl", 186, 56},
+	{"net.4.5.2.x64.baseline.txt", "net.4.5.2.x64.etl", 228, 77},
 	{"gcevents.baseline.txt", "gcevents", 1, 1},
 	{"primitive-types.baseline.txt", "primitive-types", 6, 2},
 }
