@@ -182,6 +182,7 @@ const (
 	SourceKernel                     // etwkit's table of classic kernel classes
 	SourceTraceLogging               // the event's own TraceLogging metadata
 	SourceManifest                   // a manifest the trace carries (SchemaSet)
+	SourceTDH                        // TDH metadata the trace carries (SchemaSet)
 )
 
 // FullName returns "Provider/Name".

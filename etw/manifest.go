@@ -24,8 +24,20 @@ import (
 // concurrent use.
 type SchemaSet struct {
 	mu        sync.RWMutex
-	providers map[GUID]*mfProvider
+	providers map[GUID]*mfProvider // from manifests
 	chunks    map[GUID]*mfChunks
+	tdh       map[tdhKey]*mfEvent  // from TDH metadata
+	tdhProvs  map[GUID]*mfProvider // names and maps from TDH metadata
+}
+
+// init makes the maps; the caller holds the lock.
+func (s *SchemaSet) init() {
+	if s.chunks == nil {
+		s.chunks = map[GUID]*mfChunks{}
+		s.providers = map[GUID]*mfProvider{}
+		s.tdh = map[tdhKey]*mfEvent{}
+		s.tdhProvs = map[GUID]*mfProvider{}
+	}
 }
 
 type mfChunks struct {
@@ -37,6 +49,7 @@ type mfChunks struct {
 type mfProvider struct {
 	name   string
 	events map[uint16]*mfEvent
+	maps   map[string]*valueNames // TDH value maps by name
 }
 
 type mfEvent struct {
@@ -45,12 +58,14 @@ type mfEvent struct {
 }
 
 type mfField struct {
-	name   string
-	in     string
-	out    string
-	length string // win:Binary / counted string length: a number or a field name
-	count  string // array count: a number or a field name
-	names  *valueNames
+	name    string
+	in      string
+	out     string
+	length  string // win:Binary / counted string length: a number or a field name
+	count   string // array count: a number or a field name
+	names   *valueNames
+	mapName string // TDH map, resolved when decoding
+	hide    bool   // read but not listed
 }
 
 // Manifest event constants of EventSource.
@@ -67,6 +82,15 @@ var errManifest = errors.New("malformed event manifest")
 // Add learns the schemas ev carries, if any, and reports whether it did.
 // A manifest split in chunks is learnt when its last chunk arrives.
 func (s *SchemaSet) Add(ev *Event) bool {
+	if (ev.Header == HeaderFull32 || ev.Header == HeaderFull64) && ev.Provider == MetaDataGUID {
+		switch ev.Opcode {
+		case opEventInfo:
+			return s.addEventInfo(ev.Payload)
+		case opEventMapInfo:
+			return s.addEventMapInfo(ev.Payload)
+		}
+		return false
+	}
 	if ev.Header != HeaderEvent32 && ev.Header != HeaderEvent64 {
 		return false
 	}
@@ -80,10 +104,7 @@ func (s *SchemaSet) Add(ev *Event) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.chunks == nil {
-		s.chunks = map[GUID]*mfChunks{}
-		s.providers = map[GUID]*mfProvider{}
-	}
+	s.init()
 	c := s.chunks[ev.Provider]
 	if c == nil || c.total != total {
 		c = &mfChunks{total: total, parts: map[int][]byte{}}
@@ -117,9 +138,20 @@ func (s *SchemaSet) Decode(ev *Event) (Decoded, error) {
 	if ev.Header == HeaderEvent32 || ev.Header == HeaderEvent64 {
 		s.mu.RLock()
 		p := s.providers[ev.Provider]
+		var e *mfEvent
+		var tp *mfProvider
+		if p == nil {
+			e = s.tdh[tdhKey{provider: ev.Provider, id: ev.ID, version: uint8(ev.Version)}]
+			tp = s.tdhProvs[ev.Provider]
+		}
 		s.mu.RUnlock()
 		if p != nil {
 			return p.decode(ev)
+		}
+		if e != nil && tp != nil {
+			s.mu.RLock()
+			defer s.mu.RUnlock()
+			return tp.decodeEvent(ev, e, SourceTDH)
 		}
 	}
 	return Decode(ev)
@@ -130,6 +162,9 @@ func (s *SchemaSet) ProviderName(g GUID) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if p := s.providers[g]; p != nil {
+		return p.name, true
+	}
+	if p := s.tdhProvs[g]; p != nil && p.name != g.String() {
 		return p.name, true
 	}
 	return "", false
@@ -148,25 +183,37 @@ func (p *mfProvider) decode(ev *Event) (Decoded, error) {
 		d.Name = "EventID(" + itoa(uint64(ev.ID)) + ")"
 		return d, fmt.Errorf("%w: %s event id %d", ErrUnknownEvent, p.name, ev.ID)
 	}
-	d.Name = e.name
+	return p.decodeEvent(ev, e, SourceManifest)
+}
+
+// decodeEvent decodes ev with the fields of e.
+func (p *mfProvider) decodeEvent(ev *Event, e *mfEvent, src Source) (Decoded, error) {
+	d := Decoded{Provider: p.name, Name: e.name, PID: ev.PID, TID: ev.TID, Source: src}
 	ptr := ev.PointerSize()
 	if ptr == 0 {
 		ptr = 8
 	}
 	var dc decoder
 	dc.init(ev.Payload, ptr)
+	var all []Field // every value read, hidden ones included, for counts
 	for i := range e.fields {
 		f := &e.fields[i]
+		if f.in == "struct" {
+			break
+		}
 		n := 1
 		if f.count != "" {
-			n = resolveCount(f.count, d.Fields)
+			n = resolveCount(f.count, all)
 		}
 		for j := 0; j < n && dc.ok(); j++ {
-			v := readManifestField(&dc, f, d.Fields)
+			v := readManifestField(&dc, f, all, p.maps)
 			if !dc.ok() {
 				break
 			}
-			d.Fields = append(d.Fields, v)
+			all = append(all, v)
+			if !f.hide {
+				d.Fields = append(d.Fields, v)
+			}
 		}
 		if !dc.ok() {
 			break
@@ -210,7 +257,7 @@ func resolveCount(ref string, fields []Field) int {
 }
 
 // readManifestField reads one value of a manifest field.
-func readManifestField(dc *decoder, f *mfField, prev []Field) Field {
+func readManifestField(dc *decoder, f *mfField, prev []Field, maps map[string]*valueNames) Field {
 	v := Field{Name: f.name}
 	switch f.in {
 	case "win:UnicodeString":
@@ -279,12 +326,19 @@ func readManifestField(dc *decoder, f *mfField, prev []Field) Field {
 	if strings.HasPrefix(f.in, "win:Hex") || f.out == "win:HexInt32" || f.out == "win:HexInt64" {
 		v.Format = FormatHex
 	}
-	if f.names != nil && dc.ok() {
+	if f.out == "win:SocketAddress" && v.Type == TypeBytes {
+		v.Format = FormatSockAddr
+	}
+	names := f.names
+	if names == nil && f.mapName != "" {
+		names = maps[f.mapName]
+	}
+	if names != nil && dc.ok() {
 		x := v.Uint
 		if v.Type == TypeI8 || v.Type == TypeI16 || v.Type == TypeI32 || v.Type == TypeI64 {
 			x = uint64(v.Int)
 		}
-		v.Str = f.names.format(x)
+		v.Str = names.format(x)
 	}
 	return v
 }

@@ -222,6 +222,9 @@ func (st *teState) view(ev *etw.Event) teEvent {
 	if ev.IsKernel() {
 		st.kernelView(ev, &te)
 	}
+	if te.name == "Microsoft-Windows-Kernel-File/Create" {
+		st.kernelFileCreate(&te)
+	}
 	if strings.HasPrefix(te.name, "MSNT_SystemTrace/") &&
 		te.name != "MSNT_SystemTrace/SystemConfig/Platform" && te.name != "MSNT_SystemTrace/Image/KernelBase" {
 		te.skip = true
@@ -305,6 +308,44 @@ func (st *teState) kernelView(ev *etw.Event, te *teEvent) {
 			threadPID()
 			te.fields = append(te.fields, etw.Field{Name: "FileName", Type: etw.TypeUTF16Z, Str: st.fileName(te.fields)})
 		}
+	}
+}
+
+// TraceEvent decodes Kernel-File Create with a parser compiled into it,
+// not with the trace's metadata: the IRP as IrpPtr, the create disposition
+// split out of the top byte of CreateOptions, no IssuingThreadId.
+var (
+	teFileAttributes = enumNames(true, 0x1, "FILE_ATTRIBUTE_READONLY", 0x2, "FILE_ATTRIBUTE_HIDDEN",
+		0x4, "FILE_ATTRIBUTE_SYSTEM", 0x10, "FILE_ATTRIBUTE_DIRECTORY", 0x20, "FILE_ATTRIBUTE_ARCHIVE",
+		0x40, "FILE_ATTRIBUTE_DEVICE", 0x80, "FILE_ATTRIBUTE_NORMAL", 0x100, "FILE_ATTRIBUTE_TEMPORARY",
+		0x200, "FILE_ATTRIBUTE_SPARSE_FILE", 0x400, "FILE_ATTRIBUTE_REPARSE_POINT",
+		0x800, "FILE_ATTRIBUTE_COMPRESSED", 0x1000, "FILE_ATTRIBUTE_OFFLINE",
+		0x2000, "FILE_ATTRIBUTE_NOT_CONTENT_INDEXED", 0x4000, "FILE_ATTRIBUTE_ENCRYPTED")
+	teCreateDisposition = enumNames(false, 0, "SUPERSEDE", 1, "OPEN_EXISTING", 2, "CREATE_NEW",
+		3, "OPEN_ALWAYS", 4, "TRUNCATE_EXISTING", 5, "CREATE_ALWAYS")
+	teShareAccess = enumNames(true, 0, "None", 1, "Read", 2, "Write", 3, "ReadWrite", 4, "Delete")
+)
+
+func (st *teState) kernelFileCreate(te *teEvent) {
+	irp, ok1 := fieldOf(te.fields, "Irp")
+	fo, ok2 := fieldOf(te.fields, "FileObject")
+	opts, ok3 := fieldOf(te.fields, "CreateOptions")
+	attrs, ok4 := fieldOf(te.fields, "CreateAttributes")
+	share, ok5 := fieldOf(te.fields, "ShareAccess")
+	name, ok6 := fieldOf(te.fields, "FileName")
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
+		return
+	}
+	irp.Name = "IrpPtr"
+	o := opts.Uint & 0xFFFFFF
+	disp := opts.Uint >> 24
+	te.fields = []etw.Field{
+		irp, fo,
+		{Name: "CreateOptions", Type: etw.TypeU32, Uint: o, Str: teFileAttributes.format(o)},
+		{Name: "CreateDisposition", Type: etw.TypeU32, Uint: disp, Str: teCreateDisposition.format(disp)},
+		{Name: "FileAttributes", Type: etw.TypeU32, Uint: attrs.Uint},
+		{Name: "ShareAccess", Type: etw.TypeU32, Uint: share.Uint, Str: teShareAccess.format(share.Uint)},
+		{Name: "FileName", Type: etw.TypeUTF16Z, Str: st.dosPath(name.Str)},
 	}
 }
 
@@ -498,6 +539,10 @@ func teString(f etw.Field) string {
 		return f.Str // enum and flag names
 	}
 	switch f.Type {
+	case etw.TypeBytes:
+		if f.Format == etw.FormatSockAddr {
+			return sockAddr(f.Bytes)
+		}
 	case etw.TypeF64:
 		return string(appendN(nil, f.Float(), 3))
 	case etw.TypeFiletime:
@@ -602,4 +647,64 @@ func roundHalfUp(s string, dec int) string {
 		out = "-" + out
 	}
 	return out
+}
+
+// sockAddr renders a SOCKADDR_IN or SOCKADDR_IN6 as "a.b.c.d:port" or
+// "[v6]:port".
+func sockAddr(b []byte) string {
+	if len(b) < 8 {
+		return fmt.Sprintf("%x", b)
+	}
+	port := strconv.Itoa(int(b[2])<<8 | int(b[3]))
+	switch int(b[0]) | int(b[1])<<8 {
+	case 2: // AF_INET
+		return fmt.Sprintf("%d.%d.%d.%d:%s", b[4], b[5], b[6], b[7], port)
+	case 23: // AF_INET6
+		if len(b) >= 24 {
+			ip := etw.Field{Type: etw.TypeIPv6, Bytes: b[8:24]}
+			return "[" + ip.String() + "]:" + port
+		}
+	}
+	return fmt.Sprintf("%x", b)
+}
+
+// teNames gives symbolic names to values the way .NET formats enums.
+type teNames struct {
+	flags bool
+	vals  []uint64
+	names []string
+}
+
+func enumNames(flags bool, kv ...any) *teNames {
+	n := &teNames{flags: flags}
+	for i := 0; i+1 < len(kv); i += 2 {
+		n.vals = append(n.vals, uint64(kv[i].(int)))
+		n.names = append(n.names, kv[i+1].(string))
+	}
+	return n
+}
+
+// format returns the name of v, for flags the names of its parts (found
+// largest first, listed smallest first), or the number when none fits.
+func (n *teNames) format(v uint64) string {
+	for i, x := range n.vals {
+		if x == v {
+			return n.names[i]
+		}
+	}
+	if !n.flags || v == 0 {
+		return strconv.FormatUint(v, 10)
+	}
+	rest := v
+	var parts []string
+	for i := len(n.vals) - 1; i >= 0 && rest != 0; i-- {
+		if x := n.vals[i]; x != 0 && rest&x == x {
+			parts = append([]string{n.names[i]}, parts...)
+			rest &^= x
+		}
+	}
+	if rest != 0 {
+		return strconv.FormatUint(v, 10)
+	}
+	return strings.Join(parts, ", ")
 }

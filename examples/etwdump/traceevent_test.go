@@ -22,7 +22,7 @@ var teBaselines = []struct {
 	baseline, trace string
 	events, counts  int // matching EVENT and COUNT lines required
 }{
-	{"net.4.5.2.x64.baseline.txt", "net.4.5.2.x64.etl", 228, 77},
+	{"net.4.5.2.x64.baseline.txt", "net.4.5.2.x64.etl", 262, 88},
 	{"gcevents.baseline.txt", "gcevents", 1, 1},
 	{"primitive-types.baseline.txt", "primitive-types", 6, 2},
 }
@@ -107,6 +107,11 @@ func TestTraceEventBaselines(t *testing.T) {
 			}
 			assert.GreaterOrEqual(t, ne, tc.events, "EVENT lines matching the baseline")
 			assert.GreaterOrEqual(t, nc, tc.counts, "COUNT lines matching the baseline")
+			if ne == len(wantE) && nc == len(wantC) {
+				// Everything matches: the order must too, as in TraceEvent's test.
+				assert.Equal(t, wantE, gotE)
+				assert.Equal(t, wantC, gotC)
+			}
 		})
 	}
 }
