@@ -156,7 +156,8 @@ type Decoded struct {
 	// Provider is the provider name: "Windows Kernel" for the kernel
 	// classes TraceEvent's kernel parser knows, "MSNT_SystemTrace" for
 	// the other kernel events of the MOF, "KernelTraceControl" for image
-	// identities and TDH metadata, or the provider GUID when unknown.
+	// identities and TDH metadata, the name a schema or [ProviderName]
+	// gives, or the provider GUID when unknown.
 	Provider string
 	// Name is "Task/Opcode" ("DiskIO/Read", "Image/DCStart"), the task
 	// alone for opcode 0 of some classes ("EventTrace"), and
@@ -234,6 +235,9 @@ func fallbackName(ev *Event) (provider, name string) {
 		return "MSNT_SystemTrace", "Hook(" + ev.Hook.String() + ")"
 	}
 	provider = ev.Provider.String()
+	if n, ok := ProviderName(ev.Provider); ok {
+		provider = n
+	}
 	if ev.Header == HeaderEvent32 || ev.Header == HeaderEvent64 {
 		return provider, "EventID(" + itoa(uint64(ev.ID)) + ")"
 	}

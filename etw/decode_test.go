@@ -197,14 +197,112 @@ func TestSchemaSetManifest(t *testing.T) {
 // FuzzSchemaSet feeds crafted manifests and payloads: no panic, bounded work.
 func FuzzSchemaSet(f *testing.F) {
 	f.Add([]byte(testManifest), uint16(7), []byte{'h', 0, 0, 0, 5, 0, 0, 0, 3, 0, 0, 0})
+	f.Add(eventInfo(MustParseGUID("11111111-2222-3333-4444-555555555555")), uint16(5), []byte{2, 8, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Fuzz(func(t *testing.T, manifest []byte, id uint16, payload []byte) {
 		prov := MustParseGUID("11111111-2222-3333-4444-555555555555")
 		var s SchemaSet
 		s.Add(&Event{Header: HeaderEvent32, Provider: prov, ID: manifestEventID, Opcode: manifestOpcode,
 			Payload: append([]byte{1, 1, 0, manifestMagic, 1, 0, 0, 0}, manifest...)})
+		// The same bytes as TDH metadata of another provider.
+		s.Add(&Event{Header: HeaderFull64, Provider: MetaDataGUID, Opcode: opEventInfo, Payload: manifest})
+		s.Add(&Event{Header: HeaderFull64, Provider: MetaDataGUID, Opcode: opEventMapInfo, Payload: manifest})
+		if len(manifest) >= 16 {
+			g := guidFromBytes(manifest)
+			d, _ := s.Decode(&Event{Header: HeaderEvent64, Provider: g, ID: id, Payload: payload})
+			for _, fl := range d.Fields {
+				_ = fl.String()
+			}
+		}
 		d, _ := s.Decode(&Event{Header: HeaderEvent32, Provider: prov, ID: id, Payload: payload})
 		for _, fl := range d.Fields {
 			_ = fl.String()
 		}
 	})
+}
+
+// utf16z16 encodes s as NUL-terminated UTF-16LE.
+func utf16z16(s string) []byte {
+	var b []byte
+	for _, r := range s {
+		b = binary.LittleEndian.AppendUint16(b, uint16(r))
+	}
+	return append(b, 0, 0)
+}
+
+// eventInfo builds a TRACE_EVENT_INFO for event 5 v1 opcode 1 of prov with
+// a mapped UInt8, a UInt32 length and a socket address of that length.
+func eventInfo(prov GUID) []byte {
+	b := make([]byte, teiProperties+3*teiPropertySize)
+	var gb [16]byte
+	binary.LittleEndian.PutUint32(gb[:], prov.Data1)
+	binary.LittleEndian.PutUint16(gb[4:], prov.Data2)
+	binary.LittleEndian.PutUint16(gb[6:], prov.Data3)
+	copy(gb[8:], prov.Data4[:])
+	copy(b, gb[:])
+	binary.LittleEndian.PutUint16(b[32:], 5)
+	b[34], b[37] = 1, 1
+	str := func(s string) uint32 {
+		off := uint32(len(b))
+		b = append(b, utf16z16(s)...)
+		return off
+	}
+	put := func(at int, s string) {
+		off := str(s) // b grows first
+		binary.LittleEndian.PutUint32(b[at:], off)
+	}
+	put(teiProviderName, "Demo-Provider")
+	put(teiTaskName, "Connect ")
+	put(teiOpcodeName, "win:Start")
+	binary.LittleEndian.PutUint32(b[teiPropertyCount:], 3)
+	binary.LittleEndian.PutUint32(b[teiTopLevel:], 3)
+	prop := func(i int, flags uint32, name string, in, out uint16, mapName string, count, length uint16) {
+		off := str(name)
+		p := b[teiProperties+i*teiPropertySize:]
+		binary.LittleEndian.PutUint32(p, flags)
+		binary.LittleEndian.PutUint32(p[4:], off)
+		binary.LittleEndian.PutUint16(p[8:], in)
+		binary.LittleEndian.PutUint16(p[10:], out)
+		if mapName != "" {
+			off := str(mapName)
+			p = b[teiProperties+i*teiPropertySize:]
+			binary.LittleEndian.PutUint32(p[12:], off)
+		}
+		binary.LittleEndian.PutUint16(p[16:], count)
+		binary.LittleEndian.PutUint16(p[18:], length)
+	}
+	prop(0, 0, "Kind", 4, 0, "KindMap", 1, 0)
+	prop(1, 0, "Len", 8, 0, "", 1, 0)
+	prop(2, propParamLength, "Addr", 14, tdhOutSocketAddr, "", 1, 1)
+	return b
+}
+
+func TestSchemaSetTDH(t *testing.T) {
+	prov := MustParseGUID("11111111-2222-3333-4444-555555555555")
+	var s SchemaSet
+	require.True(t, s.Add(&Event{Header: HeaderFull64, Provider: MetaDataGUID, Opcode: opEventInfo, Payload: eventInfo(prov)}))
+
+	// EVENT_MAP_INFO after the provider GUID: one entry, 2 -> "dynamic ".
+	m := eventInfo(prov)[:16]
+	mi := make([]byte, 24)
+	binary.LittleEndian.PutUint32(mi, 24)
+	binary.LittleEndian.PutUint32(mi[4:], 1)
+	binary.LittleEndian.PutUint32(mi[8:], 1)
+	mi = append(mi, utf16z16("KindMap")...)
+	binary.LittleEndian.PutUint32(mi[16:], uint32(len(mi)))
+	binary.LittleEndian.PutUint32(mi[20:], 2)
+	mi = append(mi, utf16z16("dynamic ")...)
+	require.True(t, s.Add(&Event{Header: HeaderFull64, Provider: MetaDataGUID, Opcode: opEventMapInfo, Payload: append(m, mi...)}))
+
+	p := []byte{2, 8, 0, 0, 0, 2, 0, 0, 53, 10, 50, 10, 50}
+	d, err := s.Decode(&Event{Header: HeaderEvent64, Provider: prov, ID: 5, Version: 1, Opcode: 1, Payload: p})
+	require.NoError(t, err)
+	assert.Equal(t, "Demo-Provider/Connect/Start", d.FullName())
+	assert.Equal(t, SourceTDH, d.Source)
+	require.Len(t, d.Fields, 2, "the length field is not listed")
+	assert.Equal(t, "dynamic", d.Fields[0].Str)
+	assert.Equal(t, FormatSockAddr, d.Fields[1].Format)
+	assert.Equal(t, p[5:], d.Fields[1].Bytes)
+	name, ok := s.ProviderName(prov)
+	assert.True(t, ok)
+	assert.Equal(t, "Demo-Provider", name)
 }

@@ -412,17 +412,15 @@ func utf16z(b []byte) string {
 	return string(utf16.Decode(u))
 }
 
-// dotNetRuntime lists the .NET runtime providers, whose events the
-// baselines decode from knowledge compiled into TraceEvent: out of scope.
-var dotNetRuntime = map[string]bool{
-	"e13c0d23-ccbc-4e12-931b-d9cc2eee27e4": true, // Microsoft-Windows-DotNETRuntime
-	"a669021c-c450-4609-a035-5af59af4df18": true, // Microsoft-Windows-DotNETRuntimeRundown
-	"763fd754-7086-4dfe-95eb-c01a46faf4ca": true, // Microsoft-Windows-DotNETRuntimePrivate
-	"47c3ba0c-77f1-4eb0-8d4d-aef447f16a85": true, // Microsoft-Windows-DotNETRuntimeStress
-}
-
+// wellKnownSkip reports the events of the .NET runtime providers, which
+// the baselines decode from knowledge compiled into TraceEvent: out of
+// scope.
 func wellKnownSkip(ev *etw.Event) bool {
-	return !ev.IsKernel() && dotNetRuntime[ev.Provider.String()]
+	if ev.IsKernel() {
+		return false
+	}
+	n, _ := etw.ProviderName(ev.Provider)
+	return strings.HasPrefix(n, "Microsoft-Windows-DotNETRuntime")
 }
 
 // writeTraceEvent prints the events of the trace name in TraceEvent's test
