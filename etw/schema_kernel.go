@@ -260,6 +260,13 @@ var kernelSchemas = []*schemaClass{
 		},
 	},
 	{
+		task: "FileIO", guid: groups[GroupFile].guid, group: int(GroupFile),
+		names: map[uint8]string{0: "Name", 32: "FileCreate", 35: "FileDelete", 36: "FileRundown"},
+		layouts: []schemaLayout{
+			{opcodes: opcodes(0, 32, 35, 36), maxV: anyVersion, props: []prop{pPtr("FileKey"), pStr("FileName")}},
+		},
+	},
+	{
 		task: "Memory", guid: groups[GroupMemory].guid, group: int(GroupMemory),
 		names: map[uint8]string{
 			10: "TransitionFault", 11: "DemandZeroFault", 12: "CopyOnWrite", 13: "GuardPageFault",

@@ -114,10 +114,15 @@ func scanTrace(name string) (*teState, error) {
 		}
 		switch ev.Group() {
 		case etw.GroupFile:
-			if p := ev.PointerSize(); isFileName(ev.Hook.Type()) && len(ev.Payload) > p {
-				key := readPtr(ev.Payload, p)
-				if _, ok := st.files[key]; !ok || ev.Hook.Type() != 36 {
-					st.files[key] = utf16z(ev.Payload[p:])
+			if !isFileName(ev.Hook.Type()) {
+				continue
+			}
+			d, _ := etw.Decode(ev)
+			key, ok1 := d.Field("FileKey")
+			name, ok2 := d.Field("FileName")
+			if ok1 && ok2 {
+				if _, seen := st.files[key.Uint]; !seen || ev.Hook.Type() != 36 {
+					st.files[key.Uint] = name.Str
 				}
 			}
 		case etw.GroupProcess:
@@ -391,26 +396,6 @@ func fieldOf(fields []etw.Field, name string) (etw.Field, bool) {
 // isFileName reports whether a FileIO opcode names a file object (Name,
 // FileCreate, FileDelete, FileRundown).
 func isFileName(op uint8) bool { return op == 0 || op == 32 || op == 35 || op == 36 }
-
-func readPtr(b []byte, size int) uint64 {
-	var v uint64
-	for i := size - 1; i >= 0; i-- {
-		v = v<<8 | uint64(b[i])
-	}
-	return v
-}
-
-func utf16z(b []byte) string {
-	u := make([]uint16, 0, len(b)/2)
-	for i := 0; i+1 < len(b); i += 2 {
-		c := uint16(b[i]) | uint16(b[i+1])<<8
-		if c == 0 {
-			break
-		}
-		u = append(u, c)
-	}
-	return string(utf16.Decode(u))
-}
 
 // wellKnownSkip reports the events of the .NET runtime providers, which
 // the baselines decode from knowledge compiled into TraceEvent: out of
