@@ -212,6 +212,11 @@ func Decode(ev *Event) (Decoded, error) {
 		}
 	}
 	s := lookupSchema(ev)
+	if s == nil && ev.Kind() != "" {
+		// Classes only the layout table of kernel_layout.go has
+		// (PoolTrace, StackWalk).
+		return decodeLayoutTable(ev, d)
+	}
 	if s == nil {
 		d.Provider, d.Name = fallbackName(ev)
 		return d, fmt.Errorf("%w: %s", ErrUnknownEvent, eventDesc(ev))
@@ -226,6 +231,19 @@ func Decode(ev *Event) (Decoded, error) {
 		return d, nil
 	}
 	err := s.layout.decode(ev, &d)
+	return d, err
+}
+
+// decodeLayoutTable decodes ev with the layout table of kernel_layout.go.
+func decodeLayoutTable(ev *Event, d Decoded) (Decoded, error) {
+	d.Source = SourceKernel
+	d.Provider = "Windows Kernel"
+	if ev.Provider == KernelTraceControlGUID {
+		d.Provider = "KernelTraceControl"
+	}
+	d.Name = ev.Kind()
+	fields, err := DecodeFields(ev)
+	d.Fields = fields
 	return d, err
 }
 

@@ -267,6 +267,48 @@ var kernelSchemas = []*schemaClass{
 		},
 	},
 	{
+		task: "Registry", guid: groups[GroupRegistry].guid, group: int(GroupRegistry),
+		names: map[uint8]string{
+			10: "Create", 11: "Open", 12: "Delete", 13: "Query", 14: "SetValue", 15: "DeleteValue",
+			16: "QueryValue", 17: "EnumerateKey", 18: "EnumerateValueKey", 19: "QueryMultipleValue",
+			20: "SetInformation", 21: "Flush", 22: "KCBCreate", 23: "KCBDelete", 24: "KCBRundownBegin",
+			25: "KCBRundownEnd", 26: "Virtualize", 27: "Close", 28: "SetSecurity", 29: "QuerySecurity",
+		},
+		layouts: []schemaLayout{
+			{opcodes: opcodes(10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29),
+				minV: 2, maxV: anyVersion, order: []string{"Status", "KeyHandle", "ElapsedTimeMSec", "KeyName", "Index"},
+				props: []prop{
+					pSince("ElapsedTimeMSec"), pHex32("Status"), pU32("Index"), pPtr("KeyHandle"), pStr("KeyName"),
+				}},
+		},
+	},
+	{
+		task: "ALPC", guid: groups[GroupALPC].guid, group: int(GroupALPC),
+		names: map[uint8]string{
+			33: "SendMessage", 34: "ReceiveMessage", 35: "WaitForReply", 36: "WaitForNewMessage", 37: "UnwaitThread",
+		},
+		layouts: []schemaLayout{
+			{opcodes: opcodes(33, 34, 35), maxV: anyVersion, props: []prop{pU32("MessageID")}},
+			{opcodes: opcodes(36), maxV: anyVersion, props: []prop{pBool("IsServerPort"), pStrA("PortName")}},
+			{opcodes: opcodes(37), maxV: anyVersion, props: []prop{pHex32("Status")}},
+		},
+	},
+	{
+		task: "ThreadPool", guid: groups[GroupThreadPool].guid, group: int(GroupThreadPool),
+		names: map[uint8]string{
+			32: "CBEnqueue", 33: "CBStart", 34: "CBDequeue", 35: "CBStop", 36: "CBCancel",
+			37: "PoolCreate", 38: "PoolClose", 39: "PoolThreadCountSet",
+		},
+		layouts: []schemaLayout{
+			{opcodes: opcodes(32, 33, 34), maxV: anyVersion, props: []prop{
+				pPtr("PoolID"), pPtr("TaskID"), pPtr("CallbackFunction"), pPtr("CallbackContext"), pPtr("SubProcessTag"),
+			}},
+			{opcodes: opcodes(35), maxV: anyVersion, props: []prop{pPtr("TaskID")}},
+			{opcodes: opcodes(36), maxV: anyVersion, props: []prop{pPtr("TaskID"), pU32("CancelCount")}},
+			{opcodes: opcodes(37, 38), maxV: anyVersion, props: []prop{pPtr("PoolID")}},
+		},
+	},
+	{
 		task: "Memory", guid: groups[GroupMemory].guid, group: int(GroupMemory),
 		names: map[uint8]string{
 			10: "TransitionFault", 11: "DemandZeroFault", 12: "CopyOnWrite", 13: "GuardPageFault",
