@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/binary"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,21 @@ const (
 // the 64-bit and the 32-bit part of a WOW64 stack, and the name given to
 // Marker frames that carry no Function.
 const WOW64Transition = "[wow64 transition]"
+
+// AllocatorFrames is a regular expression, in pprof's drop_frames syntax
+// (it must match a whole function name), of the kernel pool allocator's
+// functions: the ExAllocatePool* family (ExAllocatePoolWithTag,
+// ExAllocatePool2, ...), the ExpAllocate* internals and ExAllocateHeapPool,
+// with or without a "module!" prefix. [Build] and [BuildGrowth] set it as
+// the profile's DropFrames when a symbolized frame matches it, so that
+// pprof shows the allocation site as the innermost frame, as Go heap
+// profiles drop the runtime's malloc frames. The profile keeps the frames
+// themselves: pprof drops them when it loads the file (pprof versions with
+// -all_frames show them again), and [Options.KeepAllocatorFrames] leaves
+// them unmarked.
+const AllocatorFrames = `(?:[^!]*!)?(?:ExAllocatePool\w*|ExpAllocate\w*|ExAllocateHeapPool\w*)`
+
+var allocatorRx = regexp.MustCompile(`^(?:` + AllocatorFrames + `)$`)
 
 // Limits on what is accepted, so that a profile never holds absurd values.
 const (
@@ -489,6 +505,14 @@ func (b *builder) finish() (*profile.Profile, error) {
 		mi.m.HasFunctions = mi.hasFunctions || !b.opts.LeaveUnsymbolized
 		mi.m.HasFilenames = mi.hasFilenames
 		mi.m.HasLineNumbers = mi.hasLineNumbers
+	}
+	if !b.opts.KeepAllocatorFrames {
+		for _, fn := range b.p.Function {
+			if allocatorRx.MatchString(fn.Name) {
+				b.p.DropFrames = AllocatorFrames
+				break
+			}
+		}
 	}
 	if len(b.p.Mapping) == 0 && len(b.p.Location) > 0 {
 		// pprof gives a profile without mappings a fake main mapping

@@ -62,6 +62,10 @@
 // module are named by their address ("0xfffff80361234567") and have no
 // mapping.
 //
+// When a symbolized frame belongs to the kernel pool allocator, the profile
+// carries [AllocatorFrames] as its drop_frames, and pprof shows the
+// allocation site as the innermost frame (see [Options.KeepAllocatorFrames]).
+//
 // pprof must not try to symbolize these profiles itself: it has no PDB
 // reader and would only print "Local symbolization failed for ..." and
 // "Some binary filenames not available" warnings. Its local symbolizer

@@ -159,4 +159,7 @@ type Options struct {
 	// warnings. Only useful with a pprof build that can symbolize PE/PDB
 	// images found on PPROF_BINARY_PATH.
 	LeaveUnsymbolized bool
+	// KeepAllocatorFrames leaves the profile's DropFrames empty, so that
+	// pprof keeps the pool allocator's frames (see [AllocatorFrames]).
+	KeepAllocatorFrames bool
 }

@@ -184,7 +184,9 @@ func TestPprof(t *testing.T) {
 		out := runPprofClean(t, "-top", "-unit=B", "-sample_index=alloc_space", `-focus=\[wow64 transition\]`, f.whole)
 		// leaky.exe's Irp stack and other.exe's Toke stack are WOW64.
 		assert.Contains(t, out, "Showing nodes accounting for 325632B")
-		assert.Contains(t, topRows(out), [2]string{"18432B", "ExAllocatePool2"})
+		// other.exe's Toke: the allocator frame (ExAllocatePool2) is
+		// dropped, the allocation site is the innermost frame.
+		assert.Contains(t, topRows(out), [2]string{"18432B", "SepDuplicateToken"})
 		assert.NotContains(t, out, "MiCreateSegment", "the System stack is not WOW64")
 		assert.NotContains(t, out, "CreateFileW", "explorer.exe is native")
 	})
@@ -212,7 +214,7 @@ func TestPprof(t *testing.T) {
 		rows := topRows(out)
 		require.GreaterOrEqual(t, len(rows), 2)
 		assert.Equal(t, [2]string{"159744B", "IopAllocateIrpPrivate"}, rows[0])
-		assert.Equal(t, [2]string{"-16384B", "ExAllocatePool2"}, rows[1], "negative growth is kept")
+		assert.Equal(t, [2]string{"-16384B", "MiCreateSegment"}, rows[1], "negative growth is kept (at the allocation site)")
 	})
 	t.Run("merged", func(t *testing.T) {
 		out := runPprofClean(t, "-top", "-unit=B", f.merged)
@@ -290,4 +292,51 @@ func TestPprofWarnsWithoutOurDesign(t *testing.T) {
 	none.Mapping = nil // what Build avoids with its placeholder mapping
 	_, errs = runPprof(t, "-top", writeProfile(t, dir, "none", none))
 	assert.Contains(t, errs, "Main binary filename not available")
+}
+
+// Symbolized allocator frames are dropped by pprof, so -top shows the
+// allocation site; the profile file keeps them, and KeepAllocatorFrames
+// leaves them unmarked.
+func TestPprofDropsAllocatorFrames(t *testing.T) {
+	pprofArgv(t)
+	dir := t.TempDir()
+	stack := []Frame{
+		fn(modNt, 0x9c2210, "ExAllocateHeapPool", Kernel),
+		fn(modNt, 0x9c1010, "ExAllocatePoolWithTag", Kernel),
+		raw(modContoso, 0x1234, Kernel),
+		fn(modNt, 0x6b0c12, "NtDeviceIoControlFile", Kernel),
+		fn(modNt, 0x42d8f5, "KiSystemServiceCopyEnd", Kernel),
+		fn(modNtdll64, 0x9d0a4, "NtDeviceIoControlFile", User),
+		raw(modExplorer, 0x3e7f0, User),
+	}
+	samples := []Sample{{Frames: stack, Tag: "Cnts", Pool: PoolNonPaged, Process: "explorer.exe", PID: 3100,
+		AllocObjects: 4, AllocBytes: 4096, InuseObjects: 4, InuseBytes: 4096}}
+	p := mustBuild(t, samples, Meta{Trace: "t.etl"}, Options{})
+	assert.Equal(t, AllocatorFrames, p.DropFrames)
+	for _, name := range []string{"ExAllocatePool2", "ExAllocatePoolWithTag", "ExAllocatePoolWithQuotaTag", "ExAllocateHeapPool",
+		"ExpAllocateBigPool", "ntoskrnl.exe!ExAllocatePool2"} {
+		assert.True(t, allocatorRx.MatchString(name), name)
+	}
+	for _, name := range []string{"IoAllocateIrpEx", "MyExAllocatePool", "ExFreePoolWithTag", "contoso.sys+0x1234"} {
+		assert.False(t, allocatorRx.MatchString(name), name)
+	}
+	f := writeProfile(t, dir, "drop", p)
+	out := runPprofClean(t, "-top", "-unit=B", f)
+	assert.Equal(t, [2]string{"4096B", "contoso.sys+0x1234"}, firstRow(t, out))
+	assert.NotContains(t, out, "ExAllocate")
+	// The file keeps every frame; only the mark tells pprof to drop them.
+	assert.Len(t, p.Sample[0].Location, len(stack))
+
+	q := mustBuild(t, samples, Meta{}, Options{QualifyNames: true})
+	out = runPprofClean(t, "-top", "-unit=B", writeProfile(t, dir, "qualified", q))
+	assert.Equal(t, [2]string{"4096B", "contoso.sys+0x1234"}, firstRow(t, out))
+
+	k := mustBuild(t, samples, Meta{}, Options{KeepAllocatorFrames: true})
+	assert.Empty(t, k.DropFrames)
+	out = runPprofClean(t, "-top", "-unit=B", writeProfile(t, dir, "keep", k))
+	assert.Equal(t, [2]string{"4096B", "ExAllocateHeapPool"}, firstRow(t, out))
+
+	// Unsymbolized allocator frames cannot be recognized: nothing to drop.
+	u := mustBuild(t, []Sample{{Frames: []Frame{raw(modNt, 0x9c1010, Kernel)}, InuseObjects: 1, InuseBytes: 16}}, Meta{}, Options{})
+	assert.Empty(t, u.DropFrames)
 }

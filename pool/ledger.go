@@ -56,6 +56,17 @@ type Options struct {
 	// At most [MaxWindows]; the rest are ignored. Windows are half-open
 	// [Start, End) in ticks.
 	Windows []Window
+	// PID, when HasPID is set, attributes blocks to the process that
+	// allocated them, as WPA does under a process filter: only allocations
+	// of PID are counted; a free counts, whichever process logs it, when it
+	// frees one of those blocks (drivers free IRPs in other contexts); every
+	// other free is left out, so there is no AOFI and no free without
+	// alloc. Allocations of other processes still hold their addresses
+	// until freed, so that their frees are not taken for frees of PID's
+	// blocks, but they are not counted anywhere (not even in
+	// [TraceInfo.PoolEvents]).
+	PID    uint32
+	HasPID bool
 }
 
 // Window is a half-open time range [Start, End) in ticks: an event at time t
@@ -156,6 +167,8 @@ type Ledger struct {
 	cellVals []cell
 	cellNext []uint32 // index+1 of the next cell with the same hash, 0 at the end
 	windows  []Window
+	hasPID   bool
+	pid      uint32
 
 	// Direct-mapped caches in front of tkIdx, groupIdx and cellIdx: slot
 	// (hash of the key) holds index+1 of an entry seen recently, 0 for none.
@@ -197,6 +210,7 @@ func NewLedger(opt Options) *Ledger {
 	if opt.MaxCells > 0 {
 		l.cellCap = opt.MaxCells
 	}
+	l.hasPID, l.pid = opt.HasPID, opt.PID
 	for _, w := range opt.Windows {
 		if len(l.windows) == MaxWindows {
 			break
@@ -413,11 +427,14 @@ func (l *Ledger) space(op *Op, create bool) *blockTable {
 func (l *Ledger) Apply(op *Op) {
 	switch op.Kind {
 	case Alloc:
-		l.poolEvents++
 		t, bin := l.advance(op.Time)
+		if l.hasPID && op.PID != l.pid {
+			l.foreignAlloc(op, t, bin)
+			return
+		}
+		l.poolEvents++
 		l.alloc(op, t, bin)
 	case Free:
-		l.poolEvents++
 		t, bin := l.advance(op.Time)
 		l.free(op, t, bin)
 	default:
@@ -438,7 +455,7 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 	}
 	g := l.groupIndex(tk, stack, op.PID)
 	s, found := l.space(op, true).slot(op.Entry)
-	if found {
+	if found && s.group != foreignGroup {
 		l.replace(s, bin)
 	}
 	s.time, s.size, s.group = t, op.Size, g
@@ -491,12 +508,40 @@ func (l *Ledger) replace(old *blockSlot, bin uint32) {
 	}
 }
 
+// foreignGroup marks the block slot of an allocation that [Options.PID]
+// leaves out: it holds its address until freed, and counts nowhere.
+const foreignGroup = ^uint32(0)
+
+// foreignAlloc records an allocation of another process than
+// [Options.PID]. A block of PID open at the same address lost its free
+// (as in alloc).
+func (l *Ledger) foreignAlloc(op *Op, t int64, bin uint32) {
+	s, found := l.space(op, true).slot(op.Entry)
+	if found && s.group != foreignGroup {
+		l.replace(s, bin)
+	}
+	s.time, s.size, s.group = t, op.Size, foreignGroup
+}
+
+// Applied returns the number of alloc and free ops counted so far
+// ([TraceInfo.PoolEvents]); an op [Options.PID] leaves out does not
+// change it.
+func (l *Ledger) Applied() uint64 { return l.poolEvents }
+
 func (l *Ledger) free(op *Op, t int64, bin uint32) {
 	m := l.space(op, false)
 	i := -1
 	if m != nil {
 		i = m.find(op.Entry)
 	}
+	if l.hasPID && (i < 0 || m.slots[i].group == foreignGroup) {
+		// Not a block of the process: not its free.
+		if i >= 0 {
+			m.deleteAt(i)
+		}
+		return
+	}
+	l.poolEvents++
 	if i < 0 {
 		l.anom.FreeWithoutAlloc++
 		tk := l.tkIndex(op.Tag, KindOf(op.Type, op.Session))

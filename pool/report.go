@@ -138,7 +138,8 @@ type TagStats struct {
 	FreeWithoutAlloc   uint64 `json:"free_without_alloc"`
 	AllocOverOpenBlock uint64 `json:"alloc_over_open_block"`
 	// Series holds the outstanding bytes at the end of each bin (bin i ends
-	// at Start + (i+1)*BinTicks); empty in window reports.
+	// at Start + (i+1)*BinTicks); in window reports, the bins that overlap
+	// the window.
 	Series []int64 `json:"-"`
 }
 
@@ -228,9 +229,11 @@ type ProcessStats struct {
 // freed inside, AOFO allocated (in the trace) before Start and outstanding
 // at End. Blocks closed by [Anomalies.AllocOverOpenBlock] are not classified.
 // In Tags, Allocs and Frees count events inside the window, Outstanding* is
-// AIFO+AOFO, the *Bytes counters of Totals are bytes of the classified blocks
-// and the growth fields are zero. Tags without any event or block counted in
-// the window are omitted.
+// AIFO+AOFO, the *Bytes counters of Totals are bytes of the classified blocks,
+// Series is the part of the trace's series (see [Report.Tags]) whose bins
+// overlap the window, and the growth fields and LeakRank are computed from
+// it as for the whole trace ([LeakScore]), ranked among the window's tags.
+// Tags without any event or block counted in the window are omitted.
 type WindowReport struct {
 	Window Window // the window classified
 	// Exact is "ticks" for a declared window, "bins" for one computed from

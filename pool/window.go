@@ -200,6 +200,55 @@ func (l *Ledger) windowReport(w Window, exact string, cs []classCounters) Window
 		OutstandingCount: tot.aifo + tot.aofo, OutstandingBytes: tot.bAIFO + tot.bAOFO,
 		BytesAllocated: tot.bAllocs, BytesFreed: tot.bFrees}
 	r.ClassBytes = ClassBytes{AIFI: tot.bAIFI, AIFO: tot.bAIFO, AOFI: tot.bAOFI, AOFO: tot.bAOFO}
+	l.windowGrowth(&r)
 	sortTags(r.Tags)
 	return r
+}
+
+// windowGrowth fills the growth fields, Series and LeakRank of the tags of
+// a window report from the bins of the report's outstanding-bytes series
+// (the series [Report.Tags] carry, which a chart of the trace draws) that
+// overlap the window, ranked among the window's tags.
+func (l *Ledger) windowGrowth(r *WindowReport) {
+	if len(r.Tags) == 0 {
+		return
+	}
+	full := make([]TagStats, len(l.tks))
+	for i := range l.tks {
+		full[i].Tag, full[i].Pool = l.tks[i].tag, l.tks[i].kind
+	}
+	bt := l.series(full)
+	if bt == 0 || bt >= 1<<62 {
+		return
+	}
+	lo, hi := l.seriesBins(r.Window, bt)
+	idx := make(map[uint64]int, len(full))
+	for i := range full {
+		idx[uint64(full[i].Tag)<<8|uint64(full[i].Pool)] = i
+	}
+	for i := range r.Tags {
+		t := &r.Tags[i]
+		s := full[idx[uint64(t.Tag)<<8|uint64(t.Pool)]].Series
+		if h := min(hi, len(s)); lo < h {
+			t.Series = s[lo:h]
+		}
+	}
+	rankTags(r.Tags, float64(bt)/float64(l.freq))
+}
+
+// seriesBins returns the range [lo, hi) of series bins (bt ticks wide,
+// from the trace start) that overlap w.
+func (l *Ledger) seriesBins(w Window, bt uint64) (lo, hi int) {
+	bin := func(t int64, up bool) int {
+		if t <= l.start {
+			return 0
+		}
+		d := uint64(t) - uint64(l.start)
+		k := d / bt
+		if up && d%bt != 0 {
+			k++
+		}
+		return int(min(k, 1<<40))
+	}
+	return bin(w.Start, false), bin(w.End, true)
 }

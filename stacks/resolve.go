@@ -235,14 +235,49 @@ func (r *Resolver) AppendResolve(dst []Frame, pid etw.PID, ts int64, addrs []uin
 	if r.Symbols != nil {
 		for i := start; i < len(dst); i++ {
 			f := &dst[i]
-			if f.Module != nil {
-				if s, ok := r.Symbols.Symbolize(f.Module, f.Addr-f.Module.Base); ok {
-					f.Symbol = &s
+			if f.Module == nil {
+				continue
+			}
+			rva := f.Addr - f.Module.Base
+			if s, ok := r.Symbols.Symbolize(f.Module, rva); ok {
+				if i > start {
+					s.File, s.Line = callSiteLine(r.Symbols, f.Module, rva)
 				}
+				f.Symbol = &s
 			}
 		}
 	}
 	return dst
+}
+
+// LineSymbolizer is a Symbolizer that can look up the source line of an
+// address without its symbol; [Resolver] uses it for call sites when the
+// Symbolizer has it.
+type LineSymbolizer interface {
+	Symbolizer
+	// Line returns the source file and line of rva, relative to the
+	// module's base.
+	Line(m *Module, rva uint64) (file string, line int, ok bool)
+}
+
+// callSiteLine returns the source line of the call instruction before the
+// return address at rva: the line of rva-1, which lies inside the call.
+// The return address itself often belongs to the next statement (the line
+// after the call), which is what a debugger would not show.
+func callSiteLine(s Symbolizer, m *Module, rva uint64) (string, int) {
+	if rva == 0 {
+		return "", 0
+	}
+	if ls, ok := s.(LineSymbolizer); ok {
+		if file, line, ok := ls.Line(m, rva-1); ok {
+			return file, line
+		}
+		return "", 0
+	}
+	if c, ok := s.Symbolize(m, rva-1); ok {
+		return c.File, c.Line
+	}
+	return "", 0
 }
 
 // FoldWOW64 replaces each run of User frames of the 64-bit WOW64 layer
@@ -270,6 +305,11 @@ func FoldWOW64(frames []Frame) []Frame {
 }
 
 // Symbol is what a Symbolizer knows of an address inside a module.
+//
+// In frames from [Resolver.Resolve], File and Line are those of the call
+// site for every frame but the innermost: the line of the frame's address
+// minus one, since those addresses are return addresses (debuggers and
+// pprof show the same line).
 type Symbol struct {
 	Name      string // undecorated name
 	Decorated string // name as stored (may equal Name)

@@ -162,6 +162,35 @@ func (s *PathSymbolizer) Symbolize(m *Module, rva uint64) (Symbol, bool) {
 	return Symbol{}, false
 }
 
+// Line implements [LineSymbolizer]: the source line of rva from the
+// module's PDB.
+func (s *PathSymbolizer) Line(m *Module, rva uint64) (string, int, bool) {
+	if rva > 0xFFFFFFFF {
+		return "", 0, false
+	}
+	if src := s.source(m); src.pdb != nil {
+		return src.pdb.Line(uint32(rva))
+	}
+	return "", 0, false
+}
+
+// ImageFile returns the path of the module's image file on the symbol path
+// (found by name, TimeDateStamp and size, as debuggers find images), or
+// "" when the path does not hold it.
+func (s *PathSymbolizer) ImageFile(m *Module) string {
+	if m.TimeDateStamp == 0 || m.Size == 0 || m.Size > 0xFFFFFFFF {
+		return ""
+	}
+	path, err := s.store.FindPE(s.opts.Context, symstore.PEKey{Name: m.Name, TimeDateStamp: m.TimeDateStamp, SizeOfImage: uint32(m.Size)})
+	if err != nil {
+		if !errors.Is(err, symstore.ErrNotFound) {
+			s.logf("stacks: %s: %v", m.Name, err)
+		}
+		return ""
+	}
+	return path
+}
+
 func (s *PathSymbolizer) source(m *Module) *symSource {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,14 +215,8 @@ func (s *PathSymbolizer) source(m *Module) *symSource {
 			return src
 		}
 	}
-	if m.TimeDateStamp == 0 || m.Size == 0 || m.Size > 0xFFFFFFFF {
-		return src
-	}
-	path, err := s.store.FindPE(ctx, symstore.PEKey{Name: m.Name, TimeDateStamp: m.TimeDateStamp, SizeOfImage: uint32(m.Size)})
-	if err != nil {
-		if !errors.Is(err, symstore.ErrNotFound) {
-			s.logf("stacks: %s: %v", m.Name, err)
-		}
+	path := s.ImageFile(m)
+	if path == "" {
 		return src
 	}
 	img, file, err := openPE(path)

@@ -8,11 +8,17 @@
 //	xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc+PoolAllocSession+PoolFree+PoolFreeSession
 //
 // enables: the process, thread and image-load kernel flags, the PERF_POOL
-// group (TraceSetInformation, TraceSystemTraceEnableFlagsInfo), stack walks
-// for the four pool event classes (TraceStackTracingInfo) and optionally a
-// filter of up to four pool tags. On Windows 8 and later it is a system
-// logger session with its own name, so it does not take the single "NT
-// Kernel Logger".
+// group, stack walks for the four pool event classes and optionally a
+// filter of up to four pool tags (wildcards '?' and a trailing '*'
+// allowed). They are passed the way xperf passes them, in the extension
+// block of StartTrace (group masks, stack walk hook ids 0x0E20-0x0E23,
+// pool tags); when Windows refuses parts of it the session falls back to
+// TraceSetInformation, stack walks first, and a session whose stacks are
+// refused runs without them and says so ([Session.Warnings]). On Windows
+// 8 and later it is a system logger session with its own name, unique per
+// process and call unless [Options.Name] gives one ([NewSessionName]), so
+// it does not take the single "NT Kernel Logger" and sessions of programs
+// running side by side never meet.
 //
 //	s, err := live.Start(live.Options{PoolTags: []string{"Irp"}, StackWalk: true, Rundown: true})
 //	if err != nil { ... }
@@ -41,14 +47,17 @@
 //
 // # Security
 //
-// Starting a kernel session needs administrator rights (or membership in
-// Performance Log Users). The session sees pool activity and image loads of
-// the whole system. Image files named by kernel events are opened read-only
+// Starting a kernel session needs an elevated administrator; Performance
+// Log Users membership is not enough for kernel sessions, and Start then
+// fails with [ErrNotElevated] ("run elevated"). The session sees pool
+// activity and image loads of the whole system. Image files named by kernel events are opened read-only
 // and only their headers and CodeView record are read, with every offset
 // and count capped; a malformed file yields no DbgID event, never a panic.
-// A system logger session outlives a process that dies without closing it;
-// Start stops and replaces a session of the same name, and `logman stop
-// <name> -ets` stops one by hand.
+// A system logger session outlives a process that dies without closing it
+// and keeps pool tracing on with its buffers (64-256 MB non-paged by
+// default). Start never stops a session it did not start; [StopOrphans]
+// stops the sessions of etwkit processes that are gone, and `logman stop
+// <name> -ets` stops one by hand (`logman query -ets` lists them).
 //
 // # Concurrency
 //
@@ -56,8 +65,11 @@
 // [Session.ReadEvent] through a fixed pool of event slots, without
 // allocating per event. ReadEvent and All must be called from one
 // goroutine at a time, and an Event is valid until the next ReadEvent
-// call. Close and Stats may be called from any goroutine; Close unblocks a
-// pending ReadEvent with os.ErrClosed. When the reader falls behind, the
+// call. Close, Abort and Stats may be called from any goroutine. Close
+// drains: it stops the session, the kernel flushes its buffers, and
+// ReadEvent returns every remaining event before os.ErrClosed, so nothing
+// logged before Close is lost. Abort (the second Ctrl-C) drops what is in
+// flight and unblocks ReadEvent at once. When the reader falls behind, the
 // consumer waits and the kernel buffers events, counting what it loses
 // ([Stats]). The reader side holds events for [Options.ReorderWindow] to
 // return them in timestamp order across processors.

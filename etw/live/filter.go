@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/etwkit/etwkit/etw"
 )
@@ -33,20 +34,91 @@ func ParsePoolTag(s string) (uint32, error) {
 	return binary.LittleEndian.Uint32(b[:]), nil
 }
 
+// tagPattern is one entry of [Options.PoolTags]: the tag value the kernel
+// filter receives and a mask of the bytes that must match (a wildcard
+// byte has a zero mask).
+type tagPattern struct {
+	value, mask uint32
+}
+
+// match reports whether tag (protected bit cleared) matches the pattern.
+func (p tagPattern) match(tag uint32) bool {
+	return tag&p.mask == p.value&p.mask
+}
+
+// parseTagPattern parses a pool tag that may hold wildcards: '?' stands
+// for any one character and a trailing '*' for any characters up to the
+// fourth, the conventions of the kernel debugger's !poolfind and of the
+// kernel's pool tag filter. A pattern without '*' is padded with spaces
+// like a plain tag ("Nt?" is "Nt? "); "Nt*" is sent to the kernel as
+// "Nt**", which means the same whether the kernel reads '*' as "any
+// byte" or as "any rest". How the kernel compares is not documented
+// (unverified): a '*' that is not last has no single meaning and is
+// refused, so the user-mode filter never disagrees with the kernel's.
+func parseTagPattern(s string) (tagPattern, error) {
+	star := strings.IndexByte(s, '*')
+	if star >= 0 && star != len(s)-1 {
+		return tagPattern{}, fmt.Errorf("%w %q: '*' may only end a tag (\"Nt*\"); use '?' for one character", ErrBadPoolTag, s)
+	}
+	body := s
+	if star >= 0 {
+		body = s[:star]
+	}
+	if len(body) > 4 || (star < 0 && len(s) == 0) {
+		return tagPattern{}, fmt.Errorf("%w %q: a tag has 1 to 4 characters", ErrBadPoolTag, s)
+	}
+	pad := byte(' ')
+	if star >= 0 {
+		pad = '*'
+	}
+	b := [4]byte{pad, pad, pad, pad}
+	m := [4]byte{0xFF, 0xFF, 0xFF, 0xFF}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c < 0x20 || c > 0x7E {
+			return tagPattern{}, fmt.Errorf("%w %q: character %d is not printable ASCII", ErrBadPoolTag, s, i)
+		}
+		b[i] = c
+		if c == '?' {
+			m[i] = 0
+		}
+	}
+	if star >= 0 {
+		for i := len(body); i < 4; i++ {
+			m[i] = 0
+		}
+	}
+	le := binary.LittleEndian
+	return tagPattern{value: le.Uint32(b[:]), mask: le.Uint32(m[:]) &^ protectedTagBit}, nil
+}
+
+// HasWildcard reports whether a pool tag as given in [Options.PoolTags]
+// holds a wildcard ('?' or '*'), so it selects several tags.
+func HasWildcard(tag string) bool { return strings.ContainsAny(tag, "*?") }
+
 // parsePoolTags validates a tag list.
-func parsePoolTags(tags []string) ([]uint32, error) {
+func parsePoolTags(tags []string) ([]tagPattern, error) {
 	if len(tags) > MaxPoolTags {
 		return nil, fmt.Errorf("%w: %d tags given, at most %d", ErrBadPoolTag, len(tags), MaxPoolTags)
 	}
-	out := make([]uint32, 0, len(tags))
+	out := make([]tagPattern, 0, len(tags))
 	for _, s := range tags {
-		v, err := ParsePoolTag(s)
+		p, err := parseTagPattern(s)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, v)
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// tagValues returns the values the kernel filter receives.
+func tagValues(tags []tagPattern) []uint32 {
+	out := make([]uint32, len(tags))
+	for i, t := range tags {
+		out[i] = t.value
+	}
+	return out
 }
 
 // protectedTagBit is set in the tags of protected pool allocations
@@ -61,7 +133,7 @@ const dropRingSize = 256
 // and the stack walks of the events it dropped. It runs in the consumer
 // callback, so it must not allocate.
 type tagFilter struct {
-	tags []uint32
+	tags []tagPattern
 	ring [dropRingSize]dropped
 	next int
 }
@@ -85,7 +157,7 @@ func (f *tagFilter) keep(h *etw.RecordHeader, user []byte) bool {
 		}
 		tag := binary.LittleEndian.Uint32(user[4:]) &^ protectedTagBit
 		for _, t := range f.tags {
-			if tag == t&^protectedTagBit {
+			if t.match(tag) {
 				return true
 			}
 		}
@@ -106,4 +178,14 @@ func (f *tagFilter) keep(h *etw.RecordHeader, user []byte) bool {
 		}
 	}
 	return true
+}
+
+// CheckPoolTags reports whether tags are valid for [Options.PoolTags]
+// (at most four; each 1 to 4 printable ASCII characters, '?' for any one
+// character, a trailing '*' for any rest). The error wraps
+// [ErrBadPoolTag]. It lets a program refuse a bad tag as a usage error
+// before it starts anything.
+func CheckPoolTags(tags []string) error {
+	_, err := parsePoolTags(tags)
+	return err
 }

@@ -19,7 +19,10 @@ import (
 // system but Windows).
 var ErrNotSupported = errors.New("live: real-time ETW sessions are only supported on Windows")
 
-// DefaultName is the session name used when [Options.Name] is empty.
+// DefaultName is the stem of the session names [Start] generates when
+// [Options.Name] is empty (see [NamePrefix] and [NewSessionName]). Earlier
+// versions used it as the fixed default name; [StopOrphans] also stops a
+// session of exactly this name.
 const DefaultName = "etwkit"
 
 // KernelLoggerName is the name of the single classic kernel session. A
@@ -39,22 +42,29 @@ const (
 
 // Options configures a live session.
 type Options struct {
-	// Name is the session name (default [DefaultName]). On Windows 8 and
-	// later the session is a system logger session of that name, which
-	// does not compete for the single "NT Kernel Logger"; pass
-	// [KernelLoggerName] to use that one instead. A system logger session
-	// of the same name (left running by a process that died) is stopped
-	// and replaced; a running NT Kernel Logger is an error.
+	// Name is the session name. Empty means a name unique to the process
+	// and the call ([NewSessionName]: "etwkit-PID-RANDOM"), so programs
+	// and tests running side by side never meet. On Windows 8 and later
+	// the session is a system logger session of that name, which does not
+	// compete for the single "NT Kernel Logger"; pass [KernelLoggerName]
+	// to use that one instead. A running session of the same name is an
+	// error ([ErrSessionExists]): Start never stops another session.
 	Name string
 	// PoolTags restricts pool events to up to four tags ("Irp", "NDnd").
-	// The session asks the kernel to filter (POOLTAG_FILTER extension
-	// item) and always filters again in user mode, dropping the stack
-	// walks of the events it drops; [Stats.KernelTagFilter] says whether
-	// StartTrace accepted the kernel filter.
+	// '?' matches any one character and a trailing '*' any rest ("Nt*",
+	// "Ir?"); a '*' elsewhere is refused with [ErrBadPoolTag]. The session
+	// asks the kernel to filter (POOLTAG_FILTER extension item) and always
+	// filters again in user mode with the same matching, dropping the
+	// stack walks of the events it drops; [Stats.KernelTagFilter] says
+	// whether StartTrace accepted the kernel filter.
 	PoolTags []string
 	// StackWalk enables kernel stack walks for the pool allocation and
 	// free events (xperf -stackwalk PoolAlloc+PoolAllocSession+PoolFree+
-	// PoolFreeSession).
+	// PoolFreeSession): hook ids in the StartTrace extension as xperf
+	// passes them, else TraceSetInformation(TraceStackTracingInfo) before
+	// PERF_POOL is enabled. When Windows refuses both, the session runs
+	// without stacks: [Stats.StackWalk] is [StackWalkNone] and
+	// [Session.Warnings] says why. Stacks never cost the session.
 	StackWalk bool
 	// Rundown keeps the process, thread and image rundown (DCStart events)
 	// that the kernel logs when the session starts, and reads the PDB
@@ -67,10 +77,12 @@ type Options struct {
 	// synthesized.
 	NoPDBIdentity bool
 	// NoSignalHandler stops Start from installing its interrupt handler.
-	// By default the first Ctrl-C, Ctrl-Break or console close closes the
-	// session (ReadEvent then returns os.ErrClosed, so the program can
-	// finish its work) and the handler removes itself, so a second
-	// interrupt ends the program.
+	// By default the first Ctrl-C, Ctrl-Break or console close calls
+	// [Session.Close] (the session drains: ReadEvent returns what the
+	// kernel still held, then os.ErrClosed, so the program can finish its
+	// work), a second one calls [Session.Abort] (ReadEvent returns
+	// os.ErrClosed at once), and the handler then removes itself, so a
+	// third interrupt ends the program.
 	NoSignalHandler bool
 	// BufferSizeKB, MinBuffers and MaxBuffers size the session's kernel
 	// buffers (defaults 1024 KB, 64 and 256).
@@ -119,23 +131,46 @@ type Stats struct {
 	// extension item (that the kernel then filters is unverified). Pool
 	// tags are filtered in user mode either way.
 	KernelTagFilter bool
+	// StackWalk says how the session got its pool stack walks
+	// ([StackWalkNone] when not asked for or refused).
+	StackWalk StackWalkMode
+	// DroppedOnClose counts records the session received but never
+	// returned: those it held when [Session.Abort] came (counted when the
+	// reader next calls ReadEvent), and the one a draining consumer could
+	// not place because nobody read for a few seconds after
+	// [Session.Close]. Records the kernel still held at an abort never
+	// reach the session and are not counted.
+	DroppedOnClose uint64
+	// Aborted reports that the session was aborted ([Session.Abort], the
+	// second Ctrl-C, or a drain nobody read): what it returned is partial.
+	Aborted bool
 }
 
 // sourceStats are the counters a source keeps itself.
 type sourceStats struct {
 	lostEvents, lostBuffers, rtBuffersLost uint64
 	kernelTagFilter                        bool
+	stackWalk                              StackWalkMode
+	warnings                               []string
 }
 
 // source is a running trace session feeding records to a sink. The Windows
 // implementation wraps ETW; other systems have a stub.
 type source interface {
-	// run delivers records to sink until the trace ends or stop is
-	// called; it blocks.
+	// run delivers records to sink until the trace ends; it blocks. After
+	// stop it still delivers every record the kernel held, then returns
+	// and releases the consumer.
 	run(sink recordSink) error
-	// stop stops the trace session. It is safe to call more than once and
-	// concurrently with run.
+	// stop stops the trace session (ControlTrace STOP). It is safe to
+	// call more than once and concurrently with run.
 	stop() error
+	// release closes the consumer without dropping: run returns after
+	// delivering what was already queued for it (CloseTrace before
+	// ProcessTrace returned). Safe to call more than once.
+	release()
+	// abort stops the session and makes run return without delivering
+	// what is still in flight. Safe to call more than once.
+	abort()
 	// stats queries the session's counters.
 	stats() sourceStats
 	// clock is the clock of the session's raw timestamps.
@@ -218,16 +253,20 @@ type Session struct {
 	src  source
 	opts Options
 
-	filter tagFilter
-	free   chan *slot
-	full   chan *slot
-	done   chan struct{} // closed by Close
-	ended  chan struct{} // closed when run returns
-	runErr error
-	seq    int64 // consumer side: records decoded
+	filter  tagFilter
+	free    chan *slot
+	full    chan *slot
+	done    chan struct{} // closed by Close: drain
+	aborted chan struct{} // closed by Abort: drop
+	stalled chan struct{} // closed when a draining consumer waits for the reader
+	ended   chan struct{} // closed when run returns
+	runErr  error
+	seq     int64 // consumer side: records decoded
 
 	closeOnce sync.Once
 	closeErr  error
+	abortOnce sync.Once
+	stallOnce sync.Once
 	final     sourceStats
 	finalSet  atomic.Bool
 	finalMu   sync.Mutex
@@ -242,16 +281,17 @@ type Session struct {
 	maxTS   int64
 	lastTS  int64
 	endSeen bool
-	timer   *time.Timer
-	img     imageInfo
-	ids     *identities
-	synth   etw.Event
-	synDec  etw.RecordDecoder
-	synPay  []byte
-	sigStop func()
+	// abortCounted is set once the events held at an abort are counted.
+	abortCounted bool
+	timer        *time.Timer
+	img          imageInfo
+	ids          *identities
+	synth        etw.Event
+	synDec       etw.RecordDecoder
+	synPay       []byte
 
 	records, events, filtered, decodeErrs, lostRecs, late atomic.Uint64
-	imageIDs                                              atomic.Uint64
+	imageIDs, dropped                                     atomic.Uint64
 }
 
 // Start starts a kernel session as configured by opts and begins
@@ -259,11 +299,13 @@ type Session struct {
 // outlives the process that started it. Run `defer s.Close()` right after
 // Start, so the session is also stopped when the goroutine panics.
 //
-// Start needs administrator rights (or membership in Performance Log
-// Users). On systems other than Windows it returns [ErrNotSupported].
+// Start needs an elevated administrator: kernel sessions are refused to
+// other accounts, members of Performance Log Users included, and Start
+// then returns an error wrapping [ErrNotElevated]. On systems other than
+// Windows it returns [ErrNotSupported].
 func Start(opts Options) (*Session, error) {
 	if opts.Name == "" {
-		opts.Name = DefaultName
+		opts.Name = NewSessionName()
 	}
 	tags, err := parsePoolTags(opts.PoolTags)
 	if err != nil {
@@ -295,7 +337,7 @@ func Start(opts Options) (*Session, error) {
 
 // newSession builds a session around a started source; consume must be
 // started by the caller.
-func newSession(src source, opts Options, tags []uint32) *Session {
+func newSession(src source, opts Options, tags []tagPattern) *Session {
 	n := opts.QueueSize
 	if n <= 0 {
 		n = defaultSlots
@@ -304,12 +346,14 @@ func newSession(src source, opts Options, tags []uint32) *Session {
 		n = maxSlots
 	}
 	s := &Session{
-		src:   src,
-		opts:  opts,
-		free:  make(chan *slot, n),
-		full:  make(chan *slot, n),
-		done:  make(chan struct{}),
-		ended: make(chan struct{}),
+		src:     src,
+		opts:    opts,
+		free:    make(chan *slot, n),
+		full:    make(chan *slot, n),
+		done:    make(chan struct{}),
+		aborted: make(chan struct{}),
+		stalled: make(chan struct{}),
+		ended:   make(chan struct{}),
 	}
 	s.filter.tags = tags
 	clk, ptr := src.clock(), src.pointerSize()
@@ -387,11 +431,10 @@ func (s *Session) record(h *etw.RecordHeader, ctx etw.BufferContext, ext []etw.E
 		s.filtered.Add(1)
 		return true
 	}
-	var sl *slot
-	select {
-	case <-s.done:
+	sl := s.freeSlot()
+	if sl == nil {
+		s.dropped.Add(1)
 		return false
-	case sl = <-s.free:
 	}
 	if err := sl.dec.Decode(&sl.ev, h, ctx, ext, user); err != nil {
 		s.decodeErrs.Add(1)
@@ -402,6 +445,41 @@ func (s *Session) record(h *etw.RecordHeader, ctx etw.BufferContext, ext []etw.E
 	s.seq++
 	s.full <- sl // never blocks: there are as many places as slots
 	return true
+}
+
+// drainStall bounds how long a draining consumer waits for the reader to
+// free a slot before it gives up and drops the rest (a variable for
+// tests).
+var drainStall = 5 * time.Second
+
+// freeSlot returns a free slot, waiting for the reader while the queue is
+// full. After Abort, or when a draining session's reader has taken
+// nothing for drainStall, it returns nil: the consumer then stops.
+func (s *Session) freeSlot() *slot {
+	select {
+	case sl := <-s.free:
+		return sl
+	default:
+	}
+	select {
+	case sl := <-s.free:
+		return sl
+	case <-s.aborted:
+		return nil
+	case <-s.done:
+	}
+	// Closing: the reader may be gone. Tell Close, then wait a while.
+	s.stallOnce.Do(func() { close(s.stalled) })
+	t := time.NewTimer(drainStall)
+	defer t.Stop()
+	select {
+	case sl := <-s.free:
+		return sl
+	case <-s.aborted:
+	case <-t.C:
+		s.abort()
+	}
+	return nil
 }
 
 // rtLostEventGUID is the provider of the RT_LostEvent records a real-time
@@ -434,16 +512,18 @@ func isRundown(h *etw.RecordHeader) bool {
 // Events are returned in timestamp order within [Options.ReorderWindow]
 // (see there); Stats.OutOfOrder counts the ones that arrived too late.
 //
-// ReadEvent blocks until an event arrives. After Close it returns
-// os.ErrClosed; when the trace was stopped by someone else it returns the
-// buffered events, then io.EOF (or the consumer's error).
+// ReadEvent blocks until an event arrives. After Close it returns every
+// event the session still held or the kernel still delivered, in order,
+// then os.ErrClosed; after Abort it returns os.ErrClosed at once. When the
+// trace was stopped by someone else it returns the buffered events, then
+// io.EOF (or the consumer's error).
 func (s *Session) ReadEvent() (*etw.Event, error) {
 	if s.cur != nil {
 		s.free <- s.cur // never blocks
 		s.cur = nil
 	}
-	if s.isClosed() {
-		return nil, os.ErrClosed
+	if s.isAborted() {
+		return nil, s.closedAborted()
 	}
 	if s.held != nil {
 		// The image event whose DbgID event was returned last.
@@ -479,8 +559,8 @@ func (s *Session) next() (*slot, error) {
 		select {
 		case sl := <-s.full:
 			return sl, nil
-		case <-s.done:
-			return nil, os.ErrClosed
+		case <-s.aborted:
+			return nil, s.closedAborted()
 		case <-s.ended:
 			select {
 			case sl := <-s.full:
@@ -517,9 +597,9 @@ func (s *Session) next() (*slot, error) {
 		select {
 		case sl := <-s.full:
 			s.hold(sl)
-		case <-s.done:
+		case <-s.aborted:
 			s.timer.Stop()
-			return nil, os.ErrClosed
+			return nil, s.closedAborted()
 		case <-s.ended:
 			s.endSeen = true // drain the queue on the next round
 		case <-wake:
@@ -537,9 +617,14 @@ func (s *Session) hold(sl *slot) {
 	s.order.push(sl)
 }
 
+// endErr is what ReadEvent returns once the consumer ended and every
+// event was returned.
 func (s *Session) endErr() error {
-	if s.runErr != nil {
+	switch {
+	case s.runErr != nil:
 		return s.runErr
+	case s.isClosed():
+		return os.ErrClosed
 	}
 	return io.EOF
 }
@@ -599,6 +684,39 @@ func (s *Session) isClosed() bool {
 	}
 }
 
+// closedAborted counts, once, the events an aborted session held for the
+// reader, and returns os.ErrClosed. It runs on the reader's side.
+func (s *Session) closedAborted() error {
+	if s.abortCounted {
+		return os.ErrClosed
+	}
+	s.abortCounted = true
+	n := len(s.order)
+	if s.held != nil {
+		n++
+	}
+	for more := true; more; {
+		select {
+		case sl := <-s.full:
+			s.free <- sl
+			n++
+		default:
+			more = false
+		}
+	}
+	s.dropped.Add(uint64(n))
+	return os.ErrClosed
+}
+
+func (s *Session) isAborted() bool {
+	select {
+	case <-s.aborted:
+		return true
+	default:
+		return false
+	}
+}
+
 // stopSource stops the trace once, keeping its last counters.
 func (s *Session) stopSource() error {
 	s.finalMu.Lock()
@@ -606,32 +724,69 @@ func (s *Session) stopSource() error {
 	if s.finalSet.Load() {
 		return nil
 	}
-	st := s.src.stats()
 	err := s.src.stop()
-	s.final = st
+	s.final = s.src.stats()
 	s.finalSet.Store(true)
 	return err
 }
 
-// closeWait bounds how long Close waits for the consumer to return.
-const closeWait = 5 * time.Second
+// closeWait bounds how long Close waits for the consumer to return (a
+// variable for tests).
+var closeWait = 5 * time.Second
 
-// Close stops the trace session and the consumer. A ReadEvent blocked in
-// another goroutine returns os.ErrClosed. Close is safe to call more than
-// once and from any goroutine.
+// Close stops the trace session and drains it: the kernel flushes its
+// buffers, the consumer hands every remaining record to the session, and
+// ReadEvent returns them (with the events held for reordering, in order)
+// before it reports os.ErrClosed. Close returns once the consumer has
+// ended, or once it waits for a reader to take more (a reader in another
+// goroutine keeps reading; if nobody reads for a few seconds the rest is
+// dropped and counted in [Stats.DroppedOnClose]). A ReadEvent blocked in
+// another goroutine returns the remaining events, then os.ErrClosed.
+//
+// A session someone else already stopped is not an error. Close is safe
+// to call more than once and from any goroutine.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.closeErr = s.stopSource()
-		if s.sigStop != nil {
-			s.sigStop()
-		}
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
 		select {
 		case <-s.ended:
-		case <-time.After(closeWait):
+		case <-s.stalled:
+		case <-t.C:
+			// ProcessTrace did not return after the stop: close the
+			// consumer, which still delivers what it has queued, and give
+			// up after another wait.
+			s.src.release()
+			t.Reset(closeWait)
+			select {
+			case <-s.ended:
+			case <-s.stalled:
+			case <-t.C:
+				s.abort()
+			}
 		}
 	})
 	return s.closeErr
+}
+
+// Abort stops the trace session without draining: what the kernel still
+// held and what the session holds for reordering is dropped (counted in
+// [Stats.DroppedOnClose]), and ReadEvent returns os.ErrClosed at once. It
+// is meant for a second Ctrl-C. Abort is safe to call more than once,
+// after Close and from any goroutine.
+func (s *Session) Abort() error {
+	s.abort()
+	return s.Close()
+}
+
+// abort drops everything in flight and releases the consumer.
+func (s *Session) abort() {
+	s.abortOnce.Do(func() {
+		close(s.aborted)
+		s.src.abort()
+	})
 }
 
 // Clock returns the clock of the session's timestamps: QPC ticks anchored
@@ -646,14 +801,7 @@ func (s *Session) Name() string { return s.opts.Name }
 
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats {
-	var st sourceStats
-	if s.finalSet.Load() {
-		s.finalMu.Lock()
-		st = s.final
-		s.finalMu.Unlock()
-	} else {
-		st = s.src.stats()
-	}
+	st := s.sourceStats()
 	out := Stats{
 		Records:             s.records.Load(),
 		OutOfOrder:          s.late.Load(),
@@ -666,6 +814,9 @@ func (s *Session) Stats() Stats {
 		RealTimeBuffersLost: st.rtBuffersLost,
 		LostEventRecords:    s.lostRecs.Load(),
 		KernelTagFilter:     st.kernelTagFilter,
+		StackWalk:           st.stackWalk,
+		DroppedOnClose:      s.dropped.Load(),
+		Aborted:             s.isAborted(),
 	}
 	if s.ids != nil {
 		out.ImageIDFailures = s.ids.failures.Load()
@@ -673,21 +824,45 @@ func (s *Session) Stats() Stats {
 	return out
 }
 
-// handleInterrupt closes the session on the first Ctrl-C and then restores
-// the default behaviour.
+// Warnings returns what the session could not set up as asked but ran
+// without, such as stack walks Windows refused.
+func (s *Session) Warnings() []string {
+	return append([]string(nil), s.sourceStats().warnings...)
+}
+
+func (s *Session) sourceStats() sourceStats {
+	if s.finalSet.Load() {
+		s.finalMu.Lock()
+		defer s.finalMu.Unlock()
+		return s.final
+	}
+	return s.src.stats()
+}
+
+// handleInterrupt closes the session on the first Ctrl-C, aborts it on the
+// second and then restores the default behaviour.
 func (s *Session) handleInterrupt() {
-	ch := make(chan os.Signal, 1)
+	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	var once sync.Once
 	stop := func() { once.Do(func() { signal.Stop(ch) }) }
-	s.sigStop = stop
 	go func() {
-		select {
-		case <-ch:
-			stop()
-			s.Close()
-		case <-s.done:
-			stop()
+		defer stop()
+		for {
+			select {
+			case <-ch:
+				if !s.isClosed() {
+					go s.Close()
+					continue
+				}
+				// A second interrupt, or one while the program drains.
+				go s.Abort()
+				return
+			case <-s.ended:
+				return
+			case <-s.aborted:
+				return
+			}
 		}
 	}()
 }

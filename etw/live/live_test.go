@@ -20,14 +20,19 @@ import (
 
 // fakeSource feeds prepared records, as the ETW consumer would.
 type fakeSource struct {
-	recs     []fakeRec
-	ended    bool // run returns after the records (the trace was stopped elsewhere)
-	stopped  chan struct{}
-	once     sync.Once
-	stops    int
-	res      pathResolver
-	clk      *etw.Clock
-	runError error
+	recs       []fakeRec
+	tail       []fakeRec // delivered after stop: what the kernel still held
+	ended      bool      // run returns after the records (the trace was stopped elsewhere)
+	stopped    chan struct{}
+	aborted    chan struct{}
+	once       sync.Once
+	abortOne   sync.Once
+	releaseOne sync.Once
+	stops      int
+	hang       chan struct{} // if set, run waits for release after the tail
+	res        pathResolver
+	clk        *etw.Clock
+	runError   error
 }
 
 type fakeRec struct {
@@ -42,6 +47,7 @@ func newFake(recs ...fakeRec) *fakeSource {
 	return &fakeSource{
 		recs:    recs,
 		stopped: make(chan struct{}),
+		aborted: make(chan struct{}),
 		res:     pathResolver{devices: []deviceMapping{{`\Device\HarddiskVolume3`, `C:`}}, systemRoot: `C:\Windows`},
 		clk:     &etw.Clock{Type: etw.ClockPerfCounter, Frequency: 10_000_000, BaseTicks: 0, BaseTime: etw.TimeToFiletime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))},
 	}
@@ -58,13 +64,40 @@ func (f *fakeSource) run(sink recordSink) error {
 		return f.runError
 	}
 	<-f.stopped
+	for i := range f.tail {
+		select {
+		case <-f.aborted:
+			return nil
+		default:
+		}
+		r := &f.tail[i]
+		if !sink.record(&r.h, etw.BufferContext{ProcessorIndex: 2}, r.ext, r.user) {
+			return nil
+		}
+	}
+	if f.hang != nil {
+		<-f.hang
+	}
 	return nil
 }
 
 func (f *fakeSource) stop() error {
-	f.once.Do(func() { close(f.stopped) })
-	f.stops++
+	f.once.Do(func() {
+		close(f.stopped)
+		f.stops++
+	})
 	return nil
+}
+
+func (f *fakeSource) release() {
+	if f.hang != nil {
+		f.releaseOne.Do(func() { close(f.hang) })
+	}
+}
+
+func (f *fakeSource) abort() {
+	f.abortOne.Do(func() { close(f.aborted) })
+	f.stop()
 }
 func (f *fakeSource) stats() sourceStats     { return sourceStats{lostEvents: 5, kernelTagFilter: true} }
 func (f *fakeSource) clock() *etw.Clock      { return f.clk }
@@ -476,7 +509,7 @@ func TestParsePoolTags(t *testing.T) {
 }
 
 func TestTagFilterProtectedBit(t *testing.T) {
-	f := tagFilter{tags: []uint32{0x20707249}}
+	f := tagFilter{tags: []tagPattern{{value: 0x20707249, mask: 0x7FFFFFFF}}}
 	r := poolRec(0x20, "Irp", 1, 1)
 	binary.LittleEndian.PutUint32(r.user[4:], 0x20707249|protectedTagBit)
 	assert.True(t, f.keep(&r.h, r.user))
@@ -511,7 +544,7 @@ func FuzzSessionRecord(f *testing.F) {
 			return
 		}
 		src := newFake()
-		s := newSession(src, Options{PoolTags: []string{"Irp"}, QueueSize: 4, ReorderWindow: -1, Rundown: len(user)%2 == 0}, []uint32{0x20707249})
+		s := newSession(src, Options{PoolTags: []string{"Irp"}, QueueSize: 4, ReorderWindow: -1, Rundown: len(user)%2 == 0}, []tagPattern{{value: 0x20707249, mask: 0x7FFFFFFF}})
 		s.ids.open = func(string) (io.ReaderAt, int64, io.Closer, error) {
 			return bytes.NewReader(file), int64(len(file)), io.NopCloser(nil), nil
 		}

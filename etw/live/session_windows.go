@@ -36,16 +36,12 @@ var (
 	procQPF                   = kernel32.NewProc("QueryPerformanceFrequency")
 )
 
-// ETW constants not exported by golang-etw.
+// ETW constants not exported by golang-etw (evntrace.h; the extension
+// block's constants are in control.go).
 const (
 	wnodeFlagTracedGUID        = 0x00020000
-	traceStackTracingInfo      = 3               // TRACE_INFO_CLASS TraceStackTracingInfo
-	traceSystemTraceEnableInfo = 4               // TraceSystemTraceEnableFlagsInfo
-	kernelFlags                = 0x1 | 0x2 | 0x4 // EVENT_TRACE_FLAG_PROCESS|THREAD|IMAGE_LOAD
-	perfPoolMask1              = 0x40            // PERF_POOL 0x20000040: Masks[1]
-	flagExtItems               = 0x80FF0000      // EVENT_TRACE_FLAG_EXT_ITEMS | offset
-	extEnableFlags             = 1               // ETW_EXT_ENABLE_FLAGS
-	extPoolTagFilter           = 4               // ETW_EXT_POOLTAG_FILTER
+	traceStackTracingInfo      = 3 // TRACE_INFO_CLASS TraceStackTracingInfo
+	traceSystemTraceEnableInfo = 4 // TraceSystemTraceEnableFlagsInfo
 	invalidProcessTraceHandle  = ^uintptr(0)
 	maxSessions                = 64
 	nameReserve                = 2048 // bytes after the properties for names ControlTrace writes back
@@ -74,9 +70,15 @@ type winSource struct {
 	ptr      int
 	res      pathResolver
 	tagKern  bool
-	stopping atomic.Bool
+	attempt  startAttempt  // how StartTrace accepted the session
+	mode     StackWalkMode // how stack walks were enabled
+	warns    []string
+	stopping atomic.Bool // aborted: drop records, end ProcessTrace
+	stopped  atomic.Bool // ControlTrace(STOP) done; final holds its counters
+	final    sourceStats
 	stopOnce sync.Once
 	stopErr  error
+	closeOne sync.Once
 	panicErr atomic.Pointer[error]
 
 	sink recordSink
@@ -86,7 +88,12 @@ type winSource struct {
 
 var _ source = (*winSource)(nil)
 
-func openSource(opts Options, tags []uint32) (source, error) {
+func openSource(opts Options, tags []tagPattern) (source, error) {
+	// Without TraceSetInformation (before Windows 7) the session cannot
+	// get PERF_POOL; LazyProc.Call would panic on a missing export.
+	if procTraceSetInformation.Find() != nil {
+		return nil, fmt.Errorf("live: advapi32.dll has no TraceSetInformation (Windows 7 or later needed): %w", ErrNotSupported)
+	}
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		return nil, fmt.Errorf("live: only 64-bit processes are supported (TRACEHANDLE is 64 bits): %w", ErrNotSupported)
 	}
@@ -95,7 +102,7 @@ func openSource(opts Options, tags []uint32) (source, error) {
 	if s.nameW, err = windows.UTF16FromString(opts.Name); err != nil {
 		return nil, fmt.Errorf("live: session name %q: %w", opts.Name, err)
 	}
-	if err := s.start(opts, tags); err != nil {
+	if err := s.start(opts, tagValues(tags)); err != nil {
 		return nil, err
 	}
 	if err := s.enable(opts); err != nil {
@@ -159,85 +166,79 @@ func toGUIDValue(g etw.GUID) guidValue {
 	return guidValue{g.Data1, g.Data2, g.Data3, g.Data4}
 }
 
-// tagExtension builds the EVENT_TRACE_PROPERTIES extension block that
-// enables the kernel groups and the pool tag filter: a header ULONG (length
-// in ULONGs, item count), then items each led by a ULONG (item length in
-// ULONGs, type).
-func tagExtension(tags []uint32) []uint32 {
-	item := func(typ uint32, data ...uint32) []uint32 {
-		return append([]uint32{uint32(1+len(data)) | typ<<16}, data...)
-	}
-	var body []uint32
-	body = append(body, item(extEnableFlags, kernelFlags, perfPoolMask1, 0, 0, 0, 0, 0, 0)...)
-	body = append(body, item(extPoolTagFilter, tags...)...)
-	return append([]uint32{uint32(1+len(body)) | 2<<16}, body...)
-}
-
+// start calls StartTrace with the attempts of startPlan until one is
+// accepted. It never stops a running session: a name that exists is an
+// error (ErrSessionExists).
 func (s *winSource) start(opts Options, tags []uint32) error {
-	try := func(ext []uint32) error {
-		s.props = s.properties(opts, ext)
+	var last error
+	for _, a := range startPlan(opts.StackWalk, len(tags)) {
+		s.props = s.properties(opts, extensionBlock(a, tags))
 		err := getw.StartTrace(&s.session, &s.nameW[0], s.propsPtr())
-		if errors.Is(err, getw.ERROR_ALREADY_EXISTS) && s.name != KernelLoggerName {
-			// A session of this name outlived the process that started
-			// it: stop it and start ours. (The NT Kernel Logger may belong
-			// to another tool: it is never taken over.)
-			stale := s.properties(opts, nil)
-			_ = getw.ControlTrace(0, &s.nameW[0], (*getw.EventTraceProperties)(unsafe.Pointer(&stale[0])), getw.EVENT_TRACE_CONTROL_STOP)
-			s.props = s.properties(opts, ext)
-			err = getw.StartTrace(&s.session, &s.nameW[0], s.propsPtr())
-		}
-		return err
-	}
-	if len(tags) > 0 {
-		if err := try(tagExtension(tags)); err == nil {
-			s.tagKern = true
+		if err == nil {
+			s.attempt = a
+			s.tagKern = a.tagExt && len(tags) > 0
 			return nil
-		} else if errors.Is(err, getw.ERROR_ACCESS_DENIED) {
-			return fmt.Errorf("live: starting session %q: %w (run elevated)", s.name, err)
 		}
-		// The extension was refused: filter in user mode only.
-	}
-	if err := try(nil); err != nil {
-		if errors.Is(err, getw.ERROR_ACCESS_DENIED) {
-			return fmt.Errorf("live: starting session %q: %w (run elevated)", s.name, err)
+		last = err
+		if !retryStart(err) {
+			break
 		}
-		return fmt.Errorf("live: starting session %q: %w", s.name, err)
 	}
-	return nil
+	return startError(s.name, last)
 }
 
 func (s *winSource) propsPtr() *getw.EventTraceProperties {
 	return (*getw.EventTraceProperties)(unsafe.Pointer(&s.props[0]))
 }
 
-// enable adds PERF_POOL to the session's group mask and turns on stack
-// walks for the pool events.
+// enable completes what StartTrace did not take in its extension block.
+// Stack walks come first, as PerfView orders it, so the first pool events
+// already carry stacks; a refusal leaves a session without stacks and a
+// warning. PERF_POOL is then OR-ed into the session's group mask; without
+// it the session has no pool events, so a refusal is an error.
 func (s *winSource) enable(opts Options) error {
+	var setErr error
+	if needStackSetInfo(opts.StackWalk, s.attempt) {
+		// CLASSIC_EVENT_ID {GUID EventGuid; UCHAR Type; UCHAR Reserved[7]}:
+		// Windows translates the class GUID to the hook ids.
+		var ids [4 * 24]byte
+		g := etw.PoolGUID.Bytes()
+		for i, h := range poolStackHooks {
+			copy(ids[24*i:], g[:])
+			ids[24*i+16] = byte(h)
+		}
+		if r, _, _ := procTraceSetInformation.Call(uintptr(s.session), traceStackTracingInfo,
+			uintptr(unsafe.Pointer(&ids[0])), uintptr(len(ids))); r != 0 {
+			setErr = syscall.Errno(r)
+		}
+	}
+	s.mode, s.warns = stackOutcome(s.name, opts.StackWalk, s.attempt, setErr)
+	// PERF_POOL: the extension's ENABLE_FLAGS item should have set it.
+	// Check the session's group mask where Windows can say (Windows 8 and
+	// later; TraceQueryInformation is looked up first, as a missing export
+	// would make the call panic) and OR it in when it is missing.
 	var mask [8]uint32
 	var ret uint32
-	if r, _, _ := procTraceQueryInformation.Call(uintptr(s.session), traceSystemTraceEnableInfo,
-		uintptr(unsafe.Pointer(&mask[0])), unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&ret))); r != 0 {
-		mask = [8]uint32{}
+	known := false
+	if procTraceQueryInformation.Find() == nil {
+		r, _, _ := procTraceQueryInformation.Call(uintptr(s.session), traceSystemTraceEnableInfo,
+			uintptr(unsafe.Pointer(&mask[0])), unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&ret)))
+		known = r == 0
+		if !known {
+			mask = [8]uint32{}
+		}
+	}
+	if known && mask[1]&perfPoolMask1 != 0 {
+		return nil
 	}
 	mask[0] |= kernelFlags
 	mask[1] |= perfPoolMask1
 	if r, _, _ := procTraceSetInformation.Call(uintptr(s.session), traceSystemTraceEnableInfo,
-		uintptr(unsafe.Pointer(&mask[0])), unsafe.Sizeof(mask)); r != 0 && !s.tagKern {
+		uintptr(unsafe.Pointer(&mask[0])), unsafe.Sizeof(mask)); r != 0 {
+		if s.attempt.ext && !known {
+			return nil // the extension was accepted and nothing says it failed
+		}
 		return fmt.Errorf("live: enabling PERF_POOL on session %q: TraceSetInformation: %w", s.name, syscall.Errno(r))
-	}
-	if !opts.StackWalk {
-		return nil
-	}
-	// CLASSIC_EVENT_ID {GUID EventGuid; UCHAR Type; UCHAR Reserved[7]}.
-	var ids [4 * 24]byte
-	g := etw.PoolGUID.Bytes()
-	for i := range 4 {
-		copy(ids[24*i:], g[:])
-		ids[24*i+16] = byte(0x20 + i) // PoolAlloc, PoolAllocSession, PoolFree, PoolFreeSession
-	}
-	if r, _, _ := procTraceSetInformation.Call(uintptr(s.session), traceStackTracingInfo,
-		uintptr(unsafe.Pointer(&ids[0])), uintptr(len(ids))); r != 0 {
-		return fmt.Errorf("live: enabling pool stack walks on session %q: TraceSetInformation: %w", s.name, syscall.Errno(r))
 	}
 	return nil
 }
@@ -286,10 +287,15 @@ func (s *winSource) open() error {
 	return nil
 }
 
+// run consumes until ProcessTrace returns: after ControlTrace(STOP) once
+// the kernel delivered its last buffers, after abort promptly. It then
+// closes the consumer handle, so every record is delivered before
+// CloseTrace.
 func (s *winSource) run(sink recordSink) error {
 	s.sink = sink
 	defer registry[s.id].Store(nil)
 	err := getw.ProcessTrace(&s.trace, 1, nil, nil)
+	s.closeTrace()
 	if p := s.panicErr.Load(); p != nil {
 		return *p
 	}
@@ -299,39 +305,68 @@ func (s *winSource) run(sink recordSink) error {
 	return nil
 }
 
-// stopSession stops the controller side only.
-func (s *winSource) stopSession() error {
-	props := s.properties(Options{Name: s.name}, nil)
-	return getw.ControlTrace(s.session, nil, (*getw.EventTraceProperties)(unsafe.Pointer(&props[0])), getw.EVENT_TRACE_CONTROL_STOP)
+// closeTrace closes the consumer handle once.
+func (s *winSource) closeTrace() {
+	s.closeOne.Do(func() { _ = getw.CloseTrace(s.trace) })
 }
 
+// stopSession stops the controller side and returns its final counters.
+func (s *winSource) stopSession() (sourceStats, error) {
+	props := s.properties(Options{Name: s.name}, nil)
+	p := (*getw.EventTraceProperties)(unsafe.Pointer(&props[0]))
+	err := getw.ControlTrace(s.session, nil, p, getw.EVENT_TRACE_CONTROL_STOP)
+	st := s.counters(p)
+	return st, stopError(err)
+}
+
+// stop stops the session; the consumer keeps delivering what the kernel
+// still holds until ProcessTrace returns. A session someone else already
+// stopped (ERROR_WMI_INSTANCE_NOT_FOUND) is not an error.
 func (s *winSource) stop() error {
 	s.stopOnce.Do(func() {
-		s.stopping.Store(true)
-		err := s.stopSession()
-		if cerr := getw.CloseTrace(s.trace); cerr != nil && !errors.Is(cerr, getw.ERROR_CTX_CLOSE_PENDING) && err == nil {
-			err = cerr
-		}
+		st, err := s.stopSession()
 		if err != nil {
+			st = s.stats()
 			s.stopErr = fmt.Errorf("live: stopping session %q: %w", s.name, err)
 		}
+		s.final = st
+		s.stopped.Store(true)
 	})
 	return s.stopErr
 }
 
+// release closes the consumer handle: ProcessTrace returns once it has
+// delivered what is queued (CloseTrace returns ERROR_CTX_CLOSE_PENDING).
+func (s *winSource) release() { s.closeTrace() }
+
+// abort stops the session and drops what is still in flight.
+func (s *winSource) abort() {
+	s.stopping.Store(true)
+	s.stop()
+	s.closeTrace()
+}
+
+func (s *winSource) counters(p *getw.EventTraceProperties) sourceStats {
+	return sourceStats{
+		lostEvents:      uint64(p.EventsLost),
+		lostBuffers:     uint64(p.LogBuffersLost),
+		rtBuffersLost:   uint64(p.RealTimeBuffersLost),
+		kernelTagFilter: s.tagKern,
+		stackWalk:       s.mode,
+		warnings:        s.warns,
+	}
+}
+
 func (s *winSource) stats() sourceStats {
-	st := sourceStats{kernelTagFilter: s.tagKern}
-	if s.stopping.Load() {
-		return st
+	if s.stopped.Load() {
+		return s.final
 	}
 	props := s.properties(Options{Name: s.name}, nil)
 	p := (*getw.EventTraceProperties)(unsafe.Pointer(&props[0]))
-	if getw.ControlTrace(s.session, nil, p, getw.EVENT_TRACE_CONTROL_QUERY) == nil {
-		st.lostEvents = uint64(p.EventsLost)
-		st.lostBuffers = uint64(p.LogBuffersLost)
-		st.rtBuffersLost = uint64(p.RealTimeBuffersLost)
+	if getw.ControlTrace(s.session, nil, p, getw.EVENT_TRACE_CONTROL_QUERY) != nil {
+		return sourceStats{kernelTagFilter: s.tagKern, stackWalk: s.mode, warnings: s.warns}
 	}
-	return st
+	return s.counters(p)
 }
 
 func (s *winSource) clock() *etw.Clock      { return s.clk }
@@ -354,8 +389,8 @@ func onRecord(er *getw.EventRecord) uintptr {
 		if p := recover(); p != nil {
 			err := fmt.Errorf("live: record callback panicked: %v", p)
 			s.panicErr.Store(&err)
+			go s.abort()
 			s.stopping.Store(true)
-			go s.stop()
 		}
 	}()
 	s.deliver(er)
@@ -435,4 +470,88 @@ func newResolver() pathResolver {
 		r.devices = append(r.devices, deviceMapping{device: windows.UTF16ToString(buf[:end]), drive: drive})
 	}
 	return r
+}
+
+var procQueryAllTraces = advapi32.NewProc("QueryAllTracesW")
+
+// ListSessions returns the names of the running trace sessions
+// (QueryAllTracesW). Listing needs no elevation, but sessions of other
+// users may be missing from it when not elevated.
+func ListSessions() ([]string, error) {
+	if err := procQueryAllTraces.Find(); err != nil {
+		return nil, fmt.Errorf("live: listing sessions: %w", err)
+	}
+	const nameBytes = 1024 * 2 // room for each of the two names
+	n := maxSessions
+	for range 3 {
+		base := int(unsafe.Sizeof(getw.EventTraceProperties{}))
+		size := base + 2*nameBytes
+		bufs := make([][]byte, n)
+		ptrs := make([]*getw.EventTraceProperties, n)
+		for i := range bufs {
+			bufs[i] = make([]byte, size)
+			p := (*getw.EventTraceProperties)(unsafe.Pointer(&bufs[i][0]))
+			p.Wnode.BufferSize = uint32(size)
+			p.LoggerNameOffset = uint32(base)
+			p.LogFileNameOffset = uint32(base + nameBytes)
+			ptrs[i] = p
+		}
+		var count uint32
+		r, _, _ := procQueryAllTraces.Call(uintptr(unsafe.Pointer(&ptrs[0])), uintptr(n), uintptr(unsafe.Pointer(&count)))
+		if r == uintptr(windows.ERROR_MORE_DATA) && int(count) > n {
+			n = int(count)
+			continue
+		}
+		if r != 0 {
+			return nil, fmt.Errorf("live: listing sessions: QueryAllTraces: %w", syscall.Errno(r))
+		}
+		names := make([]string, 0, count)
+		for i := 0; i < int(count) && i < n; i++ {
+			off := int(ptrs[i].LoggerNameOffset)
+			if off <= 0 || off+2 > size {
+				continue
+			}
+			w := unsafe.Slice((*uint16)(unsafe.Pointer(&bufs[i][off])), (size-off)/2)
+			names = append(names, windows.UTF16ToString(w))
+		}
+		return names, nil
+	}
+	return nil, fmt.Errorf("live: listing sessions: the number of sessions keeps growing")
+}
+
+// StopSession stops the trace session of that name, as `logman stop NAME
+// -ets` does. A name no session has gives an error wrapping ErrNoSession.
+func StopSession(name string) error {
+	nameW, err := windows.UTF16FromString(name)
+	if err != nil {
+		return fmt.Errorf("live: session name %q: %w", name, err)
+	}
+	s := &winSource{name: name, nameW: nameW}
+	props := s.properties(Options{Name: name}, nil)
+	err = getw.ControlTrace(0, &nameW[0], (*getw.EventTraceProperties)(unsafe.Pointer(&props[0])), getw.EVENT_TRACE_CONTROL_STOP)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errWMIInstanceNotFound):
+		return fmt.Errorf("live: stopping session %q: %w", name, ErrNoSession)
+	case errors.Is(err, errAccessDenied):
+		return fmt.Errorf("live: stopping session %q: %w: %w", name, ErrNotElevated, err)
+	}
+	return fmt.Errorf("live: stopping session %q: %w", name, err)
+}
+
+// processAlive reports whether a process of that id runs. A process that
+// cannot be opened for lack of rights is taken as alive.
+func processAlive(pid int) bool {
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	if err != nil {
+		return errors.Is(err, windows.ERROR_ACCESS_DENIED)
+	}
+	defer windows.CloseHandle(h)
+	var code uint32
+	if windows.GetExitCodeProcess(h, &code) != nil {
+		return true
+	}
+	const stillActive = 259 // STILL_ACTIVE
+	return code == stillActive
 }

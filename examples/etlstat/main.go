@@ -10,7 +10,12 @@
 // only .etl member. A DIR means every .etl and .zip in it. With -json, one
 // JSON object per trace is printed, in input order, with the keys of the
 // corpus's expected *.census.json files. A file that is not a trace makes
-// etlstat print a one-line error and exit with status 1.
+// etlstat print a one-line error, and so does a DIR without traces.
+//
+// Exit status: 0 when every trace was read whole; 1 when an argument could
+// not be read at all (not a trace, missing, a folder without traces); 2
+// for bad flags; otherwise 3 when a census was printed from a trace that
+// could not be read whole (a warning on stderr says what is missing).
 package main
 
 import (
@@ -25,6 +30,7 @@ import (
 	"strings"
 
 	"github.com/etwkit/etwkit/internal/census"
+	"github.com/etwkit/etwkit/internal/damage"
 )
 
 func main() {
@@ -47,12 +53,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	status := 0
+	partial := false
 	for _, path := range expand(fs.Args(), stderr, &status) {
 		c, err := census.Of(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "etlstat: %v\n", err)
 			status = 1
 			continue
+		}
+		if !c.Damage.Complete {
+			partial = true
+			fmt.Fprintf(stderr, "etlstat: %s:\n", path)
+			c.Damage.Warn(stderr, "etlstat")
 		}
 		if *asJSON {
 			b, err := json.Marshal(c)
@@ -64,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		printText(stdout, c)
+	}
+	if partial && status == 0 {
+		return damage.ExitPartial
 	}
 	return status
 }
@@ -83,6 +98,7 @@ func expand(args []string, stderr io.Writer, status *int) []string {
 			*status = 1
 			continue
 		}
+		before := len(out)
 		for _, e := range ents {
 			n := strings.ToLower(e.Name())
 			p := filepath.Join(a, e.Name())
@@ -98,6 +114,10 @@ func expand(args []string, stderr io.Writer, status *int) []string {
 				}
 				out = append(out, members...)
 			}
+		}
+		if len(out) == before {
+			fmt.Fprintf(stderr, "etlstat: %s: no .etl or .zip traces in this folder\n", a)
+			*status = 1
 		}
 	}
 	return out

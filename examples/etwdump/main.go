@@ -40,7 +40,14 @@
 // and "segments" (frame counts: kernel, user, wow64). The StackWalk records
 // themselves are then not printed. Frames of stack keys whose definition
 // comes later in the trace print as "[stack key 0x...]". -symbols gives
-// the symbol path (default $_NT_SYMBOL_PATH). -stacks needs time order.
+// the symbol path (default $_NT_SYMBOL_PATH). -stacks needs time order,
+// and since it prints no StackWalk record, -kinds stack with -stacks is a
+// usage error.
+//
+// Exit status: 0 when the trace was read whole (or up to -limit); 1 when
+// it could not be read at all; 2 for bad flags; 3 when events were printed
+// from a trace that could not be read whole (each read error and what is
+// missing are warned about on stderr).
 package main
 
 import (
@@ -55,6 +62,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/internal/damage"
 	"github.com/etwkit/etwkit/stacks"
 )
 
@@ -96,16 +105,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *traceEvent {
-		if err := writeTraceEvent(fs.Arg(0), stdout, teOptions{all: *teAll}); err != nil {
+		health, err := writeTraceEvent(fs.Arg(0), stdout, teOptions{all: *teAll})
+		if err != nil {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
 			return 1
 		}
-		return 0
+		health.Summarize(stderr, "etwdump")
+		return health.ExitCode()
 	}
 	want, err := parseKinds(*kinds)
 	if err != nil {
 		fmt.Fprintf(stderr, "etwdump: %v\n", err)
 		return 2
+	}
+	if err := checkFlags(*limit, *withStacks, want, stderr); err != nil {
+		fmt.Fprintf(stderr, "etwdump: %v\n", err)
+		return 2
+	}
+	if *withStacks {
+		for _, w := range analysis.SymbolPathWarnings(stacks.SymbolPath(*symbols)) {
+			fmt.Fprintf(stderr, "etwdump: warning: %s\n", w)
+		}
 	}
 	r, err := etw.Open(fs.Arg(0))
 	if err != nil {
@@ -127,8 +147,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer w.Flush()
 	d := dumper{raw: *raw}
 	n := 0
-	status := 0
 	damaged := 0
+	var readErrs []error
 	defer func() {
 		if damaged > maxReported {
 			fmt.Fprintf(stderr, "etwdump: %d damaged buffers skipped in all\n", damaged)
@@ -173,7 +193,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 					fmt.Fprintf(stderr, "etwdump: %v\n", err)
 				}
 				damaged++
-				status = 1
+				readErrs = append(readErrs, err)
 				continue
 			}
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
@@ -193,7 +213,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if st != nil {
 		st.finish()
 	}
-	return status
+	health := damage.OfErrors(readErrs)
+	if !done && !(*limit > 0 && n >= *limit) {
+		health = damage.Of(r, readErrs) // read to the end: buffers count too
+	}
+	health.Summarize(stderr, "etwdump")
+	return health.ExitCode()
 }
 
 func parseKinds(s string) (map[string]bool, error) {

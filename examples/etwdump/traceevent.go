@@ -39,6 +39,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/damage"
 )
 
 // teMaxPerName is how many events of each name the test prints.
@@ -409,17 +410,19 @@ func wellKnownSkip(ev *etw.Event) bool {
 }
 
 // writeTraceEvent prints the events of the trace name in TraceEvent's test
-// format: the first five of every name, then the count of every name.
-func writeTraceEvent(name string, w io.Writer, opt teOptions) error {
+// format: the first five of every name, then the count of every name. The
+// report says what damage the reader skipped.
+func writeTraceEvent(name string, w io.Writer, opt teOptions) (damage.Report, error) {
 	st, err := scanTrace(name)
 	if err != nil {
-		return err
+		return damage.Report{}, err
 	}
 	r, err := etw.Open(name)
 	if err != nil {
-		return err
+		return damage.Report{}, err
 	}
 	defer r.Close()
+	var readErrs []error
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	counts := map[string]int{}
@@ -428,9 +431,10 @@ func writeTraceEvent(name string, w io.Writer, opt teOptions) error {
 		if err != nil {
 			var fe *etw.FormatError
 			if errors.As(err, &fe) {
+				readErrs = append(readErrs, err) // the reader skipped the rest of the buffer
 				continue
 			}
-			return err
+			return damage.OfErrors(readErrs), err
 		}
 		te := st.view(ev)
 		if te.skip {
@@ -451,7 +455,7 @@ func writeTraceEvent(name string, w io.Writer, opt teOptions) error {
 	for _, n := range names {
 		fmt.Fprintf(bw, "COUNT %s:%d\n", n, counts[n])
 	}
-	return nil
+	return damage.Of(r, readErrs), nil
 }
 
 // sortOrdinal sorts like .NET's StringComparer.Ordinal (UTF-16 code units;

@@ -88,7 +88,9 @@ func TestTraceEventBaselines(t *testing.T) {
 			require.NoError(t, err)
 			tr := corpus.Find(t, tc.trace)
 			var out bytes.Buffer
-			require.NoError(t, writeTraceEvent(tr.Path, &out, teOptions{}))
+			health, err := writeTraceEvent(tr.Path, &out, teOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, 0, health.ExitCode(), "no damage")
 
 			wantE, wantC := teLines(base)
 			gotE, gotC := teLines(out.Bytes())

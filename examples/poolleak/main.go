@@ -13,20 +13,33 @@
 //	-json           print the report as JSON (schema in the README)
 //	-o FILE.pb.gz   also write the outstanding allocations as a pprof profile
 //	-html FILE      also write a self-contained HTML report (chart, tags, stacks)
-//	-tag TAG        only this pool tag (e.g. Irp)
-//	-pid PID        only allocations of this process
+//	-tag TAG        only this pool tag, as typed: Irp matches "Irp " (a tag
+//	                that matches nothing is a usage error naming close ones)
+//	-pid PID        only the blocks this process allocated, with their frees
+//	                by any process (as WPA attributes them)
 //	-window A:B     only the window [A, B) in seconds from the trace start
 //	-top N          how many stacks to show (default 10; never limits tags)
 //	-symbols PATH   symbol path in _NT_SYMBOL_PATH syntax (default: the
 //	                _NT_SYMBOL_PATH environment variable; none: no symbols)
 //	-fold           fold the 64-bit WOW64 layer into one marker frame
+//	-pooltag FILE   tag descriptions from this pooltag.txt (default:
+//	                $ETWKIT_POOLTAG, else the Debugging Tools' copy on Windows)
+//	-raw            leave the pool allocator's frames unmarked in the -o
+//	                profile (pprof then shows them as the innermost frames)
 //
 // TRACE may be a .etl file, a .etl.zip, or archive.zip!member.
+//
+// Exit status: 0 for a report of a trace read whole, 1 when the trace
+// could not be read at all (or an output not written), 2 for bad flags
+// (including a -tag that matches nothing), 3 for a report printed from a
+// partial trace (damaged, truncated, buffers missing: see the warnings on
+// stderr and "complete" in the JSON).
 package main
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,7 +51,9 @@ import (
 
 	"github.com/etwkit/etwkit/export"
 	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/internal/damage"
 	"github.com/etwkit/etwkit/internal/htmlreport"
+	"github.com/etwkit/etwkit/internal/pooltag"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -57,6 +72,8 @@ type config struct {
 	top     int
 	symbols string
 	fold    bool
+	pooltag string
+	raw     bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -66,29 +83,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.out, "o", "", "write the outstanding allocations as a pprof profile (FILE.pb.gz)")
 	fs.StringVar(&cfg.html, "html", "", "also write a self-contained HTML report to this file")
-	fs.StringVar(&cfg.tag, "tag", "", "only this pool tag")
-	fs.IntVar(&cfg.pid, "pid", -1, "only allocations of this process")
+	fs.StringVar(&cfg.tag, "tag", "", "only this pool tag, as typed (Irp matches \"Irp \")")
+	fs.IntVar(&cfg.pid, "pid", -1, "only the blocks this process allocated, with their frees by any process")
 	fs.StringVar(&cfg.window, "window", "", "only the window A:B, in seconds from the trace start")
 	fs.IntVar(&cfg.top, "top", 10, "number of stacks to show")
 	fs.StringVar(&cfg.symbols, "symbols", "", "symbol path (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
 	fs.BoolVar(&cfg.fold, "fold", false, "fold the 64-bit WOW64 layer of stacks into one marker frame")
+	fs.StringVar(&cfg.pooltag, "pooltag", "", "pooltag.txt with tag descriptions; default $"+pooltag.Env+", else the Debugging Tools' copy (Windows)")
+	fs.BoolVar(&cfg.raw, "raw", false, "keep the pool allocator's frames in the pprof profile (not marked to drop)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: poolleak [flags] TRACE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return damage.ExitUsage
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return 2
+		return damage.ExitUsage
 	}
-	if err := report(fs.Arg(0), cfg, stdout, stderr); err != nil {
+	code, err := report(fs.Arg(0), cfg, stdout, stderr)
+	if err != nil {
 		fmt.Fprintf(stderr, "poolleak: %v\n", err)
-		return 1
+		var ue usageError
+		if errors.As(err, &ue) {
+			return damage.ExitUsage
+		}
+		return damage.ExitUnreadable
 	}
-	return 0
+	return code
 }
+
+// usageError is an error in the flags: exit status 2.
+type usageError struct{ error }
 
 func options(cfg config, stderr io.Writer) (analysis.Options, error) {
 	opts := analysis.Options{
@@ -102,12 +129,20 @@ func options(cfg config, stderr io.Writer) (analysis.Options, error) {
 	if cfg.pid >= 0 {
 		opts.PID, opts.HasPID = uint32(cfg.pid), true
 	}
+	tags, err := pooltag.Load(cfg.pooltag)
+	if err != nil {
+		return opts, fmt.Errorf("-pooltag: %w", err)
+	}
+	opts.PoolTags = tags
+	if cfg.top < 0 {
+		return opts, usageError{fmt.Errorf("-top %d: want 0 or more", cfg.top)}
+	}
 	if cfg.window != "" {
 		a, b, ok := strings.Cut(cfg.window, ":")
 		fa, err1 := strconv.ParseFloat(a, 64)
 		fb, err2 := strconv.ParseFloat(b, 64)
 		if !ok || err1 != nil || err2 != nil || fb <= fa || fa < 0 {
-			return opts, fmt.Errorf("-window %q: want A:B with 0 <= A < B seconds", cfg.window)
+			return opts, usageError{fmt.Errorf("-window %q: want A:B with 0 <= A < B seconds", cfg.window)}
 		}
 		opts.Window, opts.HasWindow = [2]float64{fa, fb}, true
 	}
@@ -133,27 +168,42 @@ func isTerminal(w io.Writer) bool {
 
 // jsonReport is poolleak's -json schema.
 type jsonReport struct {
-	Trace     pool.TraceInfo   `json:"trace"`
-	Totals    pool.Totals      `json:"totals"`
-	Anomalies pool.Anomalies   `json:"anomalies"`
-	Tags      []pool.TagStats  `json:"tags"`
-	Stacks    []analysis.Stack `json:"stacks"`
+	Verdict   *analysis.Verdict `json:"verdict"`
+	Trace     jsonTrace         `json:"trace"`
+	Totals    pool.Totals       `json:"totals"`
+	Anomalies pool.Anomalies    `json:"anomalies"`
+	Tags      []pool.TagStats   `json:"tags"`
+	Stacks    []analysis.Stack  `json:"stacks"`
 }
 
-func report(path string, cfg config, stdout, stderr io.Writer) error {
+// jsonTrace is the "trace" object: the ledger's facts, then how much of
+// the trace was read (complete, buffers_read, buffers_written,
+// read_errors).
+type jsonTrace struct {
+	pool.TraceInfo
+	damage.Report
+}
+
+// report prints the report of the trace at path and returns the exit
+// status: 0, or 3 when the trace was not read whole.
+func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 	opts, err := options(cfg, stderr)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	for _, w := range analysis.SymbolPathWarnings(opts.SymbolPath) {
+		opts.Logf("%s", w)
 	}
 	res, err := analysis.Run(path, opts)
 	if opts.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for _, e := range res.ReadErrors {
-		fmt.Fprintf(stderr, "poolleak: warning: %v\n", e)
+	res.Damage.Warn(stderr, "poolleak")
+	if err := checkTag(cfg.tag, res); err != nil {
+		return 0, err
 	}
 	rep := res.Report
 	rep.Trace.File = displayName(path)
@@ -172,22 +222,50 @@ func report(path string, cfg config, stdout, stderr io.Writer) error {
 		top = []analysis.Stack{}
 	}
 	if cfg.out != "" {
-		if err := writeProfile(cfg.out, path, res, cfg.fold); err != nil {
-			return err
+		if err := writeProfile(cfg.out, path, res, export.Options{FoldWOW64: cfg.fold, KeepAllocatorFrames: cfg.raw}); err != nil {
+			return 0, err
 		}
 	}
 	if cfg.html != "" {
 		if err := writeHTML(cfg.html, res, cfg); err != nil {
-			return err
+			return 0, err
 		}
+	}
+	if opts.HasPID && len(tags) == 0 {
+		fmt.Fprintf(stderr, "poolleak: process %d allocated no pool blocks%s in the trace\n", cfg.pid, tagClause(cfg.tag))
 	}
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(jsonReport{Trace: rep.Trace, Totals: totals, Anomalies: rep.Anomalies, Tags: tags, Stacks: top})
+		err := enc.Encode(jsonReport{Verdict: res.Verdict, Trace: jsonTrace{rep.Trace, res.Damage}, Totals: totals, Anomalies: rep.Anomalies, Tags: tags, Stacks: top})
+		return res.Damage.ExitCode(), err
 	}
 	printText(stdout, rep, res, tags, totals, top, cfg)
-	return nil
+	return res.Damage.ExitCode(), nil
+}
+
+// checkTag returns a usage error when -tag is no tag or matches no pool
+// event of the trace, naming the trace's tags it may have meant.
+func checkTag(tag string, res *analysis.Result) error {
+	if tag == "" || res.TagFound {
+		return nil
+	}
+	why := "matches no pool event of the trace"
+	if _, err := pool.ParseTag(tag); err != nil {
+		why = "is not a pool tag (1 to 4 bytes; shorter tags are padded with spaces)"
+	}
+	msg := fmt.Sprintf("-tag %q %s", tag, why)
+	if close := res.CloseMatches(tag); close != "" {
+		msg += "; close matches: " + close
+	}
+	return usageError{errors.New(msg)}
+}
+
+func tagClause(tag string) string {
+	if tag == "" {
+		return ""
+	}
+	return fmt.Sprintf(" of tag %q", pool.MakeTag(tag).String())
 }
 
 func displayName(path string) string {
@@ -198,15 +276,32 @@ func displayName(path string) string {
 }
 
 func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.TagStats, totals pool.Totals, top []analysis.Stack, cfg config) {
+	for i, l := range res.Verdict.Lines() {
+		label := "verdict"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(w, "%-9s %s\n", label, l)
+	}
+	fmt.Fprintln(w)
 	t := rep.Trace
 	fmt.Fprintf(w, "trace     %s\n", t.File)
 	if !t.Start.IsZero() {
 		fmt.Fprintf(w, "span      %s .. %s (%.3f s)\n", t.Start.Format(time.RFC3339Nano), t.End.Format(time.RFC3339Nano), t.DurationS)
 	}
 	fmt.Fprintf(w, "events    %d (%d pool events; lost: %d events, %d buffers)\n", t.Events, t.PoolEvents, t.EventsLost, t.BuffersLost)
-	if t.PoolEvents == 0 {
+	if d := &res.Damage; !d.Complete {
+		fmt.Fprintf(w, "partial   read %d of %d buffers, %d read errors: every figure is that of the part read\n",
+			d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
+	}
+	switch st := res.StackStats; {
+	case t.PoolEvents == 0 && !res.Damage.Complete:
+		fmt.Fprintln(w, "          no pool events in the part of the trace that could be read (see the warnings)")
+	case t.PoolEvents == 0 && filtered(cfg):
+		fmt.Fprintln(w, "          no pool events pass the filters")
+	case t.PoolEvents == 0:
 		fmt.Fprintln(w, "          no pool events: record with xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc+PoolFree")
-	} else if st := res.StackStats; st.Emitted > 0 {
+	case st.Emitted > 0:
 		fmt.Fprintf(w, "stacks    %d of %d pool events have a stack (%d kernel only, %d without)\n",
 			st.Emitted-st.WithoutStack, st.Emitted, st.KernelOnly, st.WithoutStack)
 	}
@@ -229,6 +324,7 @@ func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.
 			s.OutstandingCount, s.OutstandingBytes, s.GrowthBytesPerS, s.GrowthR2, s.LeakRank)
 	}
 	tw.Flush()
+	fmt.Fprint(w, legend)
 	if len(top) == 0 {
 		return
 	}
@@ -266,6 +362,18 @@ func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.
 	}
 }
 
+// legend explains the columns of the tag table.
+const legend = `
+AIFI: allocated and freed inside the trace (or window); AIFO: allocated inside,
+still outstanding at the end; AOFI: allocated before (or the allocation was
+lost), freed inside. growth B/s: least-squares slope of the outstanding bytes
+over time; R²: how well that line fits (1 = steady growth); rank 1 is the most
+suspicious tag (steady growth ranks above holding more bytes or one jump).
+`
+
+// filtered reports whether a flag filters the pool events.
+func filtered(cfg config) bool { return cfg.tag != "" || cfg.pid >= 0 || cfg.window != "" }
+
 func byteCount(n uint64) string {
 	switch {
 	case n >= 10<<20:
@@ -277,8 +385,8 @@ func byteCount(n uint64) string {
 }
 
 // writeProfile writes the pprof profile of the result to out.
-func writeProfile(out, path string, res *analysis.Result, fold bool) error {
-	p, err := res.Profile(displayName(path), export.Options{FoldWOW64: fold})
+func writeProfile(out, path string, res *analysis.Result, opts export.Options) error {
+	p, err := res.Profile(displayName(path), opts)
 	if err != nil {
 		return fmt.Errorf("building the profile: %w", err)
 	}

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/pprof/profile"
+
 	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/etwkit/etwkit/internal/symtrace"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,7 +34,17 @@ func TestIrpLeakJSON(t *testing.T) {
 		}
 		return k
 	}
-	assert.ElementsMatch(t, []string{"trace", "totals", "anomalies", "tags", "stacks"}, keys(rep))
+	assert.ElementsMatch(t, []string{"verdict", "trace", "totals", "anomalies", "tags", "stacks"}, keys(rep))
+	verdict := rep["verdict"].(map[string]any)
+	for _, k := range []string{"tag", "pool", "leak_rank", "outstanding_count", "outstanding_bytes", "growth_bytes_per_s",
+		"processes", "owner", "caller", "stack_share"} {
+		assert.Contains(t, verdict, k)
+	}
+	assert.Equal(t, "Irp ", verdict["tag"])
+	assert.Equal(t, 1.0, verdict["leak_rank"])
+	assert.Equal(t, []any{map[string]any{"pid": 6420.0, "name": "ReadLeak.exe", "outstanding_bytes": 159744.0}}, verdict["processes"])
+	assert.Equal(t, "ReadLeak.exe+0x11a3", verdict["caller"])
+	assert.NotContains(t, verdict, "description", "no pooltag.txt given")
 	trace := rep["trace"].(map[string]any)
 	for _, k := range []string{"file", "start", "end", "duration_s", "events", "pool_events", "events_lost", "buffers_lost"} {
 		assert.Contains(t, trace, k)
@@ -92,6 +105,63 @@ func TestTextShowsWOW64Transition(t *testing.T) {
 	}
 }
 
+// The verdict comes first: in the text report's first lines and as the
+// JSON's first key; null when nothing leaks.
+func TestVerdictFirst(t *testing.T) {
+	t.Setenv("ETWKIT_POOLTAG", "")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{irpLeak}, &out, &errOut), errOut.String())
+	lines := strings.Split(out.String(), "\n")
+	assert.True(t, strings.HasPrefix(lines[0], `verdict   "Irp " leaks nonpaged pool: 156 blocks, 159744 bytes outstanding`), lines[0])
+	assert.Contains(t, out.String(), "asked for by ReadLeak.exe+0x11a3.")
+
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", irpLeak}, &out, &errOut), errOut.String())
+	assert.True(t, strings.HasPrefix(out.String(), "{\n  \"verdict\": {"), "verdict is the first key")
+
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", "-tag", "Even", irpLeak}, &out, &errOut), errOut.String())
+	var rep map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Contains(t, rep, "verdict")
+	assert.Nil(t, rep["verdict"], "nothing leaks")
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-tag", "Even", irpLeak}, &out, &errOut), errOut.String())
+	assert.True(t, strings.HasPrefix(out.String(), "verdict   No tag leaks"), out.String())
+}
+
+// Tag descriptions come from -pooltag, else $ETWKIT_POOLTAG; a named file
+// that cannot be read is an error. (The tests write their own small file in
+// pooltag.txt's format.)
+func TestPooltag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pooltag.txt")
+	require.NoError(t, os.WriteFile(file, []byte("// test tags\nIrp  - <unknown> - Io, IRP packets\n"), 0o644))
+	t.Setenv("ETWKIT_POOLTAG", "")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"-pooltag", file, irpLeak}, &out, &errOut), errOut.String())
+	assert.True(t, strings.HasPrefix(out.String(), `verdict   "Irp " (Io, IRP packets) leaks`), out.String())
+
+	t.Setenv("ETWKIT_POOLTAG", file)
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", irpLeak}, &out, &errOut), errOut.String())
+	var rep struct {
+		Verdict struct {
+			Description string `json:"description"`
+		} `json:"verdict"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Equal(t, "Io, IRP packets", rep.Verdict.Description)
+
+	errOut.Reset()
+	assert.Equal(t, 1, run([]string{"-pooltag", filepath.Join(dir, "missing.txt"), irpLeak}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "-pooltag:")
+	t.Setenv("ETWKIT_POOLTAG", filepath.Join(dir, "missing.txt"))
+	errOut.Reset()
+	assert.Equal(t, 1, run([]string{irpLeak}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "ETWKIT_POOLTAG")
+}
+
 func TestFilters(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run([]string{"-json", "-tag", "Toke", "-top", "1", irpLeak}, &out, &errOut), errOut.String())
@@ -120,7 +190,7 @@ func TestFilters(t *testing.T) {
 	assert.Less(t, win.Tags[0].Count, uint64(156), "fewer blocks are outstanding half-way")
 	assert.Greater(t, win.Tags[0].Count, uint64(50))
 
-	assert.Equal(t, 1, run([]string{"-window", "5:1", irpLeak}, &out, &errOut))
+	assert.Equal(t, 2, run([]string{"-window", "5:1", irpLeak}, &out, &errOut), "a usage error")
 	assert.Equal(t, 2, run([]string{}, &out, &errOut))
 }
 
@@ -185,4 +255,83 @@ func TestEveryCorpusTrace(t *testing.T) {
 		require.NoError(t, json.Unmarshal(out.Bytes(), &rep), tr.Name)
 		assert.GreaterOrEqual(t, rep.Trace.DurationS, 0.0, tr.Name)
 	}
+}
+
+// With symbols, on a generated trace where a noisier tag holds more bytes:
+// the verdict names the steady grower, its driver function and the app
+// function, on the lines of their calls, in the text, the JSON, the HTML
+// and the pprof profile.
+func TestVerdictWithSymbols(t *testing.T) {
+	t.Setenv("ETWKIT_POOLTAG", "")
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "symbols.etl")
+	require.NoError(t, symtrace.Write(trace, symtrace.Options{}))
+	page, prof := filepath.Join(dir, "r.html"), filepath.Join(dir, "r.pb.gz")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"-symbols", symtrace.Dir, "-html", page, "-o", prof, trace}, &out, &errOut), errOut.String())
+	lines := strings.Split(out.String(), "\n")
+	assert.True(t, strings.HasPrefix(lines[0], `verdict   "Etwk" leaks nonpaged pool`), lines[0])
+	assert.Contains(t, out.String(), "Allocated by driver.sys!DriverEntry+0x1c at /etwkit/testdata/symbols/driver.c:37, "+
+		"asked for by x86dll.dll!Accumulate+0x4b at /etwkit/testdata/symbols/x86dll.c:38.")
+	assert.Contains(t, out.String(), "The tag's four bytes appear in driver.sys.")
+
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-json", "-symbols", symtrace.Dir, trace}, &out, &errOut), errOut.String())
+	var rep struct {
+		Verdict map[string]any `json:"verdict"`
+		Tags    []struct {
+			Tag string `json:"tag"`
+		} `json:"tags"`
+		Stacks []struct {
+			Tag    string   `json:"tag"`
+			Frames []string `json:"frames"`
+			Lines  []string `json:"lines"`
+		} `json:"stacks"`
+	}
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Equal(t, "Nois", rep.Tags[0].Tag, "the noisy tag holds most bytes")
+	v := rep.Verdict
+	assert.Equal(t, "Etwk", v["tag"])
+	assert.Equal(t, "driver.sys!DriverEntry+0x1c", v["owner"])
+	assert.Equal(t, "/etwkit/testdata/symbols/driver.c:37", v["owner_line"])
+	assert.Equal(t, "x86dll.dll!Accumulate+0x4b", v["caller"])
+	assert.Equal(t, "/etwkit/testdata/symbols/x86dll.c:38", v["caller_line"])
+	assert.Equal(t, []any{"driver.sys"}, v["tag_in_images"])
+	assert.InDelta(t, 0.8, v["stack_share"], 1e-9)
+	for _, s := range rep.Stacks {
+		if s.Tag != "Etwk" {
+			continue
+		}
+		for i, f := range s.Frames {
+			if f == "driver.sys!DriverEntry+0x1c" {
+				assert.Equal(t, "/etwkit/testdata/symbols/driver.c:37", s.Lines[i], "JSON lines are call sites")
+			}
+		}
+	}
+
+	data, err := os.ReadFile(page)
+	require.NoError(t, err)
+	html := string(data)
+	verdict := html[strings.Index(html, `<section id="verdict"`):strings.Index(html, `<section id="trace"`)]
+	assert.Contains(t, verdict, "driver.sys!DriverEntry&#43;0x1c at /etwkit/testdata/symbols/driver.c:37")
+	// Sections by leak rank: Etwk before Nois, though Nois holds more.
+	assert.Less(t, strings.Index(html, `id="stack-Etwk-nonpaged"`), strings.Index(html, `id="stack-Nois-paged"`))
+	assert.Contains(t, html, "role-owner")
+	assert.Contains(t, html, "role-caller")
+
+	f, err := os.Open(prof)
+	require.NoError(t, err)
+	defer f.Close()
+	p, err := profile.Parse(f)
+	require.NoError(t, err)
+	found := false
+	for _, loc := range p.Location {
+		for _, l := range loc.Line {
+			if l.Function.Name == "DriverEntry" {
+				assert.Equal(t, int64(37), l.Line, "pprof lines are call sites")
+				found = true
+			}
+		}
+	}
+	assert.True(t, found)
 }

@@ -11,17 +11,25 @@
 //
 // Flags:
 //
-//	-tag TAG          only this pool tag (e.g. Irp); the session filters in the kernel when it can
+//	-tag TAG          only this pool tag (e.g. Irp, or Nt* / Ir? live); the session filters in the kernel when it can
 //	-interval D       print every D of trace time (default 5s)
 //	-top N            tags per table and stacks at the end (default 10)
 //	-duration D       stop the live session after D (default: until Ctrl-C)
 //	-etl FILE.etl     also record the events to an .etl file
 //	-o FILE.pb.gz     on exit, write the outstanding allocations as a pprof profile
 //	-symbols PATH     symbol path in _NT_SYMBOL_PATH syntax (default $_NT_SYMBOL_PATH)
-//	-name NAME        session name (default etwkit)
+//	-session NAME     session name (default: unique per run, etwkit-PID-RANDOM); -name is the same
+//	-stop-orphans     stop the sessions left running by poolwatch runs that died, then exit
 //	-replay FILE      read an .etl file instead of the live kernel (any OS)
 //
-// The live session needs Windows and an elevated prompt.
+// The live session needs Windows and an elevated prompt. The first Ctrl-C
+// stops the session and drains it (the final table counts every event
+// logged until then); a second one aborts the drain.
+//
+// Exit status: 0 when done, 1 when the session could not start or the
+// file could not be read at all, 2 for bad flags, 3 when -replay printed
+// its results from a file it could not read whole (the warnings on stderr
+// say what is missing).
 package main
 
 import (
@@ -41,6 +49,7 @@ import (
 	"github.com/etwkit/etwkit/etw/etltest"
 	"github.com/etwkit/etwkit/etw/live"
 	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/internal/damage"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -57,8 +66,8 @@ type config struct {
 	etl      string
 	out      string
 	symbols  string
-	name     string
 	replay   string
+	live     liveFlags
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -72,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.etl, "etl", "", "also record the events to `FILE.etl`")
 	fs.StringVar(&cfg.out, "o", "", "write the outstanding allocations as a pprof profile (`FILE.pb.gz`)")
 	fs.StringVar(&cfg.symbols, "symbols", "", "symbol path (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
-	fs.StringVar(&cfg.name, "name", live.DefaultName, "session name")
+	cfg.live.register(fs)
 	fs.StringVar(&cfg.replay, "replay", "", "read `FILE` (.etl) instead of the live kernel")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: poolwatch [flags]")
@@ -85,7 +94,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if err := cfg.live.check(cfg); err != nil {
+		fmt.Fprintf(stderr, "poolwatch: %v\n", err)
+		return 2
+	}
+	if code := checkFlags(cfg, stderr); code != damage.ExitOK {
+		return code
+	}
+	if cfg.live.stopOrphans {
+		return stopOrphanSessions(stdout, stderr)
+	}
 	if err := watch(cfg, stdout, stderr); err != nil {
+		if errors.Is(err, errPartial) {
+			return damage.ExitPartial // the warnings are printed
+		}
 		fmt.Fprintf(stderr, "poolwatch: %v\n", err)
 		return 1
 	}
@@ -100,14 +122,19 @@ type source interface {
 	Close() error
 }
 
-// fileSource adapts an ETL reader; damage reports are skipped.
-type fileSource struct{ *etw.Reader }
+// fileSource adapts an ETL reader; damage reports are kept in errs and
+// reported at the end (see damage.Report).
+type fileSource struct {
+	*etw.Reader
+	errs *[]error
+}
 
 func (f fileSource) All() iter.Seq2[*etw.Event, error] {
 	return func(yield func(*etw.Event, error) bool) {
 		for ev, err := range f.Reader.All() {
 			var fe *etw.FormatError
 			if errors.As(err, &fe) {
+				*f.errs = append(*f.errs, err)
 				continue
 			}
 			if !yield(ev, err) {
@@ -117,19 +144,15 @@ func (f fileSource) All() iter.Seq2[*etw.Event, error] {
 	}
 }
 
-func open(cfg config) (source, error) {
+func open(cfg config, stderr io.Writer) (source, error) {
 	if cfg.replay != "" {
 		r, err := etw.Open(cfg.replay)
 		if err != nil {
 			return nil, err
 		}
-		return fileSource{r}, nil
+		return fileSource{r, new([]error)}, nil
 	}
-	opts := live.Options{Name: cfg.name, StackWalk: true, Rundown: true}
-	if cfg.tag != "" {
-		opts.PoolTags = []string{cfg.tag}
-	}
-	s, err := live.Start(opts)
+	s, err := startLive(cfg, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +160,7 @@ func open(cfg config) (source, error) {
 }
 
 func watch(cfg config, stdout, stderr io.Writer) error {
-	src, err := open(cfg)
+	src, err := open(cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -151,7 +174,7 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		var err error
 		p, err = analysis.New(clk, src.PointerSize(), start, analysis.Options{
 			SymbolPath: stacks.SymbolPath(cfg.symbols),
-			Tag:        cfg.tag,
+			Tag:        ledgerTag(cfg),
 			Logf: func(format string, args ...any) {
 				fmt.Fprintf(stderr, "poolwatch: warning: "+format+"\n", args...)
 			},
@@ -221,6 +244,15 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		}
 	}
 	res := p.Finish()
+	warnTag(ledgerTag(cfg), res, stderr) // a wildcard tag is matched in the kernel, not here
+	var partial error
+	if r, ok := src.(fileSource); ok {
+		d := damage.Of(r.Reader, *r.errs)
+		d.Warn(stderr, "poolwatch")
+		if !d.Complete {
+			partial = errPartial
+		}
+	}
 	fmt.Fprintln(stdout, "final")
 	w.print(res, -1)
 	w.stacks(res)
@@ -228,6 +260,7 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		st := s.Stats()
 		fmt.Fprintf(stdout, "\nsession: %d records, %d events, %d DbgID events (%d images unreadable), %d filtered, %d out of order; lost %d events, %d buffers, %d real-time buffers\n",
 			st.Records, st.Events, st.ImageIDs, st.ImageIDFailures, st.Filtered, st.OutOfOrder, st.LostEvents, st.LostBuffers, st.RealTimeBuffersLost)
+		warnPartial(st, stderr)
 		if rec != nil {
 			rec.w.LoseBuffers(uint32(st.LostBuffers + st.RealTimeBuffersLost))
 			if st.LostEvents > 0 {
@@ -242,7 +275,10 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "recorded %s\n", cfg.etl)
 	}
 	if cfg.out != "" {
-		trace := "live session " + cfg.name
+		trace := "live session "
+		if s, ok := src.(*live.Session); ok {
+			trace += s.Name()
+		}
 		if cfg.replay != "" {
 			trace = filepath.Base(cfg.replay)
 		}
@@ -251,7 +287,7 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", cfg.out)
 	}
-	return nil
+	return partial
 }
 
 func ticks(clk *etw.Clock, d time.Duration) int64 {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/export"
+	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/internal/pooltag"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -33,10 +35,13 @@ type Options struct {
 	// outstanding means outstanding at its end.
 	Window    [2]float64
 	HasWindow bool
-	// Tag keeps only this pool tag (as written, trailing spaces optional).
+	// Tag keeps only this pool tag, as people type it (see
+	// pool.ParseTag: "Irp" is "Irp "). Text that is no tag (longer than four
+	// bytes) matches nothing; Result.TagFound and Result.OtherTags then say
+	// what the trace holds.
 	Tag string
-	// PID keeps only allocations of this process (and frees of any process
-	// that free them) when HasPID.
+	// PID, when HasPID, keeps the blocks this process allocated, with their
+	// frees by any process; other frees are left out (pool.Options.PID).
 	PID    uint32
 	HasPID bool
 	// Resolution of the outstanding-bytes series; 0 means one second.
@@ -46,6 +51,9 @@ type Options struct {
 	FoldWOW64 bool
 	// Progress, if set, is called now and then with the events read so far.
 	Progress func(events int64)
+	// PoolTags, when set, describes tags in the verdict (see package
+	// pooltag).
+	PoolTags *pooltag.Table
 }
 
 // Stack is one outstanding stack of the report, merged over identical
@@ -88,6 +96,17 @@ type Result struct {
 	// Samples are the allocation groups (tag, pool kind, process, stack),
 	// freed or not, with resolved stacks: the input of package export.
 	Samples []export.Sample
+	// Verdict is the leaking tag and who allocates it; nil when nothing
+	// leaks (see Verdict).
+	Verdict *Verdict
+	// Damage says how much of the trace was read (set by RunReader).
+	Damage damage.Report
+	// TagFound reports, when Options.Tag is set, whether the trace has pool
+	// events of that tag (whatever the other filters); OtherTags are the
+	// tags of the other pool events, sorted by text, for naming the close
+	// matches of a tag that was not found.
+	TagFound  bool
+	OtherTags []pool.Tag
 }
 
 // Pipeline is a push pipeline: feed events with Event, then Finish. It
@@ -104,6 +123,17 @@ type Pipeline struct {
 	corrIDs  map[pool.StackID]stacks.StackID
 	tag      pool.Tag
 	hasTag   bool
+	noTag    bool // Options.Tag is no tag: nothing matches
+	tagFound bool
+	others   map[pool.Tag]struct{} // tags the tag filter left out
+	lastTag  pool.Tag              // the last tag added to others
+	// With a filter, the stack figures count the ops the ledger counted
+	// (filtered); lastKO is the correlator's KernelOnly seen last, curKO
+	// whether the op being applied is one of them.
+	filtered bool
+	kept     stacks.Stats
+	lastKO   int64
+	curKO    bool
 	start    int64
 	winEnd   int64
 	events   int64
@@ -133,17 +163,16 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 		winEnd:  1<<63 - 1,
 	}
 	if opts.Tag != "" {
-		t := opts.Tag
-		for len(t) < 4 {
-			t += " "
-		}
-		p.tag, p.hasTag = pool.MakeTag(t), true
+		t, err := pool.ParseTag(opts.Tag)
+		p.tag, p.hasTag, p.noTag = t, true, err != nil
+		p.others = map[pool.Tag]struct{}{}
 	}
+	p.filtered = opts.Tag != "" || opts.HasPID || opts.HasWindow
 	freq := int64(10_000_000)
 	if clock != nil && clock.Frequency > 0 {
 		freq = clock.Frequency
 	}
-	lo := pool.Options{Frequency: freq, Start: start, PointerSize: ptrSize}
+	lo := pool.Options{Frequency: freq, Start: start, PointerSize: ptrSize, PID: opts.PID, HasPID: opts.HasPID}
 	if clock != nil {
 		lo.WallClock = clock.Time
 	}
@@ -215,6 +244,9 @@ func (p *Pipeline) skipped(n, ts int64) {
 // is the oldest of the pool events RunReader decoded itself (see
 // Correlator.Await).
 func (p *Pipeline) apply(ev *etw.Event, id stacks.StackID) {
+	if p.filtered {
+		p.noteKernelOnly()
+	}
 	if ev == nil {
 		op := &p.ops[p.opsHead]
 		p.opsHead++
@@ -247,19 +279,53 @@ func opOf(op *pool.Op, ev *etw.Event, pe *etw.PoolEvent) {
 
 // applyOp feeds an op to the ledger unless the options filter it out.
 func (p *Pipeline) applyOp(op *pool.Op, id stacks.StackID) {
+	if p.hasTag {
+		if op.Tag != p.tag || p.noTag {
+			p.otherTag(op.Tag)
+			return
+		}
+		p.tagFound = true
+	}
 	if op.Time >= p.winEnd {
 		return
 	}
-	if p.hasTag && op.Tag != p.tag {
-		return
-	}
-	if op.Kind == pool.Alloc {
-		if p.opts.HasPID && op.PID != p.opts.PID {
-			return
-		}
+	if op.Kind == pool.Alloc && (!p.opts.HasPID || op.PID == p.opts.PID) {
 		op.Stack = p.poolStack(id, etw.PID(op.PID))
 	}
+	if !p.filtered {
+		p.ledger.Apply(op)
+		return
+	}
+	n := p.ledger.Applied()
 	p.ledger.Apply(op)
+	if p.ledger.Applied() == n {
+		return // another process's block (pool.Options.PID)
+	}
+	// The op is a pool event of the report: count it in its stack figures.
+	p.kept.Emitted++
+	switch {
+	case id == stacks.NoStack:
+		p.kept.WithoutStack++
+	case p.curKO:
+		p.kept.KernelOnly++
+	}
+}
+
+// noteKernelOnly records whether the correlator emitted the event being
+// applied with a kernel part only (it counts that just before Emit).
+func (p *Pipeline) noteKernelOnly() {
+	ko := p.corr.Stats().KernelOnly
+	p.curKO = ko != p.lastKO
+	p.lastKO = ko
+}
+
+// otherTag notes a tag the tag filter left out.
+func (p *Pipeline) otherTag(t pool.Tag) {
+	if t == p.lastTag && len(p.others) > 0 {
+		return
+	}
+	p.lastTag = t
+	p.others[t] = struct{}{}
 }
 
 // poolStack maps a correlator stack to a ledger stack. The ledger keys
@@ -290,7 +356,8 @@ func (p *Pipeline) Finish() *Result {
 		p.finished = true
 	}
 	rep := p.ledger.Finalize()
-	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.corr.Stats(), PointerSize: p.ptr}
+	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.stackStats(), PointerSize: p.ptr}
+	p.tagFacts(res)
 	rep.Trace.Events = uint64(p.events)
 	if p.opts.HasWindow && len(p.opts.Window) == 2 {
 		if w, err := p.ledger.Window(pool.Window{Start: p.start + p.secToTicks(p.opts.Window[0]), End: p.winEnd}); err == nil {
@@ -299,6 +366,7 @@ func (p *Pipeline) Finish() *Result {
 	}
 	res.Stacks = p.resolveStacks(rep)
 	res.Samples = p.samples(rep)
+	res.Verdict = p.verdict(res)
 	return res
 }
 
@@ -316,7 +384,33 @@ func (p *Pipeline) secToTicks(s float64) int64 {
 func (p *Pipeline) Snapshot() *Result {
 	rep := p.ledger.Finalize()
 	rep.Trace.Events = uint64(p.events)
-	return &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.corr.Stats(), PointerSize: p.ptr, Stacks: p.resolveStacks(rep)}
+	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.stackStats(), PointerSize: p.ptr, Stacks: p.resolveStacks(rep)}
+	p.tagFacts(res)
+	return res
+}
+
+// stackStats returns the correlator's statistics; with a filter, the
+// counts of emitted pool events (with and without a stack, kernel only)
+// are those of the ops the report counts, as TraceInfo.PoolEvents is.
+func (p *Pipeline) stackStats() stacks.Stats {
+	s := p.corr.Stats()
+	if p.filtered {
+		s.Emitted, s.WithoutStack, s.KernelOnly = p.kept.Emitted, p.kept.WithoutStack, p.kept.KernelOnly
+	}
+	return s
+}
+
+// tagFacts fills the tag filter's facts of a result.
+func (p *Pipeline) tagFacts(res *Result) {
+	if !p.hasTag {
+		return
+	}
+	res.TagFound = p.tagFound
+	res.OtherTags = make([]pool.Tag, 0, len(p.others))
+	for t := range p.others {
+		res.OtherTags = append(res.OtherTags, t)
+	}
+	slices.SortFunc(res.OtherTags, func(a, b pool.Tag) int { return strings.Compare(a.String(), b.String()) })
 }
 
 // Close releases the symbolizer's files.
@@ -341,10 +435,12 @@ func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
 			}
 			frames := p.resolve(cid)
 			st.Transition = stacks.HasWOW64Transition(frames)
-			st.Segments = stacks.SegmentsOf(frames)
 			if p.opts.FoldWOW64 {
 				frames = stacks.FoldWOW64(frames)
 			}
+			// Counted after folding, so that the counts match the frames
+			// printed (a marker frame is in no segment).
+			st.Segments = stacks.SegmentsOf(frames)
 			st.Resolved = frames
 			for i := range frames {
 				st.Frames = append(st.Frames, frames[i].String())
@@ -453,6 +549,7 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	res := p.Finish()
 	res.Header = r.Header()
 	res.ReadErrors = readErrs
+	res.Damage = damage.Of(r, readErrs)
 	h := r.Header()
 	res.Report.Trace.EventsLost = uint64(h.EventsLost)
 	res.Report.Trace.BuffersLost = uint64(h.BuffersLost)

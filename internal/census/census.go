@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/damage"
 )
 
 // Census is the JSON object etlstat -json prints for one trace. Its keys are
@@ -28,6 +29,9 @@ type Census struct {
 	ClassicProviders  map[string]int64 `json:"classic_providers"`
 	Logfile           Logfile          `json:"logfile"`
 	Errors            []string         `json:"errors"`
+	// Damage says whether the trace was read whole (not part of the
+	// census JSON, whose keys are the expected files').
+	Damage damage.Report `json:"-"`
 }
 
 // Logfile holds the TRACE_LOGFILE_HEADER fields of the census.
@@ -88,6 +92,7 @@ func FromReader(r *etw.Reader, name string) (*Census, error) {
 		ClassicProviders: map[string]int64{},
 		Errors:           []string{},
 	}
+	var errs []error
 	var headerCounts [256]int64
 	var hookCounts [1 << 16]int64
 	for {
@@ -97,6 +102,7 @@ func FromReader(r *etw.Reader, name string) (*Census, error) {
 		}
 		if err != nil {
 			c.Errors = append(c.Errors, err.Error())
+			errs = append(errs, err)
 			var fe *etw.FormatError
 			if !errors.As(err, &fe) {
 				break
@@ -124,6 +130,7 @@ func FromReader(r *etw.Reader, name string) (*Census, error) {
 			c.KernelHooks[etw.HookID(h).String()] = n
 		}
 	}
+	c.Damage = damage.Of(r, errs)
 	st := r.Stats()
 	c.Buffers = st.Buffers
 	c.CompressedBuffers = st.CompressedBuffers

@@ -20,7 +20,10 @@ const (
 	plotTop    = 18
 	plotBottom = chartH - 62
 	legendX    = plotRight + 24
-	legendRowH = 22
+	// legendRowH is the height of a legend entry: the label on one line
+	// and its value on the next, so that long labels ("Usti"
+	// nonpaged-session) never run into the value.
+	legendRowH = 32
 	legendMaxN = (plotBottom - plotTop) / legendRowH
 	// maxIntervals bounds the tick intervals of an axis.
 	maxIntervals = 10
@@ -98,6 +101,7 @@ type legendView struct {
 	TextY    int
 	SwatchY  int
 	ValueX   int
+	ValueY   int
 	Title    string
 	DataTag  string
 	DataPool string
@@ -308,7 +312,7 @@ func buildChart(in chartInput) *chartView {
 		}
 		y := plotTop + 18 + i*legendRowH
 		lv := legendView{TextY: y + 12, SwatchY: y + 8, Color: s.Color, Label: s.Label, Value: humanBytes(s.Last),
-			Dash: s.Dash, Href: s.Anchor, DataTag: s.Tag, DataPool: s.Pool, ValueX: chartW - 6,
+			Dash: s.Dash, Href: s.Anchor, DataTag: s.Tag, DataPool: s.Pool, ValueX: legendX + 30, ValueY: y + 26,
 			Title: s.Title}
 		cv.Legend = append(cv.Legend, lv)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -389,4 +390,82 @@ func synthetic(n, bins int) *analysis.Result {
 		}
 	}
 	return &analysis.Result{Report: rep, Stacks: sts}
+}
+
+// Legend entries of long pool kinds ("paged-session") once ran into
+// their values: each value now has its own line under its label, and
+// entries do not overlap each other or leave the chart.
+func TestLegendDoesNotOverlap(t *testing.T) {
+	html := render(t, irpLeak(t), Options{})
+	root, err := parseDOM(html)
+	require.NoError(t, err)
+	atoi := func(s string) int {
+		v, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err)
+		return int(v)
+	}
+	const charW = 7.3 // a 12px monospace character, generously
+	prevBottom, long := 0, 0
+	for _, e := range root.all(hasClass("", "legend-entry")) {
+		label, value := e.first(hasClass("text", "legend-label")), e.first(hasClass("text", "legend-value"))
+		require.NotNil(t, label)
+		require.NotNil(t, value)
+		ly, vy := atoi(label.attr["y"]), atoi(value.attr["y"])
+		assert.GreaterOrEqual(t, vy-ly, 12, "%s: the value is on the next line", label.Text())
+		assert.Empty(t, value.attr["text-anchor"], "the value starts under the label")
+		assert.Equal(t, label.attr["x"], value.attr["x"])
+		assert.LessOrEqual(t, float64(atoi(label.attr["x"]))+charW*float64(len(label.Text())), float64(chartW), "%s fits", label.Text())
+		assert.Greater(t, ly-11, prevBottom, "%s: entries do not overlap", label.Text())
+		prevBottom = vy
+		if strings.Contains(label.Text(), "-session") {
+			long++
+		}
+	}
+	assert.NotZero(t, long, "the fixture's legend has a session pool kind")
+}
+
+// Stack sections follow the leak rank, not the outstanding bytes: a tag
+// that holds more but grows in one jump comes after the steady grower.
+func TestSectionsByLeakRank(t *testing.T) {
+	res, err := analysis.Run(irpLeakPath, analysis.Options{}) // a copy of its own: it is changed below
+	require.NoError(t, err)
+	tags := res.Report.Tags
+	require.GreaterOrEqual(t, len(tags), 2)
+	// Swap the ranks of the first two tags: sections must follow.
+	tags[0].LeakRank, tags[1].LeakRank = tags[1].LeakRank, tags[0].LeakRank
+	root, err := parseDOM(render(t, res, Options{}))
+	require.NoError(t, err)
+	secs := root.all(hasClass("section", "tag-stacks"))
+	require.Len(t, secs, 2)
+	assert.Equal(t, tags[1].Tag.String(), secs[0].attr["data-tag"])
+	assert.Equal(t, tags[0].Tag.String(), secs[1].attr["data-tag"])
+	// The tag table stays sorted by outstanding bytes.
+	rows := root.first(hasClass("table", "tags")).all(tagIs("tr"))
+	assert.Equal(t, tags[0].Tag.String(), rows[1].attr["data-tag"])
+
+	// Window tags carry no rank: the whole report's ranks order them, and
+	// unranked tags come last.
+	mk := func(tag string, rank int) pool.TagStats {
+		return pool.TagStats{Tag: pool.MakeTag(tag), LeakRank: rank}
+	}
+	win := []pool.TagStats{mk("AAAA", 0), mk("BBBB", 0), mk("CCCC", 0)}
+	ranked := []pool.TagStats{mk("CCCC", 1), mk("AAAA", 2)}
+	var got []string
+	for _, t := range byLeakRank(win, ranked) {
+		got = append(got, t.Tag.String())
+	}
+	assert.Equal(t, []string{"CCCC", "AAAA", "BBBB"}, got)
+}
+
+// The verdict is the first section, and links to its tag's stacks.
+func TestVerdictSection(t *testing.T) {
+	root, err := parseDOM(render(t, irpLeak(t), Options{}))
+	require.NoError(t, err)
+	first := root.first(tagIs("section"))
+	require.NotNil(t, first)
+	assert.Equal(t, "verdict", first.attr["id"])
+	assert.Contains(t, first.Text(), `"Irp " leaks nonpaged pool: 156 blocks, 159744 bytes outstanding`)
+	a := first.first(tagIs("a"))
+	require.NotNil(t, a)
+	assert.Equal(t, "#stack-Irp_20-nonpaged", a.attr["href"])
 }

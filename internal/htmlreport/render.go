@@ -2,6 +2,7 @@ package htmlreport
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +144,7 @@ func sanitize(b []byte) []byte {
 // view is the template data.
 type view struct {
 	Title      string
+	Verdict    verdictView
 	CSP        string
 	CSS        template.CSS
 	JS         template.JS
@@ -157,6 +160,16 @@ type view struct {
 	MakeProf   string
 	Generated  string
 	Window     bool
+}
+
+// verdictView is the first section: the verdict in words, with a link to
+// the tag's stacks.
+type verdictView struct {
+	Leak  bool
+	Lines []string
+	Href  string
+	Tag   string
+	Pool  string
 }
 
 type fact struct {
@@ -199,6 +212,7 @@ type stackView struct {
 }
 
 type frameRow struct {
+	Role      string // "owner" or "caller" for the verdict's frames
 	Sep       string // separator text before the frame, if any
 	SepClass  string
 	Kind      string
@@ -284,10 +298,11 @@ func build(res *analysis.Result, opts Options) *view {
 			"xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc+PoolFree."
 	}
 
-	// Stack sections: the leaking tags (outstanding bytes at the end), in
-	// table order, up to topTags of them.
+	// Stack sections: the leaking tags (outstanding bytes at the end), by
+	// leak rank (the whole report's: window tags are not ranked), up to
+	// topTags of them.
 	anchors := map[string]string{}
-	for _, t := range tags {
+	for _, t := range byLeakRank(tags, rep.Tags) {
 		if len(v.Sections) >= topTags {
 			break
 		}
@@ -321,6 +336,11 @@ func build(res *analysis.Result, opts Options) *view {
 	for i := range v.Sections {
 		v.Sections[i].Color = colors[v.Sections[i].TagRaw+"\x00"+v.Sections[i].Pool]
 	}
+	v.Verdict = verdictOf(res.Verdict, anchors)
+	if v.NoPool {
+		v.Verdict.Lines = []string{"No verdict: the trace has no pool events."}
+	}
+	markVerdict(v.Sections, res.Verdict)
 	for _, t := range tags {
 		r := tagRow{TagRaw: t.Tag.String(), Tag: strconv.Quote(t.Tag.String()), Pool: t.Pool.String(), Allocs: t.Allocs, Frees: t.Frees,
 			AIFI: t.AIFI, AIFO: t.AIFO, AOFI: t.AOFI, OutCount: t.OutstandingCount, OutBytes: t.OutstandingBytes,
@@ -398,6 +418,10 @@ func traceFacts(res *analysis.Result, totals pool.Totals, freq float64, opts Opt
 	}
 	if n := len(res.ReadErrors); n > 0 {
 		fs = append(fs, fact{Name: "Read errors", Value: fmt.Sprintf("%d damaged records skipped", n), Warn: true})
+	}
+	if d := &res.Damage; d.Missing() {
+		fs = append(fs, fact{Name: "Partial trace", Value: fmt.Sprintf("read %d of the %d buffers the trace header says were written",
+			d.BuffersRead, d.BuffersWritten), Warn: true, Sub: "every figure is that of the part read"})
 	}
 	if st := res.StackStats; st.Emitted > 0 {
 		fs = append(fs, fact{Name: "Stacks", Value: fmt.Sprintf("%d of %d pool events have a stack (%d kernel only)",
@@ -545,4 +569,56 @@ func frameRows(s *analysis.Stack) ([]frameRow, string) {
 		rows = append(rows, r)
 	}
 	return rows, trunc
+}
+
+// byLeakRank returns the tags in leak-rank order, taking the ranks from
+// ranked (tags may be a window's, which carry none), ties and unranked
+// tags in their given order.
+func byLeakRank(tags, ranked []pool.TagStats) []pool.TagStats {
+	rank := make(map[string]int, len(ranked))
+	for _, t := range ranked {
+		rank[tagKey(t.Tag, t.Pool)] = t.LeakRank
+	}
+	out := slices.Clone(tags)
+	slices.SortStableFunc(out, func(a, b pool.TagStats) int {
+		ra, rb := rank[tagKey(a.Tag, a.Pool)], rank[tagKey(b.Tag, b.Pool)]
+		if ra == 0 || rb == 0 {
+			return cmp.Compare(rb, ra) // unranked last
+		}
+		return cmp.Compare(ra, rb)
+	})
+	return out
+}
+
+func verdictOf(v *analysis.Verdict, anchors map[string]string) verdictView {
+	out := verdictView{Lines: v.Lines()}
+	if v != nil {
+		out.Leak, out.Tag, out.Pool = true, strconv.Quote(v.Tag), v.Pool
+		out.Href = anchors[v.Tag+"\x00"+v.Pool]
+	}
+	return out
+}
+
+// markVerdict marks the owner and caller frames in the verdict tag's top
+// stack.
+func markVerdict(secs []tagSection, v *analysis.Verdict) {
+	if v == nil || v.Stack == nil {
+		return
+	}
+	for i := range secs {
+		if secs[i].TagRaw != v.Tag || secs[i].Pool != v.Pool || len(secs[i].Stacks) == 0 {
+			continue
+		}
+		rows := secs[i].Stacks[0].Frames
+		if len(rows) != len(v.Stack.Resolved) && len(rows) != min(len(v.Stack.Resolved), MaxFrames) {
+			return
+		}
+		if j := v.OwnerFrame; j >= 0 && j < len(rows) {
+			rows[j].Role = "owner"
+		}
+		if j := v.CallerFrame; j >= 0 && j < len(rows) {
+			rows[j].Role = "caller"
+		}
+		return
+	}
 }

@@ -1,0 +1,86 @@
+package damage_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/internal/damage/damagetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func readAll(t *testing.T, path string) damage.Report {
+	t.Helper()
+	r, err := etw.Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	var errs []error
+	for _, err := range r.All() {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return damage.Of(r, errs)
+}
+
+// TestReport: a trace read whole is complete; a trace cut at a buffer
+// boundary (no damaged record at all), one whose header claims 16 MiB
+// buffers and one with a damaged record are not, and say why.
+func TestReport(t *testing.T) {
+	for _, keys := range []bool{false, true} {
+		tr := damagetest.Write(t, keys)
+		require.GreaterOrEqual(t, tr.Buffers, 24)
+
+		d := readAll(t, tr.Complete)
+		assert.True(t, d.Complete)
+		assert.Equal(t, tr.Buffers, d.BuffersRead)
+		assert.Equal(t, tr.Buffers, d.BuffersWritten)
+		assert.Empty(t, d.ReadErrors)
+		assert.Equal(t, damage.ExitOK, d.ExitCode())
+		var w bytes.Buffer
+		d.Warn(&w, "tool")
+		assert.Empty(t, w.String())
+
+		d = readAll(t, tr.Cut)
+		assert.False(t, d.Complete)
+		assert.Equal(t, tr.Buffers/2, d.BuffersRead)
+		assert.Equal(t, tr.Buffers, d.BuffersWritten)
+		assert.Empty(t, d.ReadErrors)
+		assert.Equal(t, damage.ExitPartial, d.ExitCode())
+		w.Reset()
+		d.Warn(&w, "tool")
+		assert.Contains(t, w.String(), "tool: warning: partial result: read")
+
+		d = readAll(t, tr.CircularCut)
+		assert.True(t, d.Complete, "a circular file's BuffersWritten may count wrapped buffers: not evidence")
+		assert.Equal(t, tr.Buffers/2, d.BuffersRead)
+		assert.False(t, d.Missing())
+
+		d = readAll(t, tr.BigHeader)
+		assert.False(t, d.Complete)
+		assert.Equal(t, 1, d.BuffersRead)
+		require.NotEmpty(t, d.ReadErrors)
+		assert.Equal(t, 0, d.ReadErrors[0].Buffer)
+
+		d = readAll(t, tr.Corrupt)
+		assert.False(t, d.Complete)
+		require.Len(t, d.ReadErrors, 1)
+		assert.Equal(t, 3, d.ReadErrors[0].Buffer)
+		assert.GreaterOrEqual(t, d.ReadErrors[0].Offset, int64(3*damagetest.BufferSize))
+		assert.Less(t, d.ReadErrors[0].Offset, int64(4*damagetest.BufferSize))
+		w.Reset()
+		d.Warn(&w, "tool")
+		assert.Contains(t, w.String(), "tool: warning: etw: buffer 3")
+	}
+}
+
+func TestOfErrors(t *testing.T) {
+	d := damage.OfErrors(nil)
+	assert.True(t, d.Complete)
+	fe := &etw.FormatError{Buffer: 2, Offset: 0x100, RecordOffset: -1, Msg: "x", Err: etw.ErrCorrupt}
+	d = damage.OfErrors([]error{fe})
+	assert.False(t, d.Complete)
+	assert.Equal(t, []damage.ReadError{{Buffer: 2, Offset: 0x100, Error: fe.Error()}}, d.ReadErrors)
+}

@@ -1,0 +1,87 @@
+// Package damagetest writes the generated traces the example tools' exit
+// code tests read: a complete pool-leak trace and damaged copies of it,
+// made with etw/etltest's writer.
+package damagetest
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw/etltest"
+)
+
+// BufferSize is the data buffer size of the traces.
+const BufferSize = 16 << 10
+
+// Traces are the files of one generated trace and its damaged copies.
+type Traces struct {
+	// Complete is the whole trace (24 buffers or more).
+	Complete string
+	// Cut is the trace cut at a buffer boundary, half of its buffers
+	// missing (no record is damaged: only BuffersWritten shows it).
+	Cut string
+	// BigHeader claims 16 MiB buffers in the header buffer, so the rest of
+	// the file reads as one truncated buffer.
+	BigHeader string
+	// Corrupt has a damaged record in a data buffer.
+	Corrupt string
+	// Unreadable is not a trace at all.
+	Unreadable string
+	// CircularCut is the same trace written as a circular log file
+	// (EVENT_TRACE_FILE_MODE_CIRCULAR), cut as Cut is.
+	CircularCut string
+	// Buffers is the number of buffers of Complete.
+	Buffers int
+}
+
+// Write generates the irp-leak scenario (4,000 events; with stackKeys
+// the background stacks use stack keys, without them every stack is a
+// full stack walk) into t's temporary folder and returns the file names.
+func Write(t testing.TB, stackKeys bool) Traces {
+	t.Helper()
+	data := generate(t, stackKeys, 0)
+	dir := t.TempDir()
+	tr := Traces{Buffers: len(data) / BufferSize}
+	put := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tr.Complete = put("complete.etl", data)
+	tr.Cut = put("cut.etl", data[:tr.Buffers/2*BufferSize])
+	big := append([]byte(nil), data...)
+	binary.LittleEndian.PutUint32(big, 16<<20)
+	tr.BigHeader = put("bigheader.etl", big)
+	bad := append([]byte(nil), data...)
+	// The first record of buffer 3 (a kernel record: its size is at +4)
+	// runs past the end of the buffer.
+	binary.LittleEndian.PutUint16(bad[3*BufferSize+etltest.BufferHeaderSize+4:], 0xfff8)
+	tr.Corrupt = put("corrupt.etl", bad)
+	tr.Unreadable = put("unreadable.etl", []byte("this is not a trace\n"))
+	tr.CircularCut = put("circular-cut.etl", generate(t, stackKeys, modeCircular)[:tr.Buffers/2*BufferSize])
+	return tr
+}
+
+// modeCircular is EVENT_TRACE_FILE_MODE_CIRCULAR.
+const modeCircular = 0x2
+
+// generate writes the scenario with the given LogFileMode.
+func generate(t testing.TB, stackKeys bool, mode uint32) []byte {
+	sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 1, Events: 4000, Leak: true, StackKeys: stackKeys, Damage: true, Processors: 4, PointerSize: 8})
+	o := sc.WriterOptions()
+	o.BufferSize = BufferSize
+	o.LogFileMode = mode
+	var f etltest.MemFile
+	w, err := etltest.NewWriter(&f, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.WriteTo(w); err != nil {
+		t.Fatal(err)
+	}
+	return f.Bytes()
+}
