@@ -345,7 +345,10 @@ func (l *schemaLayout) decode(ev *Event, d *Decoded) error {
 		out = reorder(out, l.order)
 	}
 	d.Fields = out
-	return dc.err(eventDesc(ev))
+	if !dc.ok() {
+		return dc.err(eventDesc(ev))
+	}
+	return nil
 }
 
 // derive computes a field from the earlier field p.ref names.

@@ -306,3 +306,25 @@ func TestSchemaSetTDH(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "Demo-Provider", name)
 }
+
+// BenchmarkDecode decodes a TcpIp SendIPV6 event (kernel schema table) and
+// a TraceLogging event.
+func BenchmarkDecode(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		ev   *Event
+	}{
+		{"kernel", &Event{Header: HeaderPerfInfo64, Hook: 0x061A, Version: 2, Payload: tcpSendV6(4, 65652, 445, 64025)}},
+		{"tracelogging", tlEvent(append(binary.LittleEndian.AppendUint32(nil, 42), "hi\x00"...))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.ev.Payload)))
+			for b.Loop() {
+				if _, err := Decode(bc.ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
