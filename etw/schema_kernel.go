@@ -252,10 +252,7 @@ var kernelSchemas = []*schemaClass{
 			}},
 			{opcodes: opcodes(14), minV: 2, maxV: anyVersion, props: []prop{
 				pU32("DiskNumber"), pIrpFlags(), pHide(pTicks("ElapsedTimeMSec")),
-				// TraceEvent takes the thread from offset 8 (the low half
-				// of the response time), not from IssuingThreadId.
-				pPtr("Irp"), pOpt(pHide(pU32("IssuingThreadID"))), pAt(8, pTicks("ElapsedTimeMSec")),
-				pHide(pTID(pAt(8, pU32("ThreadID")))),
+				pPtr("Irp"), pOpt(pHide(pTID(pU32("IssuingThreadID")))), pAt(8, pTicks("ElapsedTimeMSec")),
 			}},
 		},
 	},
@@ -395,11 +392,9 @@ var kernelSchemas = []*schemaClass{
 		task: "UdpIp", guid: groups[GroupUDPIP].guid, group: int(GroupUDPIP),
 		names: map[uint8]string{10: "Send", 11: "Recv", 17: "Fail", 26: "SendIPV6", 27: "RecvIPV6"},
 		layouts: []schemaLayout{
-			// TraceEvent shows the IPv4 events with the layout of version
-			// 1 (a pointer-sized context first) over the version 2 bytes.
 			{opcodes: opcodes(10, 11), minV: 2, maxV: anyVersion, props: []prop{
-				pHide(pPID(pU32("PID"))), pAt(0, pPtr("context")), pAt(12, pIPv4("saddr")), pAt(18, pPort("sport")),
-				pAt(4, pU16("size")), pAt(8, pIPv4("daddr")), pAt(16, pPort("dport")), pAt(6, pU16("dsize")),
+				pHide(pPID(pU32("PID"))), pI32("size"), pIPv4("daddr"), pIPv4("saddr"), pPort("dport"), pPort("sport"),
+				pI32("seqnum"), pPtr("connid"),
 			}},
 			{opcodes: opcodes(17), minV: 2, maxV: anyVersion, props: []prop{pU16("Proto"), pU16("FailureCode")}},
 			{opcodes: opcodes(26, 27), minV: 2, maxV: anyVersion, props: []prop{
@@ -482,10 +477,7 @@ var kernelSchemas = []*schemaClass{
 		names:    map[uint8]string{0x20: "None", 0x24: "DbgID_RSDS", 0x25: "DbgID_ILRSDS", 0x40: "FileVersion"},
 		layouts: []schemaLayout{
 			{opcodes: opcodes(0x00), maxV: anyVersion, props: []prop{
-				// TraceEvent reads ProcessID at offset 12, the high half
-				// of ImageSize in 64-bit traces.
-				pPtr("ImageBase"), pPtrDec("ImageSize"), pAt(12, pU32("ProcessID")), pHide(pU32("RealProcessID")),
-				pU32("TimeDateStamp"), pBuildTime(),
+				pPtr("ImageBase"), pPtrDec("ImageSize"), pU32("ProcessID"), pU32("TimeDateStamp"), pBuildTime(),
 				pStr("OriginalFileName"),
 			}},
 			{opcodes: opcodes(0x20), maxV: anyVersion},

@@ -19,6 +19,9 @@ package main
 //   - processes are named from the Process events of the whole trace, and
 //     records without a thread id get it from their payload (disk I/O,
 //     hard faults, samples) with the process of that thread;
+//   - TraceEvent's own readings of a few payloads: UdpIp IPv4 events with
+//     version 1 names over version 2 bytes, ImageID's ProcessID from
+//     offset 12, DiskIO FlushBuffers' thread from offset 8;
 //   - SYSTEMTIME values show their seconds again in place of their
 //     milliseconds (TraceEvent's reading of the structure);
 //   - TraceLogging UINT64 values show signed, and 64-bit keyword fields of
@@ -28,6 +31,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -228,8 +232,19 @@ func (st *teState) view(ev *etw.Event) teEvent {
 	if ev.IsKernel() {
 		st.kernelView(ev, &te)
 	}
-	if te.name == "Microsoft-Windows-Kernel-File/Create" {
+	switch te.name {
+	case "Microsoft-Windows-Kernel-File/Create":
 		st.kernelFileCreate(&te)
+	case "KernelTraceControl/ImageID":
+		// TraceEvent reads ProcessID at offset 12: in 64-bit traces the
+		// high half of ImageSize.
+		if len(ev.Payload) >= 16 {
+			for i := range te.fields {
+				if te.fields[i].Name == "ProcessID" {
+					te.fields[i].Uint = uint64(binary.LittleEndian.Uint32(ev.Payload[12:]))
+				}
+			}
+		}
 	}
 	if strings.HasPrefix(te.name, "MSNT_SystemTrace/") &&
 		te.name != "MSNT_SystemTrace/SystemConfig/Platform" && te.name != "MSNT_SystemTrace/Image/KernelBase" {
@@ -292,6 +307,9 @@ func (st *teState) kernelView(ev *etw.Event, te *teEvent) {
 		}
 	case etw.GroupTCPIP, etw.GroupUDPIP:
 		te.tid = etw.NoTID
+		if ev.Group() == etw.GroupUDPIP && (op == 10 || op == 11) && len(ev.Payload) >= 24 {
+			te.fields = udpV1View(ev.Payload)
+		}
 	case etw.GroupPerfInfo:
 		if op == 46 {
 			dpc, _ := fieldOf(te.fields, "ExecutingDPC")
@@ -307,6 +325,11 @@ func (st *teState) kernelView(ev *etw.Event, te *teEvent) {
 			threadPID()
 			st.diskView(ev, te)
 		case 14:
+			// TraceEvent takes the thread of FlushBuffers from offset 8
+			// (the low half of the response time), not IssuingThreadId.
+			if len(ev.Payload) >= 12 {
+				te.tid = etw.TID(binary.LittleEndian.Uint32(ev.Payload[8:]))
+			}
 			threadPID()
 		}
 	case etw.GroupMemory:
@@ -352,6 +375,25 @@ func (st *teState) kernelFileCreate(te *teEvent) {
 		{Name: "FileAttributes", Type: etw.TypeU32, Uint: attrs.Uint},
 		{Name: "ShareAccess", Type: etw.TypeU32, Uint: share.Uint, Str: teShareAccess.format(share.Uint)},
 		{Name: "FileName", Type: etw.TypeUTF16Z, Str: st.dosPath(name.Str)},
+	}
+}
+
+// udpV1View shows a version 2 UdpIp IPv4 Send/Recv payload the way
+// TraceEvent does, with the version 1 field names over the version 2
+// bytes: an 8-byte context (PID and size), the 16-bit size and dsize.
+func udpV1View(p []byte) []etw.Field {
+	u16 := func(n string, off int) etw.Field {
+		return etw.Field{Name: n, Type: etw.TypeU16, Uint: uint64(binary.LittleEndian.Uint16(p[off:]))}
+	}
+	port := func(n string, off int) etw.Field {
+		return etw.Field{Name: n, Type: etw.TypeU16, Uint: uint64(binary.BigEndian.Uint16(p[off:]))}
+	}
+	ip := func(n string, off int) etw.Field {
+		return etw.Field{Name: n, Type: etw.TypeIPv4, Bytes: p[off : off+4]}
+	}
+	return []etw.Field{
+		{Name: "context", Type: etw.TypePtr, Format: etw.FormatHex, Uint: binary.LittleEndian.Uint64(p)},
+		ip("saddr", 12), port("sport", 18), u16("size", 4), ip("daddr", 8), port("dport", 16), u16("dsize", 6),
 	}
 }
 
