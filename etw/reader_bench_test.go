@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/etw/etltest"
 	"github.com/etwkit/etwkit/internal/corpus"
 )
 
@@ -53,6 +54,53 @@ func BenchmarkReadCorpus(b *testing.B) {
 				}
 				b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 				b.ReportMetric(float64(events)/float64(b.N), "events/op")
+			})
+		}
+	}
+}
+
+// BenchmarkReadScale reads generated traces of the scale scenario (300,000
+// records) from memory in both orders, in the two stack shapes: "keys"
+// (stack-key references, etlgen -scenario scale) and "full" (full
+// StackWalk records, etlgen -scenario scale -stackwalk full). One op is
+// one pass; MB/s counts file bytes.
+func BenchmarkReadScale(b *testing.B) {
+	for _, shape := range []string{"keys", "full"} {
+		sc := etltest.Scale(1, 300_000)
+		if shape == "full" {
+			sc = etltest.ScaleFull(1, 300_000)
+		}
+		var f etltest.MemFile
+		w, err := etltest.NewWriter(&f, sc.WriterOptions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := sc.WriteTo(w); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		data := f.Bytes()
+		for _, order := range []etw.Order{etw.FileOrder, etw.TimeOrder} {
+			b.Run(shape+"/"+orderName(order), func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				var events int64
+				for b.Loop() {
+					r, err := etw.NewReader(bytesReaderAt(data), int64(len(data)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					r.SetOrder(order)
+					for _, err := range r.All() {
+						if err != nil {
+							b.Fatal(err)
+						}
+						events++
+					}
+				}
+				b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 			})
 		}
 	}

@@ -69,6 +69,19 @@ func ExampleIrpLeak() {
 	// frees without allocation: 1
 }
 
+func ExampleScaleFull() {
+	sc := etltest.ScaleFull(1, 20_000)
+	if err := sc.WriteTo(mustWriter(sc.WriterOptions())); err != nil {
+		log.Fatal(err)
+	}
+	s := sc.Summary()
+	fmt.Println("stack records per pool event:", float64(s.Stacks)/float64(s.PoolAllocs+s.PoolFrees) > 1)
+	fmt.Println("stack-key references:", s.StackKeyRefs)
+	// Output:
+	// stack records per pool event: true
+	// stack-key references: 0
+}
+
 func mustWriter(o etltest.Options) *etltest.Writer {
 	w, err := etltest.NewWriter(&etltest.MemFile{}, o)
 	if err != nil {

@@ -300,6 +300,16 @@ func Scale(seed uint64, events int) *Scenario {
 	return NewScenario(ScenarioOptions{Seed: seed, Events: events, StackKeys: true, Unbounded: true, Leak: true, LeakCount: 1 << 30})
 }
 
+// ScaleFull is [Scale] in the stack shape of xperf's default
+// (xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc...), which
+// caches no stacks: every pool event is followed by full StackWalk Stack
+// records (a kernel fragment and, for user-mode callers, a user fragment
+// that may come a few milliseconds later) instead of stack-key
+// references. etlgen -scenario scale -stackwalk full.
+func ScaleFull(seed uint64, events int) *Scenario {
+	return NewScenario(ScenarioOptions{Seed: seed, Events: events, Unbounded: true, Leak: true, LeakCount: 1 << 30})
+}
+
 // Options returns the scenario's options with defaults filled in.
 func (s *Scenario) Options() ScenarioOptions { return s.o }
 

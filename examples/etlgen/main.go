@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	etlgen -scenario irp-leak|scale [-events N] [-seed S] -o FILE
+//	etlgen -scenario irp-leak|scale [-stackwalk keys|full] [-events N] [-seed S] -o FILE
 //
 // Scenarios:
 //
@@ -20,6 +20,11 @@
 //   - scale: background traffic (plus the leak) streamed until about
 //     -events records (default 10,000,000, about 1 GB) have been written,
 //     in constant memory.
+//
+// -stackwalk chooses the stack shape: keys (the default) refers to cached
+// stacks with StackKeyKernel/StackKeyUser records defined at the end of the
+// trace, as with stack caching on; full writes every stack as StackWalk
+// Stack records, as xperf -stackwalk does by default.
 //
 // Other flags choose the layout: -cpus, -ptr 4|8, -buffer-size, -compress,
 // -flush completion|inorder|interleaved|reversed|random, -window.
@@ -47,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	scenario := fs.String("scenario", "irp-leak", "scenario: irp-leak or scale")
 	events := fs.Int("events", 0, "irp-leak: background pool events (default 4000); scale: records (default 10000000)")
 	seed := fs.Uint64("seed", 1, "random seed")
+	stackwalk := fs.String("stackwalk", "keys", "stack shape: keys (stack-key references) or full (full StackWalk records)")
 	out := fs.String("o", "", "output file (required)")
 	cpus := fs.Int("cpus", 4, "number of processors")
 	ptr := fs.Int("ptr", 8, "pointer size: 8 (x64 with a WOW64 app) or 4 (32-bit Windows)")
@@ -56,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	window := fs.Int("window", 8, "buffers held back by the interleaved, reversed and random flush orders")
 	quiet := fs.Bool("q", false, "do not print the summary")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: etlgen -scenario irp-leak|scale [-events N] [-seed S] -o FILE")
+		fmt.Fprintln(stderr, "usage: etlgen -scenario irp-leak|scale [-stackwalk keys|full] [-events N] [-seed S] -o FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +72,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	var keys bool
+	switch *stackwalk {
+	case "keys":
+		keys = true
+	case "full":
+	default:
+		fmt.Fprintf(stderr, "etlgen: unknown stack shape %q (want keys or full)\n", *stackwalk)
+		return 2
+	}
 	var sc *etltest.Scenario
 	switch *scenario {
 	case "irp-leak":
@@ -73,14 +88,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if n == 0 {
 			n = 4000
 		}
-		sc = etltest.NewScenario(etltest.ScenarioOptions{Seed: *seed, Events: n, Leak: true, StackKeys: true, Damage: true,
+		sc = etltest.NewScenario(etltest.ScenarioOptions{Seed: *seed, Events: n, Leak: true, StackKeys: keys, Damage: true,
 			Processors: *cpus, PointerSize: *ptr})
 	case "scale":
 		n := *events
 		if n == 0 {
 			n = 10_000_000
 		}
-		sc = etltest.NewScenario(etltest.ScenarioOptions{Seed: *seed, Events: n, Leak: true, LeakCount: 1 << 30, StackKeys: true,
+		sc = etltest.NewScenario(etltest.ScenarioOptions{Seed: *seed, Events: n, Leak: true, LeakCount: 1 << 30, StackKeys: keys,
 			Unbounded: true, Processors: *cpus, PointerSize: *ptr})
 	default:
 		fmt.Fprintf(stderr, "etlgen: unknown scenario %q (want irp-leak or scale)\n", *scenario)

@@ -51,6 +51,33 @@ func TestScaleStreams(t *testing.T) {
 	assert.GreaterOrEqual(t, n, 50000)
 }
 
+func TestStackWalkFull(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "full.etl")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-scenario", "scale", "-stackwalk", "full", "-events", "20000", "-o", out}, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	assert.Contains(t, stdout.String(), " 0 key references, 0 key definitions")
+	r, err := etw.Open(out)
+	require.NoError(t, err)
+	defer r.Close()
+	var stacks, keys int
+	for ev, err := range r.All() {
+		require.NoError(t, err)
+		if ev.Provider == etw.StackWalkGUID {
+			switch ev.Opcode {
+			case 32:
+				stacks++
+			default:
+				keys++
+			}
+		}
+	}
+	assert.Greater(t, stacks, 5000)
+	assert.Zero(t, keys)
+	assert.Equal(t, 2, run([]string{"-stackwalk", "some", "-o", out}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "unknown stack shape")
+}
+
 func TestUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	assert.Equal(t, 2, run(nil, &stdout, &stderr))

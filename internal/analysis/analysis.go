@@ -146,7 +146,14 @@ type Pipeline struct {
 	// their stacks, oldest at opsHead.
 	ops     []pool.Op
 	opsHead int
-	key     etw.StackKey // scratch of feed
+	key     etw.StackKey    // scratch of feed
+	stack   stacks.StackRef // scratch of feed
+	// framesOf maps the reading goroutine's frame list numbers (see
+	// frameTable) to the correlator's.
+	framesOf []stacks.FramesID
+	// frameTab belongs to the goroutine that fills batches (see
+	// stackRecord).
+	frameTab *frameTable
 }
 
 // New returns a pipeline for a trace with the given clock, pointer size and
@@ -504,11 +511,12 @@ func Run(path string, opts Options) (*Result, error) {
 // RunReader reads an open trace through the pipeline. The reader runs in a
 // goroutine of its own, a few batches of events ahead of the pipeline, so
 // that on a machine with two cores or more reading and analysis overlap.
-// What crosses between them is small: pool events and stack-key
-// references are decoded by the reading goroutine into 64-byte records
-// (a pool event and the kernel stack key that follows it share one),
-// the few other events the pipeline uses are copied, and the rest are only
-// counted.
+// What crosses between them is small: pool events, stack-key references
+// and stack walks are decoded by the reading goroutine into 64-byte
+// records (a pool event and the kernel stack key or known stack walk that
+// follows it share one; a stack walk seen before crosses as the number of
+// its frame list), the few other events the pipeline uses are copied, and
+// the rest are only counted.
 func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, opts)
 	if err != nil {
@@ -573,11 +581,14 @@ const (
 
 // Kinds of rec.
 const (
-	recPool    uint8 = iota + 1 // a decoded pool event
-	recKey                      // a decoded stack-key reference
-	recEvent                    // a copied event: batch.evs[idx]
-	recSkip                     // events the pipeline has no use for
-	recPoolKey                  // recPool with the StackKeyKernel record that followed it
+	recPool      uint8 = iota + 1 // a decoded pool event
+	recKey                        // a decoded stack-key reference
+	recEvent                      // a copied event: batch.evs[idx]
+	recSkip                       // events the pipeline has no use for
+	recPoolKey                    // recPool with the StackKeyKernel record that followed it
+	recStack                      // a decoded StackWalk Stack record whose frames were seen before
+	recStackNew                   // recStack with frames not seen before
+	recPoolStack                  // recPool with the Stack record (frames seen before) that followed it
 )
 
 // rec is one entry of a batch. Its fields depend on kind:
@@ -589,6 +600,14 @@ const (
 //	          (its EventTimeStamp ts, Thread tid, Process pid)
 //	recKey:   ts (of the record), cpu, op (1 kernel, 0 user), a = Key,
 //	          b = EventTimeStamp, c = Thread, d = Process
+//	recStack: ts (of the record), cpu, op = pointer size, a = frame list
+//	          number (see frameTable), b = EventTimeStamp, c = Thread,
+//	          d = Process
+//	recStackNew: recStack, and the list's k frames at batch.frames[e:]
+//	recPoolStack: recPool, and the frame list number k of the Stack record
+//	          logged next on the same processor at kts for this event
+//	          (its EventTimeStamp ts, Thread tid, Process pid), of the
+//	          trace's pointer size
 //	recEvent: e = index into batch.evs
 //	recSkip:  ts of the last event left out, a = how many
 type rec struct {
@@ -607,15 +626,17 @@ type batch struct {
 	recs []rec
 	evs  []etw.Event // copies for recEvent
 	nev  int
-	errs []error // damage reports (*etw.FormatError), in order
-	err  error   // an error that ends the read
+	// frames of the recStackNew records, batchFrames at most.
+	frames []uint64
+	errs   []error // damage reports (*etw.FormatError), in order
+	err    error   // an error that ends the read
 	// Decoding scratch of the reading goroutine.
 	pool etw.PoolEvent
 	key  etw.StackKey
 }
 
 func newBatch() *batch {
-	return &batch{recs: make([]rec, 0, batchLen), evs: make([]etw.Event, batchLen/8)}
+	return &batch{recs: make([]rec, 0, batchLen), evs: make([]etw.Event, batchLen/8), frames: make([]uint64, 0, batchFrames)}
 }
 
 func (b *batch) reset() {
@@ -624,13 +645,13 @@ func (b *batch) reset() {
 			b.evs[i] = etw.Event{} // do not keep a large record's copy buffer
 		}
 	}
-	b.recs, b.nev, b.errs, b.err = b.recs[:0], 0, b.errs[:0], nil
+	b.recs, b.nev, b.errs, b.err, b.frames = b.recs[:0], 0, b.errs[:0], nil, b.frames[:0]
 }
 
 // room reports whether the batch takes one more record, which may be a
-// copied event.
+// copied event or a stack record with new frames.
 func (b *batch) room() bool {
-	return len(b.recs) < cap(b.recs) && b.nev < len(b.evs)
+	return len(b.recs) < cap(b.recs) && b.nev < len(b.evs) && len(b.frames) <= batchFrames-maxListFrames
 }
 
 // add appends ev to the batch: decoded when it is a pool event or a
@@ -644,7 +665,7 @@ func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
 	// Records are written field by field into their slot: building one on
 	// the stack and copying it stalls on store forwarding.
 	switch {
-	case fastRecord(ev, b), decodedRecord(ev, b):
+	case fastRecord(ev, b), stackRecord(p, ev, b), decodedRecord(ev, b):
 		return true
 	case !p.uses(ev):
 		if n := len(b.recs); n > 0 && b.recs[n-1].kind == recSkip {
@@ -762,7 +783,7 @@ func (p *Pipeline) feed(b *batch) {
 	for i := range b.recs {
 		r := &b.recs[i]
 		switch r.kind {
-		case recPool, recPoolKey:
+		case recPool, recPoolKey, recPoolStack:
 			n++
 			po := etw.PoolOp(r.op)
 			op := p.pushOp()
@@ -771,8 +792,13 @@ func (p *Pipeline) feed(b *batch) {
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}
-			if r.kind == recPool {
+			switch r.kind {
+			case recPool:
 				p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
+				continue
+			case recPoolStack:
+				n++
+				p.awaitStack(r)
 				continue
 			}
 			n++
@@ -784,6 +810,9 @@ func (p *Pipeline) feed(b *batch) {
 			k := &p.key
 			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = int64(r.b), etw.PID(r.d), etw.TID(r.c), r.a, r.op == 1
 			p.corr.KeyReference(k, r.cpu, r.ts)
+		case recStack, recStackNew:
+			n++
+			p.stackRef(b, r)
 		case recEvent:
 			p.Event(&b.evs[r.e])
 		case recSkip:

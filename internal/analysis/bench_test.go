@@ -13,10 +13,14 @@ import (
 
 // scaleTrace writes (once, into the temp folder) a trace of the scale
 // scenario with the given number of records, as etlgen -scenario scale
-// does, and returns its path and size.
-func scaleTrace(b *testing.B, events int) (string, int64) {
+// -stackwalk keys|full does, and returns its path and size.
+func scaleTrace(b *testing.B, events int, shape string) (string, int64) {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("etwkit-bench-scale-%d.etl", events))
+	name := fmt.Sprintf("etwkit-bench-scale-%d.etl", events)
+	if shape == "full" {
+		name = fmt.Sprintf("etwkit-bench-scale-full-%d.etl", events)
+	}
+	path := filepath.Join(os.TempDir(), name)
 	if st, err := os.Stat(path); err == nil {
 		return path, st.Size()
 	}
@@ -26,6 +30,9 @@ func scaleTrace(b *testing.B, events int) (string, int64) {
 		b.Fatal(err)
 	}
 	sc := etltest.Scale(1, events)
+	if shape == "full" {
+		sc = etltest.ScaleFull(1, events)
+	}
 	w, err := etltest.NewWriter(f, sc.WriterOptions())
 	if err != nil {
 		b.Fatal(err)
@@ -48,9 +55,13 @@ func scaleTrace(b *testing.B, events int) (string, int64) {
 
 // BenchmarkPipeline compares the reader alone (time order) with the whole
 // poolleak pipeline (module maps, stack correlation, ledger, stack
-// resolution) on the same generated trace. One op is one pass over the
-// file; MB/s counts file bytes. ETWKIT_BENCH_EVENTS sets the trace size in
-// records (default 2,000,000; about 14 million gives a 1 GB trace).
+// resolution) on the same generated trace, in the two stack shapes of
+// real traces: "keys" (stack caching: StackKeyKernel/StackKeyUser
+// references, etlgen's default) and "full" (every stack a full StackWalk
+// record, xperf -stackwalk's default). One op is one pass over the file;
+// MB/s counts file bytes. ETWKIT_BENCH_EVENTS sets the trace size in
+// records (default 2,000,000; 22 million give a 1 GB trace of keys, 14
+// million one of full stack walks).
 func BenchmarkPipeline(b *testing.B) {
 	events := 2_000_000
 	if s := os.Getenv("ETWKIT_BENCH_EVENTS"); s != "" {
@@ -60,7 +71,14 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		events = n
 	}
-	path, size := scaleTrace(b, events)
+	for _, shape := range []string{"keys", "full"} {
+		b.Run(shape, func(b *testing.B) { benchPipeline(b, events, shape) })
+	}
+}
+
+// benchPipeline runs the stages of BenchmarkPipeline on one trace.
+func benchPipeline(b *testing.B, events int, shape string) {
+	path, size := scaleTrace(b, events, shape)
 	b.Run("reader-file-order", func(b *testing.B) { benchReader(b, path, size, etw.FileOrder) })
 	b.Run("reader-time-order", func(b *testing.B) { benchReader(b, path, size, etw.TimeOrder) })
 	b.Run("read-stage", func(b *testing.B) {

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -85,24 +86,49 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 		requireSameResult(t, path, Options{})
 
 		// Most pool events share a record with their kernel stack key.
-		r, err := etw.Open(path)
-		require.NoError(t, err)
-		defer r.Close()
-		p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, Options{})
-		require.NoError(t, err)
-		kinds := map[uint8]int{}
-		bt := newBatch()
-		for ev, err := range r.All() {
-			require.NoError(t, err)
-			for !bt.add(p, ev) {
-				for _, rc := range bt.recs {
-					kinds[rc.kind]++
-				}
-				bt.reset()
-			}
-		}
-		t.Logf("records by kind: %v", kinds)
+		kinds := batchKinds(t, path)
 		require.Greater(t, kinds[recPoolKey], 10*kinds[recPool])
+	})
+	t.Run("scale-full", func(t *testing.T) {
+		// Full stack walks, in both pointer sizes; the stack records
+		// cross as frame list numbers.
+		for _, ptr := range []int{8, 4} {
+			path := filepath.Join(dir, fmt.Sprintf("scale-full-%d.etl", ptr))
+			f, err := os.Create(path)
+			require.NoError(t, err)
+			sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 4, Events: 200_000, Unbounded: true, Leak: true,
+				LeakCount: 1 << 30, PointerSize: ptr})
+			w, err := etltest.NewWriter(f, sc.WriterOptions())
+			require.NoError(t, err)
+			require.NoError(t, sc.WriteTo(w))
+			require.NoError(t, f.Close())
+			requireSameResult(t, path, Options{})
+			requireSameResult(t, path, Options{HasWindow: true, Window: [2]float64{0.2, 0.7}, FoldWOW64: true})
+			// Stack records cross as numbers; a few carry new frames.
+			kinds := batchKinds(t, path)
+			require.Greater(t, kinds[recStack]+kinds[recPoolStack], 1000*kinds[recStackNew])
+			require.NotZero(t, kinds[recStackNew])
+			// Most pool events share a record with their kernel stack.
+			require.Greater(t, kinds[recPoolStack], 100*kinds[recPool])
+		}
+	})
+	t.Run("damaged-full", func(t *testing.T) {
+		sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 5, Events: 20_000, Leak: true, Damage: true})
+		var f etltest.MemFile
+		w, err := etltest.NewWriter(&f, sc.WriterOptions())
+		require.NoError(t, err)
+		require.NoError(t, sc.WriteTo(w))
+		require.NoError(t, w.Close())
+		data := f.Bytes()
+		for i := 300_000; i < 300_300; i++ {
+			data[i] ^= 0xA5
+		}
+		path := filepath.Join(dir, "damaged-full.etl")
+		require.NoError(t, os.WriteFile(path, data[:len(data)-20_000], 0o644))
+		requireSameResult(t, path, Options{})
+		res, err := Run(path, Options{})
+		require.NoError(t, err)
+		require.NotEmpty(t, res.ReadErrors, "the damage is reported")
 	})
 	t.Run("damaged", func(t *testing.T) {
 		data, err := os.ReadFile(irpLeak)
@@ -124,6 +150,34 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 			})
 		}
 	})
+}
+
+// batchKinds counts the records of the batches that the trace at path
+// fills, by kind.
+func batchKinds(t *testing.T, path string) map[uint8]int {
+	t.Helper()
+	r, err := etw.Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, Options{})
+	require.NoError(t, err)
+	kinds := map[uint8]int{}
+	bt := newBatch()
+	count := func() {
+		for _, rc := range bt.recs {
+			kinds[rc.kind]++
+		}
+		bt.reset()
+	}
+	for ev, err := range r.All() {
+		require.NoError(t, err)
+		for !bt.add(p, ev) {
+			count()
+		}
+	}
+	count()
+	t.Logf("records by kind: %v", kinds)
+	return kinds
 }
 
 // TestFastRecordAgrees checks fastRecord against the etw decoders: for

@@ -1,0 +1,150 @@
+package analysis
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+
+	"github.com/etwkit/etwkit/etw"
+)
+
+// Traces without stack caching (xperf -stackwalk's default) follow every
+// pool event with full StackWalk Stack records, and most of them repeat a
+// stack seen before. The reading goroutine numbers the distinct frame
+// lists of those records by the hash of their bytes (frameTable), and a
+// record crosses to the pipeline as its number; only the first record of
+// each list carries its frames, which the pipeline interns once
+// (Pipeline.framesOf maps the reading goroutine's numbers to the
+// correlator's).
+
+// frameTable is the reading goroutine's table of the distinct frame lists
+// (raw payload bytes and pointer size) of the Stack records seen so far,
+// numbered from 1 in order of first sight. Its memory is that of the
+// distinct lists, which the correlator keeps too.
+type frameTable struct {
+	seed  maphash.Seed
+	idx   map[uint64]uint32 // hash → latest list with that hash
+	prev  []uint32          // per list - 1: the previous list with the same hash
+	ptr   []uint8           // per list - 1: pointer size
+	off   []int             // list i's bytes are arena[off[i-1]:off[i]]
+	arena []byte
+	hot   [frameHotSize]uint32 // recently seen lists, by hash
+}
+
+// frameHotSize is the number of entries of frameTable.hot (a power of 2).
+const frameHotSize = 1024
+
+func newFrameTable() *frameTable {
+	return &frameTable{seed: maphash.MakeSeed(), idx: map[uint64]uint32{}, off: []int{0}}
+}
+
+// find returns the number of the frame list b (of pointer size ptr),
+// numbering it when it is new, and reports whether it was.
+func (t *frameTable) find(b []byte, ptr int) (uint32, bool) {
+	h := maphash.Bytes(t.seed, b)
+	slot := &t.hot[h&(frameHotSize-1)]
+	if id := *slot; id != 0 && t.is(id, b, ptr) {
+		return id, false
+	}
+	first := t.idx[h]
+	for id := first; id != 0; id = t.prev[id-1] {
+		if t.is(id, b, ptr) {
+			*slot = id
+			return id, false
+		}
+	}
+	t.arena = append(t.arena, b...)
+	t.off = append(t.off, len(t.arena))
+	t.prev = append(t.prev, first)
+	t.ptr = append(t.ptr, uint8(ptr))
+	id := uint32(len(t.prev))
+	t.idx[h] = id
+	*slot = id
+	return id, true
+}
+
+// is reports whether list id is b with pointer size ptr.
+func (t *frameTable) is(id uint32, b []byte, ptr int) bool {
+	return int(t.ptr[id-1]) == ptr && bytes.Equal(t.arena[t.off[id-1]:t.off[id]], b)
+}
+
+// Frames a batch carries for the new frame lists of its stack records, and
+// the longest list that goes that way (longer ones, which real traces do
+// not have, cross as copied events).
+const (
+	batchFrames   = 16 << 10
+	maxListFrames = 1 << 10
+)
+
+// stackRecord adds a StackWalk Stack record of a kernel header as a
+// recStack or recStackNew record and reports whether it did.
+func stackRecord(p *Pipeline, ev *etw.Event, b *batch) bool {
+	if ev.Hook != etw.HookStackWalk || !ev.IsKernel() || len(ev.Payload) < 16 {
+		return false
+	}
+	ptr := ev.PointerSize()
+	if ptr == 0 {
+		return false
+	}
+	pl := ev.Payload
+	n := (len(pl) - 16) / ptr
+	if n > maxListFrames {
+		return false
+	}
+	if p.frameTab == nil {
+		p.frameTab = newFrameTable()
+	}
+	id, isNew := p.frameTab.find(pl[16:16+n*ptr], ptr)
+	if !isNew && ptr == p.ptr && len(b.recs) > 0 {
+		// Most pool events are followed at once by their kernel stack:
+		// one record then stands for both.
+		if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
+			r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
+			r.tid == binary.LittleEndian.Uint32(pl[12:]) {
+			r.kind, r.k, r.kts = recPoolStack, uint64(id), ev.Timestamp
+			return true
+		}
+	}
+	r := b.next()
+	r.kind, r.ts, r.cpu, r.op, r.a = recStack, ev.Timestamp, ev.Processor, uint8(ptr), uint64(id)
+	r.b, r.d, r.c = binary.LittleEndian.Uint64(pl), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
+	if isNew {
+		r.kind, r.e, r.k = recStackNew, uint32(len(b.frames)), uint64(n)
+		for i := range n {
+			if ptr == 4 {
+				b.frames = append(b.frames, uint64(binary.LittleEndian.Uint32(pl[16+4*i:])))
+			} else {
+				b.frames = append(b.frames, binary.LittleEndian.Uint64(pl[16+8*i:]))
+			}
+		}
+	}
+	return true
+}
+
+// stackRef feeds a recStack or recStackNew record to the correlator.
+func (p *Pipeline) stackRef(b *batch, r *rec) {
+	if r.kind == recStackNew {
+		fid := p.corr.InternFrames(b.frames[r.e : r.e+uint32(r.k)])
+		for uint64(len(p.framesOf)) <= r.a {
+			p.framesOf = append(p.framesOf, 0)
+		}
+		p.framesOf[r.a] = fid
+	}
+	s := &p.stack
+	s.EventTimeStamp, s.Process, s.Thread, s.PointerSize, s.Frames = int64(r.b), etw.PID(r.d), etw.TID(r.c), int(r.op), 0
+	if r.a < uint64(len(p.framesOf)) {
+		s.Frames = p.framesOf[r.a]
+	}
+	p.corr.StackReference(s, r.cpu, r.ts)
+}
+
+// awaitStack feeds the Stack record of a recPoolStack record, whose pool
+// event has just been queued, to the correlator.
+func (p *Pipeline) awaitStack(r *rec) {
+	s := &p.stack
+	s.EventTimeStamp, s.Process, s.Thread, s.PointerSize, s.Frames = r.ts, etw.PID(r.pid), etw.TID(r.tid), p.ptr, 0
+	if r.k < uint64(len(p.framesOf)) {
+		s.Frames = p.framesOf[r.k]
+	}
+	p.corr.AwaitStack(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, s, r.kts)
+}

@@ -1,0 +1,96 @@
+package stacks
+
+import "github.com/etwkit/etwkit/etw"
+
+// FramesID names a list of frames interned by a [Correlator]: equal lists
+// get equal IDs. 0 is the empty list.
+type FramesID uint32
+
+// InternFrames interns a list of frames, innermost first, and returns its
+// ID. frames is not kept. A caller that decodes StackWalk Stack records
+// itself interns each distinct frame list once and passes the ID with
+// every record that carries it (see [Correlator.StackReference]).
+func (c *Correlator) InternFrames(frames []uint64) FramesID {
+	if len(frames) == 0 {
+		return 0
+	}
+	return FramesID(c.internFrames(frames))
+}
+
+// StackRef is a decoded StackWalk Stack record (opcode 32) whose frames
+// were interned with [Correlator.InternFrames]: the stack of the event
+// logged by thread Thread of process Process at raw time EventTimeStamp.
+type StackRef struct {
+	EventTimeStamp int64
+	Process        etw.PID
+	Thread         etw.TID
+	Frames         FramesID
+	// PointerSize of the record (4 or 8; 0: the correlator's), which
+	// tells kernel from user fragments.
+	PointerSize int
+}
+
+// StackReference takes a decoded StackWalk Stack record, logged at raw time
+// ts on processor cpu, as [Correlator.Event] would take the record itself:
+// the two give the same stacks and statistics. s is not kept.
+func (c *Correlator) StackReference(s *StackRef, cpu uint16, ts int64) {
+	c.now = ts
+	c.stats.StackRecords++
+	c.attachStack(c.lookup(s.EventTimeStamp, s.Thread, cpu), s, cpu, ts)
+	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+		c.release(false)
+	}
+}
+
+// AwaitStack is [Correlator.Await] for an event followed at once by its
+// Stack record s (logged at raw time stackTS on the same processor), then
+// [Correlator.StackReference] for s: the pair most pool events of traces
+// without stack caching come in. When s names this event and no earlier
+// waiting event has its timestamp and thread, the stack is attached
+// without a search; the outcome is the same either way.
+func (c *Correlator) AwaitStack(ts int64, pid etw.PID, tid etw.TID, cpu uint16, s *StackRef, stackTS int64) {
+	c.Await(ts, pid, tid, cpu)
+	c.now = stackTS
+	c.stats.StackRecords++
+	n := len(c.queue)
+	if s.EventTimeStamp == ts && s.Thread == tid && !c.unsorted && n > c.head && (n-1 == c.head || c.qts[n-2] < ts) {
+		// The event just queued is the first waiting one with this
+		// timestamp, so it is the one the search would find.
+		c.attachStack(c.queue[n-1], s, cpu, stackTS)
+	} else {
+		c.attachStack(c.lookup(s.EventTimeStamp, s.Thread, cpu), s, cpu, stackTS)
+	}
+	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+		c.release(false)
+	}
+}
+
+// attachStack attaches the Stack record s, logged at raw time ts on
+// processor cpu, to the waiting event p it belongs to (none when p is
+// nil).
+func (c *Correlator) attachStack(p *pending, s *StackRef, cpu uint16, ts int64) {
+	if p == nil {
+		c.stats.Unattached++
+		return
+	}
+	c.stats.Attached++
+	var pt part
+	if s.Frames != 0 && int(s.Frames) <= len(c.frames) {
+		frames := c.frames[s.Frames-1]
+		ptr := s.PointerSize
+		if ptr == 0 {
+			ptr = c.opts.PointerSize
+		}
+		pt = part{kind: partFrames, id: uint32(s.Frames)}
+		if IsKernelAddress(frames[len(frames)-1], ptr) {
+			p.kernel = pt
+		} else {
+			p.user = pt
+			c.sawUser(p.tid, p.ts)
+		}
+	}
+	c.touched(p)
+	if c.opts.KeepRecords {
+		c.records = append(c.records, recordRef{opcode: 32, ts: s.EventTimeStamp, recordTS: ts, pid: s.Process, tid: s.Thread, cpu: cpu, p: pt})
+	}
+}
