@@ -51,6 +51,20 @@
 // millions of events, [PoolEvent.Decode] and [StackKey.Decode] fill a value
 // the caller keeps instead of returning a copy.
 //
+// # Any event
+//
+// [Decode] names any event it has a schema for and returns its fields in
+// order with typed values ([Decoded]): the classic kernel classes
+// (EventTrace, Process, Thread, Image, FileIO names, DiskIO, Memory,
+// PerfInfo, TcpIp, UdpIp, Registry, ALPC, ThreadPool, SystemConfig,
+// SysConfig, KernelTraceControl) from a table of MOF layouts, and
+// TraceLogging events from the schema in their extended data. Names follow
+// TraceEvent's (PerfView), so output diffs against it. A [SchemaSet] adds
+// the schemas a trace carries: EventSource manifests (ManifestData events)
+// and the TDH metadata xperf merges add (KernelTraceControl MetaData), for
+// the events of manifest providers. [ProviderName] names well-known
+// providers. None of it needs Windows.
+//
 // # Memory and aliasing
 //
 // The reader keeps one buffer (and one decompression buffer) per processor
