@@ -31,6 +31,9 @@ type Field struct {
 // Value returns the field's value as uint64, int64, string, GUID, []uint64
 // or []byte according to its type.
 func (f Field) Value() any {
+	if v, ok := f.extValue(); ok {
+		return v
+	}
 	switch f.Type {
 	case TypeI8, TypeI32, TypeI64:
 		return f.Int
@@ -49,6 +52,9 @@ func (f Field) Value() any {
 // String renders the value the way etwdump prints it: hex for addresses and
 // sizes, the four characters of pool tags, decimal otherwise.
 func (f Field) String() string {
+	if s, ok := f.extString(); ok {
+		return s
+	}
 	switch f.Type {
 	case TypeI8, TypeI32, TypeI64:
 		return strconv.FormatInt(f.Int, 10)

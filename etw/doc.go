@@ -54,6 +54,20 @@
 // millions of events, [PoolEvent.Decode] and [StackKey.Decode] fill a value
 // the caller keeps instead of returning a copy.
 //
+// # Any event
+//
+// [Decode] names any event it has a schema for and returns its fields in
+// order with typed values ([Decoded]): the classic kernel classes
+// (EventTrace, Process, Thread, Image, FileIO names, DiskIO, Memory,
+// PerfInfo, TcpIp, UdpIp, Registry, ALPC, ThreadPool, SystemConfig,
+// SysConfig, KernelTraceControl) from a table of MOF layouts, and
+// TraceLogging events from the schema in their extended data. Names follow
+// TraceEvent's (PerfView), so output diffs against it. A [SchemaSet] adds
+// the schemas a trace carries: EventSource manifests (ManifestData events)
+// and the TDH metadata xperf merges add (KernelTraceControl MetaData), for
+// the events of manifest providers. [ProviderName] names well-known
+// providers. None of it needs Windows.
+//
 // # Memory and aliasing
 //
 // The reader keeps one buffer (and one decompression buffer) per processor
@@ -66,7 +80,7 @@
 // # Errors
 //
 // Errors wrap the sentinels [ErrNotETL], [ErrTruncated], [ErrCorrupt],
-// [ErrUnsupportedCompression] and, for the typed decoders,
+// [ErrUnsupportedCompression], [ErrLimit] and, for the typed decoders,
 // [ErrShortPayload]. Damage inside a file is a *[FormatError] that names
 // the buffer and the byte offset: it is returned after every good event
 // before it, and reading resumes with the next buffer. Counters of what was
@@ -76,13 +90,28 @@
 // # Security
 //
 // ETL files are untrusted input. The reader never panics on malformed
-// input and never allocates more than the input justifies: every length
-// field is bounded (decoders read only inside the payload, with strings
-// capped at [MaxStringBytes] and frames aliasing the payload) (a buffer by [MaxBufferSize] and by the file, a record by
-// its buffer, a string by [MaxStringBytes]), decompression writes only into
-// a buffer of the size the header declares, and zip members larger than
-// 64 MiB are inflated into a temporary file rather than memory. These
-// properties are checked by fuzzing (FuzzReader) seeded from real traces.
+// input and its memory follows what the input really holds, not what its
+// headers claim. Every length field is bounded: a buffer by
+// [MaxBufferSize] and by the file, a record by its buffer, a string by
+// [MaxStringBytes]; decoders read only inside the payload. A compressed
+// buffer may claim at most [MaxExpansion] times its bytes in the file and
+// no more than the session's buffer size, and is allocated only then. The
+// buffers a Reader holds (one per processor with events in flight in time
+// order, one in file order) stay within the smaller of [Limits].MaxMemory
+// ([DefaultMaxMemory]) and a budget proportional to the input's size on
+// disk; past it, reading stops with a *[LimitError] ([ErrLimit]) that says
+// what it would have needed.
+//
+// A zip member's budget follows its compressed size. A deflated member is
+// refused when it claims more than [ZipExpansion] times its compressed
+// size, judged on its first 80 bytes before anything else is inflated, and
+// inflated while its chain of buffer headers is followed: inflation stops
+// 16 MiB after the chain breaks off. Members over 64 MiB are inflated into
+// a temporary file that is removed on every path (unlinked at once outside
+// Windows). A member whose inflation fails is read up to the damage, which
+// is reported after its events. These properties are checked by fuzzing
+// (FuzzReader, which also fails a run that allocates more than its
+// ceiling) and by tests of crafted files (etltest.WriteBomb).
 //
 // # Concurrency
 //

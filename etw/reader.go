@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"slices"
+	"unsafe"
 )
 
 // Order selects the order in which a [Reader] delivers events.
@@ -95,13 +96,15 @@ type Reader struct {
 	err     error     // sticky non-format error
 	stats   Stats
 	damaged int   // last buffer index counted as damaged, +1
-	mem     int64 // bytes held in stream buffers
-}
+	mem     int64 // bytes held in stream buffers, scratch and the index
 
-// maxExpansion bounds the decompressed size of a buffer relative to its
-// compressed size, so that a hostile SavedOffset cannot make the reader
-// allocate far more than the input holds. Real traces stay below 14.
-const maxExpansion = 512
+	lim    Limits
+	disk   int64  // bytes the input holds on disk (a zip member's compressed size)
+	cdata  []byte // compressed bytes scratch, shared by all streams
+	inUse  int    // streams holding a buffer
+	budget int64  // see grow
+	prop   bool   // budget is the proportional one, not Limits.MaxMemory
+}
 
 // stream is one chain of buffers read in order: one processor's buffers in
 // sequence order (time order), or all buffers (file order).
@@ -112,29 +115,41 @@ type stream struct {
 	next  int   // next position in bufs
 	bi    int   // buffer index being read, -1 before the first
 	data  []byte
-	cdata []byte // compressed bytes scratch
 	pos   int
 	end   int
 	comp  bool
 	ev    Event
 	has   bool  // ev holds a framed record
+	done  bool  // no records left, buffer released
 	trunc error // damage to report once the buffer's good records are read
 }
 
 // Open opens the ETL file name. A name of the form "archive.zip!member"
 // opens that member of a zip archive, and a ".zip" name alone opens the
 // archive's only ".etl" member. The Reader must be closed.
-func Open(name string) (*Reader, error) {
-	ra, size, closer, err := openInput(name)
+func Open(name string) (*Reader, error) { return OpenLimited(name, Limits{}) }
+
+// OpenLimited is [Open] with resource limits other than the defaults. A
+// zip member's memory budget follows its compressed size; a member whose
+// inflated data stops early (a corrupt member) is read up to the damage,
+// which is reported as a *[FormatError] after its events.
+func OpenLimited(name string, lim Limits) (*Reader, error) {
+	in, err := openInput(name, lim)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewReader(ra, size)
-	if err != nil {
-		closer.Close()
+	r := &Reader{ra: in.ra, size: in.size, disk: in.disk, lim: lim}
+	if err := r.init(); err != nil {
+		if in.damage != nil {
+			err = fmt.Errorf("%w (%v)", err, in.damage)
+		}
+		in.closer.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	r.closer = closer
+	if in.damage != nil {
+		r.tailErrs = append(r.tailErrs, in.damage)
+	}
+	r.closer = in.closer
 	r.name = name
 	return r, nil
 }
@@ -143,7 +158,13 @@ func Open(name string) (*Reader, error) {
 // long. It reads the header buffer and the 72-byte header of every buffer
 // (to index the per-processor chains), but no event data.
 func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
-	r := &Reader{ra: ra, size: size}
+	return NewReaderLimited(ra, size, Limits{})
+}
+
+// NewReaderLimited is [NewReader] with resource limits other than the
+// defaults.
+func NewReaderLimited(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
+	r := &Reader{ra: ra, size: size, disk: size, lim: lim}
 	if err := r.init(); err != nil {
 		return nil, err
 	}
@@ -200,6 +221,10 @@ func (r *Reader) SetOrder(o Order) error {
 }
 
 func (r *Reader) init() error {
+	r.budget = r.lim.maxMemory()
+	if prop := memAllowance + memPerInputByte*r.disk; prop < r.budget && r.disk < 1<<40 {
+		r.budget, r.prop = prop, true
+	}
 	if r.size == 0 {
 		return fmt.Errorf("%w: empty input", ErrNotETL)
 	}
@@ -210,11 +235,11 @@ func (r *Reader) init() error {
 	if _, err := r.ra.ReadAt(hb[:], 0); err != nil {
 		return fmt.Errorf("etw: reading header buffer: %w", err)
 	}
+	if err := checkStart(hb[:]); err != nil {
+		return err
+	}
 	var first BufferInfo
 	parseBufferHeader(hb[:], &first)
-	if first.Size < bufferHeaderSize+32 || first.Size > MaxBufferSize {
-		return fmt.Errorf("%w: first buffer size %d is not plausible", ErrNotETL, first.Size)
-	}
 	n := int64(first.Size)
 	if n > r.size {
 		n = r.size
@@ -229,9 +254,8 @@ func (r *Reader) init() error {
 	if len(data) < p+32 {
 		return fmt.Errorf("%w: header buffer truncated at %d bytes", ErrNotETL, len(data))
 	}
-	if data[p+3]&0xC0 != 0xC0 || (HeaderType(data[p+2]) != HeaderSystem32 && HeaderType(data[p+2]) != HeaderSystem64) ||
-		binary.LittleEndian.Uint16(data[p+6:]) != uint16(HookHeader) {
-		return fmt.Errorf("%w: first record is not a logfile header event", ErrNotETL)
+	if err := checkStart(data); err != nil {
+		return err
 	}
 	var ev Event
 	end := int(first.DataEnd())
@@ -283,8 +307,34 @@ func (r *Reader) init() error {
 	return nil
 }
 
-// plausible reports whether a buffer header could start a buffer at off.
-func (r *Reader) plausible(b *BufferInfo) bool {
+// checkStart reports whether b, the first bytes of an input, start like an
+// ETL file: a plausible size for the header buffer and, when b holds its
+// first 8 bytes, a logfile header event as the first record. It needs no
+// more than the first 80 bytes, so that a zip member is judged before it is
+// inflated.
+func checkStart(b []byte) error {
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty input", ErrNotETL)
+	}
+	if len(b) < bufferHeaderSize {
+		return fmt.Errorf("%w: %d bytes is shorter than a buffer header", ErrNotETL, len(b))
+	}
+	if size := binary.LittleEndian.Uint32(b); size < bufferHeaderSize+32 || size > MaxBufferSize {
+		return fmt.Errorf("%w: first buffer size %d is not plausible", ErrNotETL, size)
+	}
+	p := bufferHeaderSize
+	if len(b) < p+8 {
+		return nil
+	}
+	if b[p+3]&0xC0 != 0xC0 || (HeaderType(b[p+2]) != HeaderSystem32 && HeaderType(b[p+2]) != HeaderSystem64) ||
+		binary.LittleEndian.Uint16(b[p+6:]) != uint16(HookHeader) {
+		return fmt.Errorf("%w: first record is not a logfile header event", ErrNotETL)
+	}
+	return nil
+}
+
+// plausible reports whether a buffer header could start a buffer.
+func plausible(b *BufferInfo) bool {
 	if b.Size < bufferHeaderSize || b.Size > MaxBufferSize {
 		return false
 	}
@@ -311,7 +361,7 @@ func (r *Reader) walk() {
 		}
 		bi := BufferInfo{Index: idx, FileOffset: off}
 		parseBufferHeader(hb[:], &bi)
-		if !r.plausible(&bi) {
+		if !plausible(&bi) {
 			ferr := &FormatError{Buffer: idx, Offset: off, RecordOffset: -1,
 				Msg: fmt.Sprintf("implausible buffer header (BufferSize %d, SavedOffset %d)", bi.Size, bi.SavedOffset), Err: ErrCorrupt}
 			r.tailErrs = append(r.tailErrs, ferr)
@@ -327,10 +377,20 @@ func (r *Reader) walk() {
 		if rest := r.size - off; int64(bi.Size) > rest {
 			bi.Avail = uint32(rest)
 		}
+		if r.mem+indexCost > r.budget {
+			r.tailErrs = append(r.tailErrs, &LimitError{Resource: "the buffer index", Buffer: idx, Offset: off,
+				Need: r.mem + indexCost, Limit: r.budget, Why: r.why()})
+			return
+		}
+		r.mem += indexCost
 		r.bufs = append(r.bufs, bi)
 		off += int64(bi.Size)
 	}
 }
+
+// indexCost is the memory charged for each buffer of the index: its
+// BufferInfo with room for the slice to double, and its place in a stream.
+const indexCost = 2*int64(unsafe.Sizeof(BufferInfo{})) + 8
 
 // resync looks for the next plausible buffer after a damaged header at off,
 // at multiples of the session buffer size.
@@ -346,7 +406,7 @@ func (r *Reader) resync(off int64) (int64, bool) {
 		}
 		var bi BufferInfo
 		parseBufferHeader(hb[:], &bi)
-		if r.plausible(&bi) && int64(bi.Size) == bs {
+		if plausible(&bi) && int64(bi.Size) == bs {
 			return next, true
 		}
 	}
@@ -534,6 +594,7 @@ func (r *Reader) fill(s *stream) error {
 		}
 		if s.next >= len(s.bufs) {
 			s.has = false
+			r.release(s)
 			return nil
 		}
 		s.bi = s.bufs[s.next]
@@ -559,10 +620,10 @@ func (r *Reader) load(s *stream) error {
 	avail := int(bi.Avail)
 	if bi.Compressed() {
 		s.comp = true
-		if err := r.grow(&s.cdata, avail, bi); err != nil {
+		if err := r.grow(&r.cdata, avail, bi); err != nil {
 			return err
 		}
-		raw := s.cdata[:avail]
+		raw := r.cdata[:avail]
 		if _, err := r.ra.ReadAt(raw, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", bi.Index, bi.FileOffset, err)
 		}
@@ -572,11 +633,15 @@ func (r *Reader) load(s *stream) error {
 			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1,
 				Msg: fmt.Sprintf("compressed buffer with SavedOffset %d", bi.SavedOffset), Err: ErrCorrupt}
 		}
-		if limit := maxExpansion*(avail-bufferHeaderSize) + 64<<10; want-bufferHeaderSize > limit {
+		if limit := MaxExpansion*(avail-bufferHeaderSize) + expansionSlack; want-bufferHeaderSize > limit {
 			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + 4, RecordOffset: -1,
-				Msg: fmt.Sprintf("SavedOffset %d is implausible for %d compressed bytes", want, avail-bufferHeaderSize), Err: ErrCorrupt}
+				Msg: fmt.Sprintf("SavedOffset %d is implausible for %d compressed bytes (more than %d times)", want, avail-bufferHeaderSize, MaxExpansion), Err: ErrCorrupt}
 		}
-		if err := r.grow(&s.data, want, bi); err != nil {
+		if hs := int(r.hdr.BufferSize); hs >= bufferHeaderSize && want > hs {
+			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + 4, RecordOffset: -1,
+				Msg: fmt.Sprintf("SavedOffset %d exceeds the session's BufferSize %d", want, hs), Err: ErrCorrupt}
+		}
+		if err := r.growData(s, want, bi); err != nil {
 			return err
 		}
 		s.data = s.data[:want]
@@ -618,7 +683,7 @@ func (r *Reader) load(s *stream) error {
 		s.end = want
 		return nil
 	}
-	if err := r.grow(&s.data, avail, bi); err != nil {
+	if err := r.growData(s, avail, bi); err != nil {
 		return err
 	}
 	s.data = s.data[:avail]
@@ -651,27 +716,80 @@ func (r *Reader) load(s *stream) error {
 }
 
 // grow makes *buf hold at least n bytes, within the reader's memory budget:
-// the buffers of all streams together stay below a fixed allowance plus a
-// multiple of the input size, whatever the buffer headers claim.
+// the buffers of all streams, the scratch and the index together stay below
+// the smaller of Limits.MaxMemory and a fixed allowance plus a multiple of
+// the input's size on disk, whatever the buffer headers claim. Past it,
+// grow returns a *LimitError, which stops the reader.
 func (r *Reader) grow(buf *[]byte, n int, bi *BufferInfo) error {
 	if cap(*buf) >= n {
 		return nil
 	}
-	budget := int64(memAllowance) + memPerInputByte*r.size
-	if r.mem-int64(cap(*buf))+int64(n) > budget {
-		return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1,
-			Msg: fmt.Sprintf("buffer needs %d bytes, over the memory budget of %d for a %d-byte input", n, budget, r.size), Err: ErrCorrupt}
+	if need := r.mem - int64(cap(*buf)) + int64(n); need > r.budget {
+		all, streams := r.inFlightNeed()
+		return &LimitError{Resource: fmt.Sprintf("memory for the buffers of %d processors in flight", streams), Buffer: bi.Index, Offset: bi.FileOffset,
+			Need: max(need, all), Limit: r.budget, Why: r.why()}
 	}
 	r.mem += int64(n - cap(*buf))
 	*buf = make([]byte, n)
 	return nil
 }
 
-// Memory budget of a reader's buffers (see Reader.grow).
-const (
-	memAllowance    = 32 << 20
-	memPerInputByte = 32
-)
+// growData is grow for a stream's buffer.
+func (r *Reader) growData(s *stream, n int, bi *BufferInfo) error {
+	had := s.data != nil
+	if err := r.grow(&s.data, n, bi); err != nil {
+		return err
+	}
+	if !had {
+		r.inUse++
+	}
+	return nil
+}
+
+// why says what sets the memory budget, for a LimitError.
+func (r *Reader) why() string {
+	if r.prop {
+		return fmt.Sprintf("32 MiB plus %d bytes per byte of a %d-byte input", memPerInputByte, r.disk)
+	}
+	return "Limits.MaxMemory"
+}
+
+// inFlightNeed estimates the memory that holding the current buffer of
+// every stream with records left would take, with the index and the
+// scratch: what the reader would have needed when it hits its budget.
+func (r *Reader) inFlightNeed() (int64, int) {
+	need := r.mem
+	n := 0
+	for _, s := range r.streams {
+		need -= int64(cap(s.data))
+		bi := s.bi
+		if bi < 0 && len(s.bufs) > 0 {
+			bi = s.bufs[0]
+		}
+		if bi < 0 || s.done {
+			continue
+		}
+		b := &r.bufs[bi]
+		size := int64(b.Avail)
+		if b.Compressed() {
+			size = min(int64(b.SavedOffset), MaxExpansion*int64(b.Avail)+expansionSlack)
+		}
+		need += max(size, int64(cap(s.data)))
+		n++
+	}
+	return need, n
+}
+
+// release drops the buffer of a stream that has no more records, so that
+// the time merge holds buffers only for processors with events in flight.
+func (r *Reader) release(s *stream) {
+	s.done = true
+	if s.data != nil {
+		r.mem -= int64(cap(s.data))
+		s.data = nil
+		r.inUse--
+	}
+}
 
 // streamHeap orders streams by the timestamp of their next record, then by
 // rank.

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	etwdump [-kinds pool,stack,image,process,thread,imageid,header|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] FILE
+//	etwdump [-kinds pool,stack,image,process,thread,imageid,header|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] [-traceevent [-traceevent-all]] FILE
 //
 // FILE may name a zip member as archive.zip!member. Each line is one JSON
 // object, in time order unless -file-order is given:
@@ -21,7 +21,18 @@
 // (PERFINFO headers). EVENT_HEADER records with a stack in their extended
 // data get an "ext_stack" object.
 //
+// Events of other classes that etw.Decode knows (the kernel classes of its
+// schema table, SysConfig, TraceLogging events) keep their hook id or GUID
+// as kind and get "event" ("Provider/Name", TraceEvent's naming) and their
+// fields under "data": durations as numbers of milliseconds, times as
+// RFC 3339 strings, addresses of the network as strings, booleans.
+//
 // -kinds keeps only events of the listed classes (default: every event).
+//
+// -traceevent prints, instead of JSON, the line format of TraceEvent's
+// parsing test (see traceevent.go): the first 5 events of every
+// Provider/EventName, then "COUNT Provider/EventName:n" for every name;
+// -traceevent-all prints every event.
 //
 // -stacks attaches to every event that has one its stack (StackWalk
 // records and stack keys matched by timestamp and thread, see package
@@ -80,8 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fileOrder := fs.Bool("file-order", false, "print events in file order instead of time order")
 	withStacks := fs.Bool("stacks", false, "attach each event's stack (kernel part first) and its segment counts")
 	symbols := fs.String("symbols", "", "symbol path for -stacks (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
+	traceEvent := fs.Bool("traceevent", false, "print TraceEvent's test lines (first 5 events of each name, then counts) instead of JSON")
+	teAll := fs.Bool("traceevent-all", false, "with -traceevent, print every event, not only the first 5 of each name")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: etwdump [-kinds LIST|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] FILE")
+		fmt.Fprintln(stderr, "usage: etwdump [-kinds LIST|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] [-traceevent [-traceevent-all]] FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +103,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return 2
+	}
+	if *traceEvent {
+		health, err := writeTraceEvent(fs.Arg(0), stdout, teOptions{all: *teAll})
+		if err != nil {
+			fmt.Fprintf(stderr, "etwdump: %v\n", err)
+			return 1
+		}
+		health.Summarize(stderr, "etwdump")
+		return health.ExitCode()
 	}
 	want, err := parseKinds(*kinds)
 	if err != nil {
@@ -227,8 +249,9 @@ func className(ev *etw.Event) string {
 }
 
 type dumper struct {
-	raw bool
-	buf []byte
+	raw     bool
+	buf     []byte
+	schemas etw.SchemaSet // manifests seen so far in the trace
 }
 
 // appendEvent appends one JSON line for ev.
@@ -291,8 +314,9 @@ func (d *dumper) appendEvent(b []byte, ev *etw.Event) []byte {
 			}
 			b = append(b, '}')
 		}
-	} else if d.raw {
-		b = appendPayload(b, ev.Payload)
+	} else {
+		d.schemas.Add(ev)
+		b = appendDecoded(b, &d.schemas, ev, d.raw)
 	}
 	if st, ok := ev.ExtStack(); ok {
 		b = append(b, `,"ext_stack":{"MatchId":`...)
@@ -336,6 +360,9 @@ func appendHex(b []byte, v uint64) []byte {
 }
 
 func appendValue(b []byte, f etw.Field) []byte {
+	if v, ok := appendDecodedValue(b, f); ok {
+		return v
+	}
 	switch f.Type {
 	case etw.TypeI8, etw.TypeI32, etw.TypeI64:
 		return strconv.AppendInt(b, f.Int, 10)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/etwkit/etwkit/internal/alloclimit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -222,7 +223,14 @@ func FuzzExtractCAB(f *testing.F) {
 	const limit = 1 << 20
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var cw countWriter
-		n, err := extractCAB(bytes.NewReader(b), int64(len(b)), "a.pdb", &cw, limit)
+		var n int64
+		var err error
+		// The output is discarded: what is allocated is the reader's own
+		// working memory, bounded by a fixed allowance (MSZIP window,
+		// blocks) and the input.
+		alloclimit.Check(t, "FuzzExtractCAB run", 8<<20+16*uint64(len(b)), func() {
+			n, err = extractCAB(bytes.NewReader(b), int64(len(b)), "a.pdb", &cw, limit)
+		})
 		if n != cw.n {
 			t.Fatalf("reported %d bytes, wrote %d", n, cw.n)
 		}

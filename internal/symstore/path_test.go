@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etwkit/etwkit/internal/alloclimit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -123,7 +124,9 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := Parse(s)
+		var p Path
+		var err error
+		alloclimit.Check(t, "FuzzParse run", 1<<20+64*uint64(len(s)), func() { p, err = Parse(s) })
 		if err != nil {
 			if !errors.Is(err, ErrSyntax) {
 				t.Fatalf("error %v does not wrap ErrSyntax", err)
