@@ -119,6 +119,9 @@ func (d *Report) add(errs []error) {
 	}
 }
 
+// Limit returns the resource limit that stopped reading, or nil.
+func (d *Report) Limit() *etw.LimitError { return d.limit }
+
 // Missing reports whether fewer buffers were read than the header says
 // were written (never for a circular log file: see the package comment).
 func (d *Report) Missing() bool {
