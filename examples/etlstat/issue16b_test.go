@@ -40,10 +40,10 @@ func TestMemoryCeiling(t *testing.T) {
 	assert.Equal(t, 3, run([]string{"-json", "-max-memory", damagetest.LimitedMaxMemory, tr.Limited}, &out, &errOut), errOut.String())
 	assert.Contains(t, out.String(), "(Limits.MaxMemory)")
 	assert.Contains(t, errOut.String(), "etlstat: warning: partial result: reading stopped at a resource limit after 3 buffers")
-	assert.Contains(t, errOut.String(), "etlstat: warning: the memory ceiling is 32K; to read this trace, raise it with -max-memory 74K or ETWKIT_MAX_MEMORY=74K")
+	assert.Contains(t, errOut.String(), "etlstat: warning: the memory ceiling is 32K; to read further, raise it, e.g. with -max-memory 93K or ETWKIT_MAX_MEMORY=93K")
 
 	errOut.Reset()
-	assert.Equal(t, 0, run([]string{"-max-memory", "74K", tr.Limited}, &out, &errOut), errOut.String())
+	assert.Equal(t, 0, run([]string{"-max-memory", "93K", tr.Limited}, &out, &errOut), errOut.String())
 	t.Setenv(damage.MaxMemoryEnv, damagetest.LimitedMaxMemory)
 	assert.Equal(t, 3, run([]string{tr.Limited}, &out, &errOut))
 	t.Setenv(damage.MaxMemoryEnv, "x")

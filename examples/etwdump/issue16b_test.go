@@ -57,7 +57,7 @@ func TestMemoryCeiling(t *testing.T) {
 		assert.NotEmpty(t, out.String())
 		assert.Contains(t, errOut.String(), "over the ceiling of 32768 (Limits.MaxMemory)")
 		assert.Contains(t, errOut.String(), "etwdump: warning: partial result: reading stopped at a resource limit")
-		assert.Contains(t, errOut.String(), "raise it with -max-memory 74K or ETWKIT_MAX_MEMORY=74K")
+		assert.Contains(t, errOut.String(), "raise it, e.g. with -max-memory 93K or ETWKIT_MAX_MEMORY=93K")
 	}
 	var out, errOut bytes.Buffer
 	assert.Equal(t, 3, run([]string{"-kinds", "pool", "-max-memory", damagetest.LimitedMaxMemory, tr.Limited}, &out, &errOut))
@@ -67,7 +67,7 @@ func TestMemoryCeiling(t *testing.T) {
 	errOut.Reset()
 	assert.Equal(t, 1, run([]string{"-max-memory", "1K", tr.Limited}, &out, &errOut), errOut.String())
 	assert.Empty(t, out.String())
-	assert.Contains(t, errOut.String(), "etwdump: the memory ceiling is 1K; to read this trace, raise it with -max-memory")
+	assert.Contains(t, errOut.String(), "etwdump: the memory ceiling is 1K; to read further, raise it, e.g. with -max-memory")
 
 	t.Setenv(damage.MaxMemoryEnv, damagetest.LimitedMaxMemory)
 	errOut.Reset()

@@ -53,13 +53,13 @@ func TestMemoryCeiling(t *testing.T) {
 	assert.Equal(t, "Lim ", rep.Tags[0].Tag)
 	assert.Equal(t, uint64(damagetest.LimitedEvents), rep.Tags[0].Allocs)
 	assert.Contains(t, stderr, "poolleak: warning: partial result: reading stopped at a resource limit after 3 buffers")
-	assert.Contains(t, stderr, "poolleak: warning: the memory ceiling is 32K; to read this trace, raise it with -max-memory 74K or ETWKIT_MAX_MEMORY=74K")
+	assert.Contains(t, stderr, "poolleak: warning: the memory ceiling is 32K; to read further, raise it, e.g. with -max-memory 93K or ETWKIT_MAX_MEMORY=93K")
 
 	var out, errOut bytes.Buffer
 	assert.Equal(t, 3, run([]string{"-max-memory", damagetest.LimitedMaxMemory, tr.Limited}, &out, &errOut))
 	assert.Contains(t, out.String(), "partial   read 3 of")
 
-	rep, _ = runJSON(t, 0, "-max-memory", "74K", tr.Limited)
+	rep, _ = runJSON(t, 0, "-max-memory", "93K", tr.Limited)
 	assert.Equal(t, uint64(4000), rep.Trace.PoolEvents)
 
 	t.Setenv(damage.MaxMemoryEnv, damagetest.LimitedMaxMemory)
@@ -68,7 +68,7 @@ func TestMemoryCeiling(t *testing.T) {
 	errOut.Reset()
 	assert.Equal(t, 1, run([]string{"-max-memory", "1K", tr.Limited}, &out, &errOut))
 	assert.Empty(t, out.String())
-	assert.Contains(t, errOut.String(), "poolleak: the memory ceiling is 1K; to read this trace, raise it with -max-memory")
+	assert.Contains(t, errOut.String(), "poolleak: the memory ceiling is 1K; to read further, raise it, e.g. with -max-memory")
 
 	t.Setenv(damage.MaxMemoryEnv, "1Q")
 	errOut.Reset()

@@ -85,9 +85,9 @@ func TestLimitReport(t *testing.T) {
 		assert.Contains(t, w.String(), "tool: warning: etw: buffer 2 at offset")
 		assert.Contains(t, w.String(), "(Limits.MaxMemory)")
 		assert.Contains(t, w.String(), "tool: warning: partial result: reading stopped at a resource limit after 3 buffers (1 read errors)")
-		assert.Contains(t, w.String(), "tool: warning: the memory ceiling is 32K; to read this trace, raise it with -max-memory 74K or ETWKIT_MAX_MEMORY=74K\n")
+		assert.Contains(t, w.String(), "tool: warning: the memory ceiling is 32K; to read further, raise it, e.g. with -max-memory 93K or ETWKIT_MAX_MEMORY=93K\n")
 
-		d, _, last = readLimited(t, tr.Limited, order, "74K")
+		d, _, last = readLimited(t, tr.Limited, order, "93K")
 		assert.NoError(t, last)
 		assert.True(t, d.Complete, "a ceiling raised enough reads it whole")
 	}
