@@ -2,9 +2,11 @@
 // whole trace: the warnings they print on stderr, the facts poolleak -json
 // puts in its "trace" object, and the exit codes they share.
 //
-// A trace is read whole when the reader returned no *etw.FormatError and
-// read at least as many buffers as the logfile header says were written
-// (BuffersWritten counts the header buffer too). A file cut at a buffer
+// A trace is read whole when the reader returned no error (no
+// *etw.FormatError, no *etw.LimitError), holds no damage found at open
+// that it did not return (etw.Reader.PendingErrors), and read at least as
+// many buffers as the logfile header says were written (BuffersWritten
+// counts the header buffer too). A file cut at a buffer
 // boundary has no damaged record at all: only the buffer count shows it.
 //
 // Circular log files (EVENT_TRACE_FILE_MODE_CIRCULAR) are the exception:
