@@ -83,8 +83,11 @@
 // [ErrUnsupportedCompression], [ErrLimit] and, for the typed decoders,
 // [ErrShortPayload]. Damage inside a file is a *[FormatError] that names
 // the buffer and the byte offset: it is returned after every good event
-// before it, and reading resumes with the next buffer. Counters of what was
-// seen (lost-event flags, damaged buffers, unknown records) are in
+// before it, and reading resumes with the next buffer. Damage found while
+// opening (a buffer walk that broke off, a zip member whose inflation
+// failed) is returned after the last event; [Reader.PendingErrors] returns
+// it at any time, for a caller that stops reading early. Counters of what
+// was seen (lost-event flags, damaged buffers, unknown records) are in
 // [Reader.Stats].
 //
 // # Security

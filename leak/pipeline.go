@@ -46,6 +46,9 @@ type Options struct {
 	FoldWOW64 bool
 	// Progress, if set, is called now and then with the events read so far.
 	Progress func(events int64)
+	// Limits are the reader's resource limits (for Run; zero: etw's
+	// defaults).
+	Limits etw.Limits
 	// PoolTags, when set, describes tags in the verdict (see package
 	// pooltag).
 	PoolTags *pooltag.Table
@@ -529,7 +532,7 @@ func (p *Pipeline) resolve(id stacks.StackID) []stacks.Frame {
 
 // Run reads the trace at path through the pipeline.
 func Run(path string, opts Options) (*Result, error) {
-	r, err := etw.Open(path)
+	r, err := etw.OpenLimited(path, opts.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -546,6 +549,9 @@ func Run(path string, opts Options) (*Result, error) {
 // follows it share one; a stack walk seen before crosses as the number of
 // its frame list), the few other events the pipeline uses are copied, and
 // the rest are only counted.
+//
+// A *etw.LimitError after events ends reading without failing: the result
+// is that of the part read, and Damage says so (see damage.PartialStop).
 func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, opts)
 	if err != nil {
@@ -578,7 +584,13 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 		p.feed(b)
 		readErrs = append(readErrs, b.errs...)
 		if b.err != nil {
-			return nil, b.err
+			if !damage.PartialStop(r, b.err) {
+				return nil, b.err
+			}
+			// A resource limit after events: the result is that of the
+			// part read, the LimitError last among the read errors. The
+			// reading goroutine has stopped.
+			readErrs = append(readErrs, b.err)
 		}
 		b.reset()
 		free <- b

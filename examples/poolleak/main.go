@@ -26,14 +26,18 @@
 //	                $ETWKIT_POOLTAG, else the Debugging Tools' copy on Windows)
 //	-raw            leave the pool allocator's frames unmarked in the -o
 //	                profile (pprof then shows them as the innermost frames)
+//	-max-memory N   memory ceiling for the reader's buffers, in bytes or
+//	                with a K, M or G suffix (default $ETWKIT_MAX_MEMORY,
+//	                else 256M)
 //
 // TRACE may be a .etl file, a .etl.zip, or archive.zip!member.
 //
 // Exit status: 0 for a report of a trace read whole, 1 when the trace
 // could not be read at all (or an output not written), 2 for bad flags
 // (including a -tag that matches nothing), 3 for a report printed from a
-// partial trace (damaged, truncated, buffers missing: see the warnings on
-// stderr and "complete" in the JSON).
+// partial trace (damaged, truncated, buffers missing, or stopped by the
+// memory ceiling after some events: see the warnings on stderr and
+// "complete" in the JSON).
 package main
 
 import (
@@ -74,6 +78,7 @@ type config struct {
 	fold    bool
 	pooltag string
 	raw     bool
+	maxMem  string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -91,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.fold, "fold", false, "fold the 64-bit WOW64 layer of stacks into one marker frame")
 	fs.StringVar(&cfg.pooltag, "pooltag", "", "pooltag.txt with tag descriptions; default $"+pooltag.Env+", else the Debugging Tools' copy (Windows)")
 	fs.BoolVar(&cfg.raw, "raw", false, "keep the pool allocator's frames in the pprof profile (not marked to drop)")
+	fs.StringVar(&cfg.maxMem, "max-memory", "", damage.MaxMemoryUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: poolleak [flags] TRACE")
 		fs.PrintDefaults()
@@ -105,6 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code, err := report(fs.Arg(0), cfg, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolleak: %v\n", err)
+		if a := damage.LimitAdvice(err); a != "" {
+			fmt.Fprintf(stderr, "poolleak: %s\n", a)
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			return damage.ExitUsage
@@ -134,6 +143,9 @@ func options(cfg config, stderr io.Writer) (leak.Options, error) {
 		return opts, fmt.Errorf("-pooltag: %w", err)
 	}
 	opts.PoolTags = tags
+	if opts.Limits, err = damage.Limits(cfg.maxMem); err != nil {
+		return opts, usageError{err}
+	}
 	if cfg.top < 0 {
 		return opts, usageError{fmt.Errorf("-top %d: want 0 or more", cfg.top)}
 	}

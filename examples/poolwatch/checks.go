@@ -28,6 +28,10 @@ func checkFlags(cfg config, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "poolwatch: -top %d: want 0 or more\n", cfg.top)
 		return damage.ExitUsage
 	}
+	if _, err := damage.Limits(cfg.maxMem); err != nil {
+		fmt.Fprintf(stderr, "poolwatch: %v\n", err)
+		return damage.ExitUsage
+	}
 	for _, w := range leak.SymbolPathWarnings(stacks.SymbolPath(cfg.symbols)) {
 		fmt.Fprintf(stderr, "poolwatch: warning: %s\n", w)
 	}

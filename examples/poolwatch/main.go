@@ -67,6 +67,7 @@ type config struct {
 	out      string
 	symbols  string
 	replay   string
+	maxMem   string
 	live     liveFlags
 }
 
@@ -83,6 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.symbols, "symbols", "", "symbol path (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
 	cfg.live.register(fs)
 	fs.StringVar(&cfg.replay, "replay", "", "read `FILE` (.etl) instead of the live kernel")
+	fs.StringVar(&cfg.maxMem, "max-memory", "", "with -replay, "+damage.MaxMemoryUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: poolwatch [flags]")
 		fs.PrintDefaults()
@@ -109,6 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return damage.ExitPartial // the warnings are printed
 		}
 		fmt.Fprintf(stderr, "poolwatch: %v\n", err)
+		if a := damage.LimitAdvice(err); a != "" {
+			fmt.Fprintf(stderr, "poolwatch: %s\n", a)
+		}
 		return 1
 	}
 	return 0
@@ -137,6 +142,11 @@ func (f fileSource) All() iter.Seq2[*etw.Event, error] {
 				*f.errs = append(*f.errs, err)
 				continue
 			}
+			if damage.PartialStop(f.Reader, err) {
+				// The part read is the result: reported at the end.
+				*f.errs = append(*f.errs, err)
+				return
+			}
 			if !yield(ev, err) {
 				return
 			}
@@ -146,7 +156,11 @@ func (f fileSource) All() iter.Seq2[*etw.Event, error] {
 
 func open(cfg config, stderr io.Writer) (source, error) {
 	if cfg.replay != "" {
-		r, err := etw.Open(cfg.replay)
+		lim, err := damage.Limits(cfg.maxMem)
+		if err != nil {
+			return nil, err
+		}
+		r, err := etw.OpenLimited(cfg.replay, lim)
 		if err != nil {
 			return nil, err
 		}
