@@ -256,7 +256,11 @@ func displayName(path string) string {
 }
 
 func printText(w io.Writer, res *leak.Result, sum *leak.Summary, cfg config) {
-	for i, l := range res.Verdict.Lines() {
+	verdict := res.Verdict.Lines()
+	if sum.Trace.PoolEvents == 0 && len(sum.Tags) == 0 {
+		verdict = []string{htmlreport.NoPoolVerdict(res, filtered(cfg))} // as the HTML report says it
+	}
+	for i, l := range verdict {
 		label := "verdict"
 		if i > 0 {
 			label = ""
@@ -384,7 +388,7 @@ func writeProfile(out, path string, res *leak.Result, opts export.Options) error
 // writeHTML writes the HTML report (see package htmlreport).
 func writeHTML(out string, res *leak.Result, cfg config) error {
 	var buf bytes.Buffer
-	opts := htmlreport.Options{Title: res.Report.Trace.File, ProfilePath: cfg.out}
+	opts := htmlreport.Options{Title: res.Report.Trace.File, ProfilePath: cfg.out, Filtered: filtered(cfg)}
 	if cfg.window != "" {
 		opts.WindowLabel = cfg.window + " s"
 	}

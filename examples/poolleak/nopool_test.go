@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/etwkit/etwkit/internal/damage/damagetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestNoPoolEventsVerdict: a report without pool events says why instead
+// of "No tag leaks", and the text and HTML reports say it alike: a filter
+// that lets none pass is not a recording without pool tracing, and neither
+// is a trace cut inside its first buffer.
+func TestNoPoolEventsVerdict(t *testing.T) {
+	tr := damagetest.Write(t, true)
+	t.Run("filtered", func(t *testing.T) {
+		checkNoPool(t, 0, "No verdict: no pool event of the trace passes the filters.",
+			"passes the filters", "-pid", "99999", tr.Complete)
+	})
+	t.Run("cut in the first buffer", func(t *testing.T) {
+		head, err := os.ReadFile(tr.Complete)
+		require.NoError(t, err)
+		early := filepath.Join(t.TempDir(), "early.etl")
+		require.NoError(t, os.WriteFile(early, head[:1000], 0o644))
+		checkNoPool(t, 3, "No verdict: no pool events in the part of the trace that could be read.",
+			"The part of this trace that could be read", early)
+	})
+	t.Run("no pool tracing", func(t *testing.T) {
+		c := corpus.Find(t, "AMSITrace")
+		checkNoPool(t, 0, "No verdict: the trace has no pool events.", "Record one with pool tracing", c.Path)
+	})
+}
+
+// checkNoPool runs poolleak -html on args and checks the verdict line of
+// the text report and that the HTML report has the same verdict and the
+// chart's explanation.
+func checkNoPool(t *testing.T, code int, verdict, chart string, args ...string) {
+	t.Helper()
+	page := filepath.Join(t.TempDir(), "r.html")
+	var out, errOut bytes.Buffer
+	require.Equal(t, code, run(append([]string{"-html", page}, args...), &out, &errOut), errOut.String())
+	first, _, _ := strings.Cut(out.String(), "\n")
+	assert.Equal(t, "verdict   "+verdict, first)
+	data, err := os.ReadFile(page)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), verdict)
+	assert.Contains(t, string(data), chart)
+	assert.NotContains(t, out.String()+string(data), "No tag leaks")
+}
