@@ -203,7 +203,7 @@ func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 	sum := res.Summary(cfg.top)
 	if cfg.out != "" {
 		if err := writeProfile(cfg.out, path, res, export.Options{FoldWOW64: cfg.fold, KeepAllocatorFrames: cfg.raw}); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("-o: %w", err)
 		}
 	}
 	if cfg.html != "" {

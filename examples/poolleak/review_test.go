@@ -53,3 +53,14 @@ func checkNoPool(t *testing.T, code int, verdict, chart string, args ...string) 
 	assert.Contains(t, string(data), chart)
 	assert.NotContains(t, out.String()+string(data), "No tag leaks")
 }
+
+// TestOutputErrorsNameTheFlag: an output that cannot be written is exit 1
+// with a message that names its flag, -o as -html and -pooltag do.
+func TestOutputErrorsNameTheFlag(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no", "such")
+	for _, flag := range []string{"-o", "-html", "-pooltag"} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, 1, run([]string{flag, missing, irpLeak}, &out, &errOut), flag)
+		assert.True(t, strings.HasPrefix(errOut.String(), "poolleak: "+flag+": "), errOut.String())
+	}
+}
