@@ -374,6 +374,9 @@ func writeProfile(out, path string, res *leak.Result, opts export.Options) error
 	if err != nil {
 		return fmt.Errorf("building the profile: %w", err)
 	}
+	if partial := res.Damage.Partial(); partial != "" {
+		p.Comments = append(p.Comments, partial) // as the warnings, JSON and HTML say it
+	}
 	f, err := os.Create(out)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/etwkit/etwkit/internal/corpus"
 	"github.com/etwkit/etwkit/internal/damage/damagetest"
+	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -62,5 +64,28 @@ func TestOutputErrorsNameTheFlag(t *testing.T) {
 		var out, errOut bytes.Buffer
 		assert.Equal(t, 1, run([]string{flag, missing, irpLeak}, &out, &errOut), flag)
 		assert.True(t, strings.HasPrefix(errOut.String(), "poolleak: "+flag+": "), errOut.String())
+	}
+}
+
+// TestProfileSaysPartial: the -o profile of a trace read in part says so
+// in its comments (go tool pprof prints them), as the warnings, the JSON
+// and the HTML report do; a complete trace's profile does not.
+func TestProfileSaysPartial(t *testing.T) {
+	tr := damagetest.Write(t, true)
+	for path, code := range map[string]int{tr.Complete: 0, tr.Cut: 3} {
+		prof := filepath.Join(t.TempDir(), "p.pb.gz")
+		var out, errOut bytes.Buffer
+		require.Equal(t, code, run([]string{"-o", prof, path}, &out, &errOut), errOut.String())
+		f, err := os.Open(prof)
+		require.NoError(t, err)
+		p, err := profile.Parse(f)
+		f.Close()
+		require.NoError(t, err)
+		comments := strings.Join(p.Comments, "\n")
+		if code == 0 {
+			assert.NotContains(t, comments, "partial")
+			continue
+		}
+		assert.Contains(t, comments, fmt.Sprintf("partial result: read %d of the %d buffers", tr.Buffers/2, tr.Buffers))
 	}
 }
