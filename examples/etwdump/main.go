@@ -131,6 +131,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etwdump: %v\n", err)
 		return 2
 	}
+	if *fileOrder && *withStacks {
+		fmt.Fprintln(stderr, "etwdump: -stacks needs time order; drop -file-order")
+		return 2
+	}
 	if *withStacks {
 		for _, w := range leak.SymbolPathWarnings(stacks.SymbolPath(*symbols)) {
 			fmt.Fprintf(stderr, "etwdump: warning: %s\n", w)
@@ -142,10 +146,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.Close()
-	if *fileOrder && *withStacks {
-		fmt.Fprintln(stderr, "etwdump: -stacks needs time order; drop -file-order")
-		return 2
-	}
 	if *fileOrder {
 		if err := r.SetOrder(etw.FileOrder); err != nil {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)

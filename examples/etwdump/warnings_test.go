@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,4 +26,14 @@ func TestDamageLinesAreWarnings(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestFileOrderStacksIsUsage: -file-order with -stacks is a usage error
+// found before the trace is opened, as the other flag errors are (it was
+// exit 1, "no such file", for a path that does not exist).
+func TestFileOrderStacksIsUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	missing := filepath.Join(t.TempDir(), "missing.etl")
+	assert.Equal(t, 2, run([]string{"-file-order", "-stacks", missing}, &out, &errOut))
+	assert.Equal(t, "etwdump: -stacks needs time order; drop -file-order\n", errOut.String())
 }
