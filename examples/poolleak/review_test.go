@@ -89,3 +89,15 @@ func TestProfileSaysPartial(t *testing.T) {
 		assert.Contains(t, comments, fmt.Sprintf("partial result: read %d of the %d buffers", tr.Buffers/2, tr.Buffers))
 	}
 }
+
+// TestPIDOutOfRange: -pid takes a 32-bit process ID; a negative one other
+// than the default -1 was silently "every process", and 4294967297 was
+// silently process 1. Both are usage errors now.
+func TestPIDOutOfRange(t *testing.T) {
+	for _, pid := range []string{"-5", "4294967297"} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, 2, run([]string{"-pid", pid, irpLeak}, &out, &errOut), pid)
+		assert.Equal(t, "poolleak: -pid "+pid+": want a process ID (0 to 4294967295)\n", errOut.String())
+		assert.Empty(t, out.String())
+	}
+}
