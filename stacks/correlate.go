@@ -69,10 +69,11 @@ type Options struct {
 	// names no process, and whose stack records do not either, to the
 	// process of its thread.
 	ProcessOf func(tid etw.TID, ts int64) (etw.PID, bool)
-	// Keys, when set, holds the stack-key definitions of the whole trace,
-	// collected by a first pass: key references then resolve at once,
-	// even when their definition comes later in the trace.
-	Keys *KeyDefinitions
+	// Lookahead, when set, holds what a first pass over the trace found
+	// (see [Lookahead]): key references then resolve at once even when
+	// their definition comes later in the trace, and an event whose
+	// user-mode fragment is logged later than Wait waits for it.
+	Lookahead *Lookahead
 }
 
 // Stats counts what a Correlator saw.
@@ -88,7 +89,7 @@ type Stats struct {
 	KernelOnly     int64 // wanted events emitted with only a kernel part
 	Pending        int   // wanted events waiting now
 	MaxPending     int   // most wanted events waiting at once
-	ResolvedKeys   int64 // key references whose definition arrived (or was known from Options.Keys)
+	ResolvedKeys   int64 // key references whose definition arrived (or was known from Options.Lookahead)
 	// Wanted events whose header names no process (PERFINFO headers), by
 	// where their process came from: their stack records, their thread
 	// (payload or stack records, through Options.ProcessOf), or nowhere.
@@ -256,7 +257,7 @@ func NewCorrelator(opts Options) *Correlator {
 		opts.PointerSize = 8
 	}
 	if opts.Wait == 0 {
-		opts.Wait = 1_000_000
+		opts.Wait = defaultWait
 	}
 	return &Correlator{
 		opts:         opts,
@@ -267,6 +268,9 @@ func NewCorrelator(opts Options) *Correlator {
 		keys:         [2]map[uint64]keyState{{}, {}},
 	}
 }
+
+// defaultWait is Options.Wait when it is zero.
+const defaultWait = 1_000_000
 
 // WaitFor returns the default wait of 100 ms for a clock.
 func WaitFor(c *etw.Clock) int64 {
@@ -437,8 +441,16 @@ func (c *Correlator) release(all bool) {
 	emitted := false
 	for c.head < len(c.queue) {
 		p := c.queue[c.head]
-		if !all && !c.complete(p) && c.now < p.deadline {
-			break
+		if !all && !c.complete(p) {
+			if c.now < p.deadline {
+				break
+			}
+			if at, ok := c.opts.Lookahead.lateUser(p.ts, p.tid); ok && at >= c.now {
+				// The first pass saw its user fragment come late.
+				p.deadline = at + 1
+				c.headDeadline = p.deadline
+				break
+			}
 		}
 		c.queue[c.head] = nil
 		c.head++
@@ -642,7 +654,7 @@ func (c *Correlator) keyPart(kernel bool, key uint64) part {
 	if st.ref == 0 {
 		c.keyRefs = append(c.keyRefs, keyRef{kernel: kernel, key: key, gen: st.gen})
 		def := uint32(0)
-		if f, ok := c.opts.Keys.lookup(kernel, key, st.gen); ok {
+		if f, ok := c.opts.Lookahead.lookup(kernel, key, st.gen); ok {
 			def = c.internFrames(f)
 			c.stats.ResolvedKeys++
 		}

@@ -17,12 +17,14 @@ import (
 // says: the module maps (an image is named even when its Load event comes
 // after a stack that uses it, and WOW64 processes known only by their
 // images are known from the start), the thread-to-process table, the JIT
-// methods and the stack-key definitions, which real traces log at the end
-// (KeyRundown) or on eviction (KeyDelete), after the events that use them.
+// methods, the stack-key definitions, which real traces log at the end
+// (KeyRundown) or on eviction (KeyDelete), after the events that use them,
+// and the user-mode stack fragments logged later than the correlator
+// waits.
 // The second pass, the printed one, then resolves every stack as it goes.
 // A zip member is opened twice like a file. Memory for the first pass is
-// bounded by the images, threads, methods and referenced key generations
-// of the trace, not by its events.
+// bounded by the images, threads, methods, referenced key generations and
+// late fragments of the trace, not by its events.
 type stackAttacher struct {
 	mods     *stacks.Modules
 	methods  *stacks.Methods
@@ -38,7 +40,8 @@ type stackAttacher struct {
 func newStackAttacher(r *etw.Reader, path, symbolPath string, stderr io.Writer) (*stackAttacher, error) {
 	ptr := r.PointerSize()
 	a := &stackAttacher{mods: stacks.NewModules(ptr), methods: stacks.NewMethods()}
-	keys, err := a.firstPass(path)
+	wait := stacks.WaitFor(r.Clock())
+	ahead, err := a.firstPass(path, wait, ptr)
 	if err != nil {
 		return nil, err
 	}
@@ -54,25 +57,26 @@ func newStackAttacher(r *etw.Reader, path, symbolPath string, stderr io.Writer) 
 	}
 	a.corr = stacks.NewCorrelator(stacks.Options{
 		PointerSize: ptr,
-		Wait:        stacks.WaitFor(r.Clock()),
+		Wait:        wait,
 		Want:        func(*etw.Event) bool { return a.wantNext },
 		Emit:        a.emitted,
 		ProcessOf:   a.mods.ProcessOf,
-		Keys:        keys,
+		Lookahead:   ahead,
 	})
 	return a, nil
 }
 
 // firstPass reads the trace at path once, into the module maps, the JIT
-// methods and the stack-key definitions it returns. Damaged buffers are
-// skipped here; the second pass reports them.
-func (a *stackAttacher) firstPass(path string) (*stacks.KeyDefinitions, error) {
+// methods and the Lookahead (stack-key definitions, late user fragments)
+// it returns. Damaged buffers are skipped here; the second pass reports
+// them.
+func (a *stackAttacher) firstPass(path string, wait int64, ptr int) (*stacks.Lookahead, error) {
 	r, err := etw.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	keys := stacks.NewKeyDefinitions()
+	keys := stacks.NewLookahead(wait, ptr)
 	for ev, err := range r.All() {
 		if err != nil {
 			var fe *etw.FormatError
