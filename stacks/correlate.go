@@ -400,6 +400,9 @@ func (c *Correlator) enqueue(p *pending, ts int64, pid etw.PID, tid etw.TID, cpu
 	if n := len(c.queue) - c.head; n > c.stats.MaxPending {
 		c.stats.MaxPending = n
 	}
+	if c.opts.Lookahead != nil && len(c.queue)-c.head >= maxHeldForLate {
+		c.headDirty = true // the head may be held for a late fragment
+	}
 	if c.headP == nil {
 		c.setHead()
 	} else if p.kernel.kind != partNone || p.user.kind != partNone {
@@ -445,10 +448,10 @@ func (c *Correlator) release(all bool) {
 			if c.now < p.deadline {
 				break
 			}
-			if at, ok := c.opts.Lookahead.lateUser(p.ts, p.tid); ok && at >= c.now {
-				// The first pass saw its user fragment come late.
-				p.deadline = at + 1
-				c.headDeadline = p.deadline
+			if at, ok := c.opts.Lookahead.lateUser(p.ts, p.tid); ok && at >= c.now && len(c.queue)-c.head < maxHeldForLate {
+				// The first pass saw its user fragment come late; the
+				// events behind it wait too, up to a bound.
+				c.headDeadline = at + 1
 				break
 			}
 		}
@@ -521,6 +524,12 @@ func (c *Correlator) sawUser(tid etw.TID, ts int64) {
 		c.headDirty = c.headP != nil
 	}
 }
+
+// maxHeldForLate bounds the waiting events held back behind an event whose
+// user fragment a Lookahead says comes later than the wait (a thread that
+// returns to user mode long after its event): past it, the event goes
+// without that fragment.
+const maxHeldForLate = 1 << 18
 
 // maxThreadsTracked bounds the per-thread state of the correlator.
 const maxThreadsTracked = 1 << 16
