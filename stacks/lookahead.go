@@ -123,10 +123,15 @@ func (d *Lookahead) Event(ev *etw.Event) {
 // userFragment notes a user-mode stack fragment of the event at ts of
 // thread tid, logged at raw time at, when it comes later than the wait.
 func (d *Lookahead) userFragment(ts int64, tid etw.TID, at int64) {
-	if at-ts > d.wait {
+	if at-ts > d.wait && len(d.late) < maxLateFragments {
 		d.late[eventRef{ts, tid}] = at
 	}
 }
+
+// maxLateFragments bounds the late user fragments a Lookahead keeps (a
+// crafted trace could make every fragment late); events of the others go
+// without their user part, as without a Lookahead.
+const maxLateFragments = 1 << 20
 
 // lateUser returns when the user fragment of the event at ts of thread tid
 // is logged, if that is later than the wait. d may be nil.

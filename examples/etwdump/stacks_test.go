@@ -37,6 +37,7 @@ type expectedStacks struct {
 type eventStack struct {
 	ts         int64
 	attr       stacks.Attribution
+	threadPID  etw.PID  // the thread's process by the thread table, or NoPID
 	frames     []string // module+0xoffset, or 0xaddress when no image covers it
 	segments   stacks.Segments
 	transition bool
@@ -63,7 +64,10 @@ func stackEvents(t *testing.T, path string) ([]eventStack, stacks.Stats) {
 			return
 		}
 		es := eventStack{ts: ev.Timestamp, attr: a.attr, segments: stacks.SegmentsOf(frames),
-			transition: stacks.HasWOW64Transition(frames), kind: ev.Kind()}
+			transition: stacks.HasWOW64Transition(frames), kind: ev.Kind(), threadPID: etw.NoPID}
+		if pid, ok := a.mods.ProcessOf(a.attr.TID, ev.Timestamp); ok {
+			es.threadPID = pid
+		}
 		if es.kind == "" {
 			es.kind = ev.Hook.String()
 		}
@@ -108,8 +112,14 @@ func TestPerfViewStacks(t *testing.T) {
 			var want expectedStacks
 			require.NoError(t, json.Unmarshal(b, &want))
 			got, st := stackEvents(t, tr.Path)
-			transitions := 0
+			transitions, checked := 0, 0
 			for _, e := range got {
+				// The thread table agrees with the stack records on the
+				// process of a thread, wherever it knows the thread.
+				if e.attr.PIDFrom == stacks.SourceStack && e.threadPID != etw.NoPID {
+					checked++
+					require.Equal(t, e.attr.PID, e.threadPID, "event at %d, thread %d", e.ts, e.attr.TID)
+				}
 				if e.transition {
 					transitions++
 				}
@@ -120,6 +130,7 @@ func TestPerfViewStacks(t *testing.T) {
 			assert.Equal(t, want.EventStacks.Count, len(got), "events with a StackWalk stack")
 			assert.Equal(t, want.EventStacks.WOW64Transition, transitions, "events with a WOW64 transition")
 			assert.Zero(t, st.Unattached, "stack records without their event")
+			assert.Positive(t, checked, "events whose process the thread table could check")
 			require.GreaterOrEqual(t, len(got), len(want.FirstEventStacks))
 			for i, w := range want.FirstEventStacks {
 				g := got[i]
