@@ -10,7 +10,7 @@ type Source uint8
 const (
 	SourceNone    Source = iota // not known
 	SourceHeader                // the event's own header
-	SourcePayload               // the event's payload (SampledProfile ThreadId, HardFault TThreadId, CSwitch NewThreadId)
+	SourcePayload               // the event's payload (SampledProfile ThreadId, HardFault TThreadId, CSwitch NewThreadId; Image and Process ProcessId)
 	SourceStack                 // the StackWalk record of the event (StackProcess, StackThread)
 	SourceThreads               // the thread-to-process table of Thread events (Options.ProcessOf)
 )
@@ -63,8 +63,12 @@ func (c *Correlator) Attributed() Attribution {
 // process the process of its thread, when Options.ProcessOf knows it, and
 // counts where the process of such events came from.
 func (c *Correlator) attribute(p *pending) {
-	if p.pidFrom == SourceStack {
+	switch p.pidFrom {
+	case SourceStack:
 		c.stats.ProcessFromStack++
+		return
+	case SourcePayload:
+		c.stats.ProcessFromPayload++
 		return
 	}
 	if p.tid != etw.NoTID && c.opts.ProcessOf != nil {
@@ -75,4 +79,24 @@ func (c *Correlator) attribute(p *pending) {
 		}
 	}
 	c.stats.ProcessUnknown++
+}
+
+// processOfPayload returns the process a kernel Image or Process event
+// names in its payload (the process the image is mapped in, the process
+// started or ended), for events whose header names none.
+func processOfPayload(ev *etw.Event) (etw.PID, bool) {
+	if !ev.IsKernel() {
+		return etw.NoPID, false
+	}
+	switch {
+	case ev.Hook == etw.HookImageLoad || ev.Group() == etw.GroupImage:
+		if im, err := etw.DecodeImage(ev); err == nil {
+			return im.ProcessID, true
+		}
+	case ev.Group() == etw.GroupProcess:
+		if pr, err := etw.DecodeProcess(ev); err == nil {
+			return pr.ProcessID, true
+		}
+	}
+	return etw.NoPID, false
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/etw/etltest"
 	"github.com/etwkit/etwkit/stacks"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -177,4 +178,19 @@ func TestLookahead(t *testing.T) {
 	}
 	c.Finish()
 	assert.Equal(t, [][]uint64{{k1, k2, u1}, {k1, k2}, {k2}}, got)
+}
+
+// An Image event in a PERFINFO header names its process in its payload.
+func TestProcessFromPayload(t *testing.T) {
+	rec := etltest.Image(8, etltest.ImageEvent{Meta: etltest.Meta{Kind: etltest.HeaderPerfInfo, Timestamp: 100},
+		Opcode: etltest.ImageDCStart, Base: 0x7ff800000000, Size: 0x1000, ProcessID: 321, FileName: `\Windows\System32\ntdll.dll`})
+	image := &etw.Event{Header: etw.HeaderPerfInfo64, Hook: 0x1403, Provider: etw.ImageGUID, Opcode: 3, Version: 3,
+		PID: etw.NoPID, TID: etw.NoTID, Timestamp: 100, Payload: rec[16:]}
+	var out []attributed
+	c := attributingCorrelator(&out, func(*etw.Event) bool { return true }, stacks.Options{})
+	c.Event(image)
+	c.Finish()
+	require.Len(t, out, 1)
+	assert.Equal(t, stacks.Attribution{PID: 321, TID: etw.NoTID, PIDFrom: stacks.SourcePayload}, out[0].a)
+	assert.Equal(t, int64(1), c.Stats().ProcessFromPayload)
 }

@@ -91,8 +91,10 @@ type Stats struct {
 	MaxPending     int   // most wanted events waiting at once
 	ResolvedKeys   int64 // key references whose definition arrived (or was known from Options.Lookahead)
 	// Wanted events whose header names no process (PERFINFO headers), by
-	// where their process came from: their stack records, their thread
-	// (payload or stack records, through Options.ProcessOf), or nowhere.
+	// where their process came from: their own payload (Image and Process
+	// events), their stack records, their thread (through
+	// Options.ProcessOf), or nowhere.
+	ProcessFromPayload int64
 	ProcessFromStack   int64
 	ProcessFromThreads int64
 	ProcessUnknown     int64
@@ -339,7 +341,13 @@ func (c *Correlator) Event(ev *etw.Event) {
 		if ev.TID == etw.NoTID && tid != etw.NoTID {
 			p.tidFrom = SourcePayload
 		}
-		c.enqueue(p, ev.Timestamp, ev.PID, tid, ev.Processor)
+		pid := ev.PID
+		if pid == etw.NoPID {
+			if x, ok := processOfPayload(ev); ok {
+				pid, p.pidFrom = x, SourcePayload
+			}
+		}
+		c.enqueue(p, ev.Timestamp, pid, tid, ev.Processor)
 	}
 	// Only the head of the queue can be released; look at it only when it
 	// got a fragment or its deadline passed.
@@ -457,7 +465,7 @@ func (c *Correlator) release(all bool) {
 		}
 		c.queue[c.head] = nil
 		c.head++
-		if p.pid == etw.NoPID || p.pidFrom == SourceStack {
+		if p.pid == etw.NoPID || p.pidFrom != SourceNone {
 			c.attribute(p)
 		}
 		id := c.intern(p)

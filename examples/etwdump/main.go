@@ -45,7 +45,8 @@
 // event whose header names no process or thread (PERFINFO headers) keeps
 // "pid":null / "tid":null and gets "attributed":{"pid":..,"pid_from":..,
 // "tid":..,"tid_from":..} with what its stack record ("stack"), payload
-// ("payload") or the thread's Thread events ("threads") name; stderr ends
+// ("payload": SampledProfile, HardFault, CSwitch threads; Image and Process
+// processes) or the thread's Thread events ("threads") name; stderr ends
 // with a count of such events and of those left without a process.
 // -symbols gives the symbol path (default $_NT_SYMBOL_PATH). -stacks needs
 // time order, and since it prints no StackWalk record, -kinds stack with

@@ -119,9 +119,9 @@ func (a *stackAttacher) emitted(ev *etw.Event, id stacks.StackID) {
 func (a *stackAttacher) finish(stderr io.Writer) {
 	a.corr.Finish()
 	s := a.corr.Stats()
-	if n := s.ProcessFromStack + s.ProcessFromThreads + s.ProcessUnknown; n > 0 {
-		fmt.Fprintf(stderr, "etwdump: %d events had no process in their header: %d attributed by their stack record, %d by their thread, %d to no process\n",
-			n, s.ProcessFromStack, s.ProcessFromThreads, s.ProcessUnknown)
+	if n := s.ProcessFromPayload + s.ProcessFromStack + s.ProcessFromThreads + s.ProcessUnknown; n > 0 {
+		fmt.Fprintf(stderr, "etwdump: %d events had no process in their header: %d attributed by their payload, %d by their stack record, %d by their thread, %d to no process\n",
+			n, s.ProcessFromPayload, s.ProcessFromStack, s.ProcessFromThreads, s.ProcessUnknown)
 	}
 }
 
