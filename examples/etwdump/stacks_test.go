@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/etw/etltest"
 	"github.com/etwkit/etwkit/internal/corpus"
 	"github.com/etwkit/etwkit/stacks"
 	"github.com/stretchr/testify/assert"
@@ -173,4 +176,58 @@ func TestStacksAttributed(t *testing.T) {
 	}
 	assert.True(t, found, "the second SampledProfile event with a stack")
 	assert.Contains(t, errb.String(), "had no process in their header")
+}
+
+// TestStacksPerfInfoPool runs -stacks on the leak scenario written with
+// SYSTEM-headed and with PERFINFO-headed pool events: every pool event has
+// the same stack in both, and in the PERFINFO form its "attributed"
+// process and thread are the ones the SYSTEM header carries.
+func TestStacksPerfInfoPool(t *testing.T) {
+	dir := t.TempDir()
+	type line struct {
+		TS         int64          `json:"ts"`
+		PID        *uint32        `json:"pid"`
+		TID        *uint32        `json:"tid"`
+		Attributed map[string]any `json:"attributed"`
+		Stack      []string       `json:"stack"`
+		Segments   map[string]int `json:"segments"`
+	}
+	var runs [2][]line
+	for i, h := range []etltest.HeaderKind{etltest.HeaderDefault, etltest.HeaderPerfInfo} {
+		path := filepath.Join(dir, fmt.Sprintf("leak%d.etl", i))
+		f, err := os.Create(path)
+		require.NoError(t, err)
+		sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 5, Events: 1000, Leak: true, LeakCount: 30, StackKeys: true, PoolHeader: h})
+		w, err := etltest.NewWriter(f, sc.WriterOptions())
+		require.NoError(t, err)
+		require.NoError(t, sc.WriteTo(w))
+		require.NoError(t, f.Close())
+		var out, errb bytes.Buffer
+		require.Equal(t, 0, run([]string{"-stacks", "-kinds", "pool", path}, &out, &errb), errb.String())
+		for _, s := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var l line
+			require.NoError(t, json.Unmarshal([]byte(s), &l), s)
+			runs[i] = append(runs[i], l)
+		}
+		if h == etltest.HeaderPerfInfo {
+			assert.Contains(t, errb.String(), fmt.Sprintf("%d events had no process in their header: 0 attributed by their payload, %d by their stack record, 0 by their thread, 0 to no process", len(runs[i]), len(runs[i])))
+		}
+	}
+	require.Equal(t, len(runs[0]), len(runs[1]))
+	wow := 0
+	for i := range runs[0] {
+		s, p := runs[0][i], runs[1][i]
+		require.Equal(t, s.TS, p.TS)
+		require.NotNil(t, s.PID)
+		assert.Nil(t, s.Attributed)
+		assert.Nil(t, p.PID)
+		assert.Nil(t, p.TID)
+		assert.Equal(t, map[string]any{"pid": float64(*s.PID), "pid_from": "stack", "tid": float64(*s.TID), "tid_from": "stack"}, p.Attributed, "event at %d", s.TS)
+		assert.Equal(t, s.Stack, p.Stack, "event at %d", s.TS)
+		assert.Equal(t, s.Segments, p.Segments, "event at %d", s.TS)
+		if p.Segments["wow64"] > 0 {
+			wow++
+		}
+	}
+	assert.GreaterOrEqual(t, wow, 30, "the leak's WOW64 stacks, and others")
 }
