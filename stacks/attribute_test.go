@@ -194,3 +194,20 @@ func TestProcessFromPayload(t *testing.T) {
 	assert.Equal(t, stacks.Attribution{PID: 321, TID: etw.NoTID, PIDFrom: stacks.SourcePayload}, out[0].a)
 	assert.Equal(t, int64(1), c.Stats().ProcessFromPayload)
 }
+
+// A stack record of a known thread goes to the event of that thread, not
+// to an event of unknown thread logged at the same time on the same
+// processor before it.
+func TestKnownThreadBeforeUnknown(t *testing.T) {
+	var out []attributed
+	c := attributingCorrelator(&out, func(ev *etw.Event) bool { return ev.Provider == etw.PoolGUID }, stacks.Options{})
+	c.Event(perfInfoPool(100, 1))
+	c.Event(onCPU(poolEvent(100, 42, 7), 1))
+	c.Event(onCPU(stackEvent(101, 100, 42, 7, k1), 1))
+	c.Event(onCPU(stackEvent(102, 100, 42, 7, u1), 1))
+	c.Finish()
+	require.Len(t, out, 2)
+	assert.Equal(t, stacks.NoStack, out[0].id, "the PERFINFO event")
+	assert.NotEqual(t, stacks.NoStack, out[1].id)
+	assert.Equal(t, int64(1), c.Stats().ProcessUnknown)
+}

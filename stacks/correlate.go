@@ -141,7 +141,8 @@ func (p *pending) matches(tid etw.TID, cpu uint16) bool {
 
 // lookup returns the first waiting event with timestamp ts of thread tid
 // (and processor cpu for thread 0, or for events of unknown thread), or
-// nil. A classic kernel event is preferred to a weak one (see pending).
+// nil. An event of that very thread is preferred to one of unknown thread,
+// and a classic kernel event to a weak one (see pending).
 func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 	q, qts := c.queue[c.head:], c.qts[c.head:]
 	n := len(qts)
@@ -159,7 +160,7 @@ func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 			i, _ = slices.BinarySearch(qts, ts)
 		}
 	}
-	var weak *pending
+	var fallback *pending
 	for ; i < n; i++ {
 		if qts[i] != ts {
 			if !c.unsorted {
@@ -168,15 +169,15 @@ func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 			continue
 		}
 		if q[i].matches(tid, cpu) {
-			if !q[i].weak {
+			if !q[i].weak && q[i].tid != etw.NoTID {
 				return q[i]
 			}
-			if weak == nil {
-				weak = q[i]
+			if fallback == nil {
+				fallback = q[i]
 			}
 		}
 	}
-	return weak
+	return fallback
 }
 
 // adopt gives p the process and thread a stack record names, where its
