@@ -173,7 +173,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}()
 	var st *stackAttacher
 	if *withStacks {
-		st, err = newStackAttacher(r, fs.Arg(0), stacks.SymbolPath(*symbols), stderr)
+		st, err = newStackAttacher(r, fs.Arg(0), lim, stacks.SymbolPath(*symbols), stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
 			return 2

@@ -37,11 +37,11 @@ type stackAttacher struct {
 	attr     stacks.Attribution // of the event being emitted
 }
 
-func newStackAttacher(r *etw.Reader, path, symbolPath string, stderr io.Writer) (*stackAttacher, error) {
+func newStackAttacher(r *etw.Reader, path string, lim etw.Limits, symbolPath string, stderr io.Writer) (*stackAttacher, error) {
 	ptr := r.PointerSize()
 	a := &stackAttacher{mods: stacks.NewModules(ptr), methods: stacks.NewMethods()}
 	wait := stacks.WaitFor(r.Clock())
-	ahead, err := a.firstPass(path, wait, ptr)
+	ahead, err := a.firstPass(path, lim, wait, ptr)
 	if err != nil {
 		return nil, err
 	}
@@ -68,10 +68,11 @@ func newStackAttacher(r *etw.Reader, path, symbolPath string, stderr io.Writer) 
 
 // firstPass reads the trace at path once, into the module maps, the JIT
 // methods and the Lookahead (stack-key definitions, late user fragments)
-// it returns. Damaged buffers are skipped here; the second pass reports
-// them.
-func (a *stackAttacher) firstPass(path string, wait int64, ptr int) (*stacks.Lookahead, error) {
-	r, err := etw.Open(path)
+// it returns, within the same limits as the second pass. Read errors are
+// not reported here: damaged buffers are skipped, an error that ends the
+// read ends the pass, and the second pass meets and reports them.
+func (a *stackAttacher) firstPass(path string, lim etw.Limits, wait int64, ptr int) (*stacks.Lookahead, error) {
+	r, err := etw.OpenLimited(path, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func (a *stackAttacher) firstPass(path string, wait int64, ptr int) (*stacks.Loo
 			if errors.As(err, &fe) {
 				continue
 			}
-			return nil, err
+			break
 		}
 		a.mods.Event(ev)
 		a.methods.Event(ev)

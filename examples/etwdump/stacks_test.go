@@ -55,7 +55,7 @@ func stackEvents(t *testing.T, path string) ([]eventStack, stacks.Stats) {
 	r, err := etw.Open(path)
 	require.NoError(t, err)
 	defer r.Close()
-	a, err := newStackAttacher(r, path, "", io.Discard)
+	a, err := newStackAttacher(r, path, etw.Limits{}, "", io.Discard)
 	require.NoError(t, err)
 	defer a.close()
 	var out []eventStack
