@@ -70,8 +70,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/etw"
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/stacks"
 )
 
@@ -140,7 +140,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *withStacks {
-		for _, w := range analysis.SymbolPathWarnings(stacks.SymbolPath(*symbols)) {
+		for _, w := range leak.SymbolPathWarnings(stacks.SymbolPath(*symbols)) {
 			fmt.Fprintf(stderr, "etwdump: warning: %s\n", w)
 		}
 	}

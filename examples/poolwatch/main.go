@@ -48,8 +48,8 @@ import (
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/etw/etltest"
 	"github.com/etwkit/etwkit/etw/live"
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -183,10 +183,10 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 	// The ledger counts from the trace start: the header event of a file,
 	// the first event of a live session (its rundown precedes the clock's
 	// anchor, which is taken once the consumer is open).
-	var p *analysis.Pipeline
+	var p *leak.Pipeline
 	newPipeline := func(start int64) error {
 		var err error
-		p, err = analysis.New(clk, src.PointerSize(), start, analysis.Options{
+		p, err = leak.New(clk, src.PointerSize(), start, leak.Options{
 			SymbolPath: stacks.SymbolPath(cfg.symbols),
 			Tag:        ledgerTag(cfg),
 			Logf: func(format string, args ...any) {
@@ -327,7 +327,7 @@ type watcher struct {
 // print writes the top tags by outstanding bytes with their growth since
 // the previous table and over the whole session. at is the trace time
 // since the start in ticks, or -1 for the final table.
-func (w *watcher) print(res *analysis.Result, at int64) {
+func (w *watcher) print(res *leak.Result, at int64) {
 	rep := res.Report
 	tags := append([]pool.TagStats(nil), rep.Tags...)
 	sort.SliceStable(tags, func(i, j int) bool { return tags[i].OutstandingBytes > tags[j].OutstandingBytes })
@@ -354,7 +354,7 @@ func (w *watcher) print(res *analysis.Result, at int64) {
 }
 
 // stacks prints the top outstanding stacks.
-func (w *watcher) stacks(res *analysis.Result) {
+func (w *watcher) stacks(res *leak.Result) {
 	top := res.Stacks
 	if w.cfg.top >= 0 && len(top) > w.cfg.top {
 		top = top[:w.cfg.top]
