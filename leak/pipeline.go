@@ -216,6 +216,7 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 		Wait:        stacks.WaitFor(clock),
 		Want:        isPool,
 		Emit:        p.apply,
+		ProcessOf:   p.mods.ProcessOf,
 	})
 	if opts.SymbolPath != "" {
 		s, err := stacks.NewPathSymbolizer(opts.SymbolPath, &stacks.SymbolOptions{Logf: opts.Logf})
@@ -311,6 +312,9 @@ func opOf(op *pool.Op, ev *etw.Event, pe *etw.PoolEvent) {
 
 // applyOp feeds an op to the ledger unless the options filter it out.
 func (p *Pipeline) applyOp(op *pool.Op, id stacks.StackID) {
+	if op.PID == uint32(etw.NoPID) {
+		p.attribute(op)
+	}
 	if p.hasTag {
 		if op.Tag != p.tag || p.noTag {
 			p.otherTag(op.Tag)
