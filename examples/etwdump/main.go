@@ -38,11 +38,19 @@
 // records and stack keys matched by timestamp and thread, see package
 // stacks) as "stack" (frames as poolleak prints them, kernel part first)
 // and "segments" (frame counts: kernel, user, wow64). The StackWalk records
-// themselves are then not printed. Frames of stack keys whose definition
-// comes later in the trace print as "[stack key 0x...]". -symbols gives
-// the symbol path (default $_NT_SYMBOL_PATH). -stacks needs time order,
-// and since it prints no StackWalk record, -kinds stack with -stacks is a
-// usage error.
+// themselves are then not printed. -stacks reads the trace twice: a first
+// pass collects the module maps, threads and stack-key definitions of the
+// whole trace, so keys defined at its end resolve too (a key with no
+// definition anywhere prints "[stack key not defined in the trace]"). An
+// event whose header names no process or thread (PERFINFO headers) keeps
+// "pid":null / "tid":null and gets "attributed":{"pid":..,"pid_from":..,
+// "tid":..,"tid_from":..} with what its stack record ("stack"), payload
+// ("payload": SampledProfile, HardFault, CSwitch threads; Image and Process
+// processes) or the thread's Thread events ("threads") name; stderr ends
+// with a count of such events and of those left without a process.
+// -symbols gives the symbol path (default $_NT_SYMBOL_PATH). -stacks needs
+// time order, and since it prints no StackWalk record, -kinds stack with
+// -stacks is a usage error.
 //
 // Exit status: 0 when the trace was read whole (or up to -limit); 1 when
 // it could not be read at all; 2 for bad flags; 3 when events were printed
@@ -165,7 +173,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}()
 	var st *stackAttacher
 	if *withStacks {
-		st, err = newStackAttacher(r, stacks.SymbolPath(*symbols), stderr)
+		st, err = newStackAttacher(r, fs.Arg(0), lim, stacks.SymbolPath(*symbols), stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
 			return 2
@@ -174,8 +182,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	print := func(ev *etw.Event, frames []stacks.Frame, hasStack bool) bool {
 		b := d.appendEvent(d.buf[:0], ev)
-		if hasStack {
-			b = appendStack(b[:len(b)-2], frames)
+		if st != nil {
+			b = st.appendTo(b[:len(b)-2], frames, hasStack)
 		}
 		w.Write(b)
 		d.buf = b[:0]
@@ -226,7 +234,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if st != nil {
-		st.finish()
+		st.finish(stderr)
 	}
 	for _, err := range r.PendingErrors() {
 		// Damage known at open that the reader did not return.

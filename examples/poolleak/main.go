@@ -294,6 +294,9 @@ func printText(w io.Writer, res *leak.Result, sum *leak.Summary, cfg config) {
 		fmt.Fprintf(w, "stacks    %d of %d pool events have a stack (%d kernel only, %d without)\n",
 			st.Emitted-st.WithoutStack, st.Emitted, st.KernelOnly, st.WithoutStack)
 	}
+	if n := res.PoolEventsWithoutProcess; n > 0 {
+		fmt.Fprintf(w, "process   %d pool events name no process (no process in their header, stack records or thread): counted under \"unknown process\"\n", n)
+	}
 	if res.Window != nil {
 		fmt.Fprintf(w, "window    %s s (outstanding = at the window's end)\n", cfg.window)
 	}

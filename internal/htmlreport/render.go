@@ -244,6 +244,7 @@ type frameRow struct {
 
 type procRow struct {
 	PID                uint32
+	PIDText            string // "?" for etw.NoPID
 	Name               string
 	Allocs, Frees      uint64
 	OutCount           uint64
@@ -387,10 +388,17 @@ func build(res *leak.Result, opts Options) *view {
 		}
 		r := procRow{PID: p.PID, Allocs: p.Allocs, Frees: p.Frees, OutCount: p.OutstandingCount,
 			OutBytes: strconv.FormatUint(p.OutstandingBytes, 10), OutHuman: humanBytes(clampI64(p.OutstandingBytes))}
-		if res.Modules != nil {
+		switch {
+		case etw.PID(p.PID) == etw.NoPID:
+			r.Name = "unknown process (no process named by the events)"
+		case res.Modules != nil:
 			if pr := res.Modules.Process(etw.PID(p.PID)); pr != nil {
 				r.Name = pr.Name
 			}
+		}
+		r.PIDText = strconv.FormatUint(uint64(p.PID), 10)
+		if etw.PID(p.PID) == etw.NoPID {
+			r.PIDText = "?"
 		}
 		v.Processes = append(v.Processes, r)
 	}
