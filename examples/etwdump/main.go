@@ -125,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if le := health.Limit(); le != nil {
-			fmt.Fprintf(stderr, "etwdump: %v\n", le) // the other read errors are only counted, as before
+			fmt.Fprintf(stderr, "etwdump: warning: %v\n", le) // the other read errors are only counted, as before
 		}
 		health.Summarize(stderr, "etwdump")
 		return health.ExitCode()
@@ -139,6 +139,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etwdump: %v\n", err)
 		return 2
 	}
+	if *fileOrder && *withStacks {
+		fmt.Fprintln(stderr, "etwdump: -stacks needs time order; drop -file-order")
+		return 2
+	}
 	if *withStacks {
 		for _, w := range leak.SymbolPathWarnings(stacks.SymbolPath(*symbols)) {
 			fmt.Fprintf(stderr, "etwdump: warning: %s\n", w)
@@ -150,10 +154,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.Close()
-	if *fileOrder && *withStacks {
-		fmt.Fprintln(stderr, "etwdump: -stacks needs time order; drop -file-order")
-		return 2
-	}
 	if *fileOrder {
 		if err := r.SetOrder(etw.FileOrder); err != nil {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
@@ -168,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var readErrs []error
 	defer func() {
 		if damaged > maxReported {
-			fmt.Fprintf(stderr, "etwdump: %d damaged buffers skipped in all\n", damaged)
+			fmt.Fprintf(stderr, "etwdump: warning: %d damaged buffers skipped in all\n", damaged)
 		}
 	}()
 	var st *stackAttacher
@@ -207,7 +207,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if errors.As(err, &fe) {
 				// Recoverable: the reader skipped the rest of the buffer.
 				if damaged < maxReported {
-					fmt.Fprintf(stderr, "etwdump: %v\n", err)
+					fmt.Fprintf(stderr, "etwdump: warning: %v\n", err)
 				}
 				damaged++
 				readErrs = append(readErrs, err)
@@ -215,7 +215,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			if n > 0 && damage.PartialStop(r, err) {
 				// Events were printed: they are the part read.
-				fmt.Fprintf(stderr, "etwdump: %v\n", err)
+				fmt.Fprintf(stderr, "etwdump: warning: %v\n", err)
 				readErrs = append(readErrs, err)
 				break
 			}
@@ -238,7 +238,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, err := range r.PendingErrors() {
 		// Damage known at open that the reader did not return.
-		fmt.Fprintf(stderr, "etwdump: %v\n", err)
+		fmt.Fprintf(stderr, "etwdump: warning: %v\n", err)
 	}
 	health := damage.OfStopped(r, readErrs)
 	if !done && !(*limit > 0 && n >= *limit) {

@@ -155,19 +155,31 @@ func (d *Report) Summarize(w io.Writer, tool string) {
 	if d.Complete {
 		return
 	}
-	switch {
-	case d.limit != nil:
-		fmt.Fprintf(w, "%s: warning: partial result: reading stopped at a resource limit after %d buffers (%d read errors)\n",
-			tool, d.BuffersRead, len(d.ReadErrors))
+	fmt.Fprintf(w, "%s: warning: %s\n", tool, d.Partial())
+	if d.limit != nil {
 		if a := LimitAdvice(d.limit); a != "" {
 			fmt.Fprintf(w, "%s: warning: %s\n", tool, a)
 		}
-	case d.Missing():
-		fmt.Fprintf(w, "%s: warning: partial result: read %d of the %d buffers the trace header says were written (%d read errors)\n",
-			tool, d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
-	default:
-		fmt.Fprintf(w, "%s: warning: partial result: %d read errors; the rest of each damaged buffer was skipped\n", tool, len(d.ReadErrors))
 	}
+}
+
+// Partial says what is missing from a trace that was not read whole, as
+// the last warning of [Report.Warn] says it without its prefix ("partial
+// result: read 13 of the 41 buffers ..."), or returns "" for a complete
+// trace. The tools also put it in the comments of the pprof profiles they
+// write, so that a profile of a partial trace says so.
+func (d *Report) Partial() string {
+	switch {
+	case d.Complete:
+		return ""
+	case d.limit != nil:
+		return fmt.Sprintf("partial result: reading stopped at a resource limit after %d buffers (%d read errors)",
+			d.BuffersRead, len(d.ReadErrors))
+	case d.Missing():
+		return fmt.Sprintf("partial result: read %d of the %d buffers the trace header says were written (%d read errors)",
+			d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
+	}
+	return fmt.Sprintf("partial result: %d read errors; the rest of each damaged buffer was skipped", len(d.ReadErrors))
 }
 
 // maxListed bounds the read errors Warn prints one by one.

@@ -84,3 +84,18 @@ func TestOfErrors(t *testing.T) {
 	assert.False(t, d.Complete)
 	assert.Equal(t, []damage.ReadError{{Buffer: 2, Offset: 0x100, Error: fe.Error()}}, d.ReadErrors)
 }
+
+// TestPartial: Partial is the last warning without its prefix, and empty
+// for a trace read whole.
+func TestPartial(t *testing.T) {
+	tr := damagetest.Write(t, true)
+	d := readAll(t, tr.Complete)
+	assert.Empty(t, d.Partial())
+	for _, path := range []string{tr.Cut, tr.Corrupt} {
+		d := readAll(t, path)
+		require.NotEmpty(t, d.Partial(), path)
+		var w bytes.Buffer
+		d.Summarize(&w, "tool")
+		assert.Equal(t, "tool: warning: "+d.Partial()+"\n", w.String(), path)
+	}
+}
