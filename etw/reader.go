@@ -1,7 +1,6 @@
 package etw
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -477,7 +476,27 @@ func (r *Reader) ReadEvent() (*Event, error) {
 	if s := r.cur; s != nil && s.has {
 		// The event returned last is consumed now.
 		s.has = false
-		r.toFill = append(r.toFill, s)
+		if len(r.toFill) == 0 {
+			// The common case: only the current stream moves on. Its
+			// next record is compared with the earliest other stream's
+			// only, and when that one is earlier the two trade places
+			// in the heap in one sift.
+			if err := r.fill(s); err != nil {
+				// s stays queued: the next call continues with its
+				// next buffer.
+				r.toFill = append(r.toFill, s)
+				return nil, r.fail(err)
+			}
+			if s.has {
+				if len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ev.Timestamp {
+					// Ties keep the current stream.
+					return r.deliver(s)
+				}
+				return r.deliver(r.h.replaceTop(s))
+			}
+		} else {
+			r.toFill = append(r.toFill, s)
+		}
 	}
 	for len(r.toFill) > 0 {
 		s := r.toFill[len(r.toFill)-1]
@@ -495,7 +514,7 @@ func (r *Reader) ReadEvent() (*Event, error) {
 		if s == r.cur && len(r.toFill) == 0 && (len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ev.Timestamp) {
 			return r.deliver(s)
 		}
-		heap.Push(&r.h, s)
+		r.h.push(s)
 	}
 	if len(r.h) == 0 {
 		r.cur = nil
@@ -506,7 +525,7 @@ func (r *Reader) ReadEvent() (*Event, error) {
 		}
 		return nil, io.EOF
 	}
-	return r.deliver(heap.Pop(&r.h).(*stream))
+	return r.deliver(r.h.pop())
 }
 
 func (r *Reader) deliver(s *stream) (*Event, error) {
@@ -791,8 +810,9 @@ func (r *Reader) release(s *stream) {
 	}
 }
 
-// streamHeap orders streams by the timestamp of their next record, then by
-// rank.
+// streamHeap is a binary min-heap of streams ordered by the timestamp of
+// their next record, then by rank. Keys are distinct (ranks are), so the
+// order in which streams leave it does not depend on its shape.
 type streamHeap []*stream
 
 func (h streamHeap) less(a, b *stream) bool {
@@ -801,13 +821,62 @@ func (h streamHeap) less(a, b *stream) bool {
 	}
 	return a.rank < b.rank
 }
-func (h streamHeap) Len() int           { return len(h) }
-func (h streamHeap) Less(i, j int) bool { return h.less(h[i], h[j]) }
-func (h streamHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *streamHeap) Push(x any)        { *h = append(*h, x.(*stream)) }
-func (h *streamHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return s
+
+// push adds s.
+func (h *streamHeap) push(s *stream) {
+	*h = append(*h, s)
+	q := *h
+	i := len(q) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(s, q[p]) {
+			break
+		}
+		q[i] = q[p]
+		i = p
+	}
+	q[i] = s
+}
+
+// pop removes and returns the smallest stream; the heap must not be empty.
+func (h *streamHeap) pop() *stream {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	last := q[n]
+	q[n] = nil
+	*h = q[:n]
+	if n > 0 {
+		h.down(last)
+	}
+	return top
+}
+
+// replaceTop returns the smallest stream and puts s in its place: a pop and
+// a push in one sift, for a stream known to be later than the smallest.
+func (h streamHeap) replaceTop(s *stream) *stream {
+	top := h[0]
+	h.down(s)
+	return top
+}
+
+// down sifts s from the root to its place, overwriting the root.
+func (h streamHeap) down(s *stream) {
+	n := len(h)
+	i := 0
+	for {
+		c := 2*i + 1
+		if c >= n || c < 0 {
+			break
+		}
+		if r := c + 1; r < n && h.less(h[r], h[c]) {
+			c = r
+		}
+		if !h.less(h[c], s) {
+			break
+		}
+		h[i] = h[c]
+		i = c
+	}
+	h[i] = s
 }
