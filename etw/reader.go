@@ -494,7 +494,7 @@ func (r *Reader) ReadEvent() (*Event, error) {
 				return nil, r.fail(err)
 			}
 			if s.has {
-				if len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ev.Timestamp {
+				if len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ts {
 					// Ties keep the current stream.
 					return r.deliver(s)
 				}
@@ -517,7 +517,7 @@ func (r *Reader) ReadEvent() (*Event, error) {
 		}
 		// Ties keep the current stream: go on with it while its next
 		// record is not later than every other stream's.
-		if s == r.cur && len(r.toFill) == 0 && (len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ev.Timestamp) {
+		if s == r.cur && len(r.toFill) == 0 && (len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ts) {
 			return r.deliver(s)
 		}
 		r.h.push(s)
@@ -854,40 +854,48 @@ func (r *Reader) release(s *stream) {
 }
 
 // streamHeap is a binary min-heap of streams ordered by the timestamp of
-// their next record, then by rank. Keys are distinct (ranks are), so the
-// order in which streams leave it does not depend on its shape.
-type streamHeap []*stream
+// their next record, then by rank. Each entry carries its key, so that
+// comparisons stay inside the heap's own array. Keys are distinct (ranks
+// are), so the order in which streams leave it does not depend on its
+// shape.
+type streamHeap []heapEntry
 
-func (h streamHeap) less(a, b *stream) bool {
-	if a.ev.Timestamp != b.ev.Timestamp {
-		return a.ev.Timestamp < b.ev.Timestamp
-	}
-	return a.rank < b.rank
+type heapEntry struct {
+	ts   int64 // timestamp of the stream's next record
+	rank int
+	s    *stream
+}
+
+func entry(s *stream) heapEntry { return heapEntry{s.ev.Timestamp, s.rank, s} }
+
+func (a *heapEntry) less(b *heapEntry) bool {
+	return a.ts < b.ts || a.ts == b.ts && a.rank < b.rank
 }
 
 // push adds s.
 func (h *streamHeap) push(s *stream) {
-	*h = append(*h, s)
+	e := entry(s)
+	*h = append(*h, e)
 	q := *h
 	i := len(q) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !h.less(s, q[p]) {
+		if !e.less(&q[p]) {
 			break
 		}
 		q[i] = q[p]
 		i = p
 	}
-	q[i] = s
+	q[i] = e
 }
 
 // pop removes and returns the smallest stream; the heap must not be empty.
 func (h *streamHeap) pop() *stream {
 	q := *h
-	top := q[0]
+	top := q[0].s
 	n := len(q) - 1
 	last := q[n]
-	q[n] = nil
+	q[n] = heapEntry{}
 	*h = q[:n]
 	if n > 0 {
 		h.down(last)
@@ -898,13 +906,13 @@ func (h *streamHeap) pop() *stream {
 // replaceTop returns the smallest stream and puts s in its place: a pop and
 // a push in one sift, for a stream known to be later than the smallest.
 func (h streamHeap) replaceTop(s *stream) *stream {
-	top := h[0]
-	h.down(s)
+	top := h[0].s
+	h.down(entry(s))
 	return top
 }
 
-// down sifts s from the root to its place, overwriting the root.
-func (h streamHeap) down(s *stream) {
+// down sifts e from the root to its place, overwriting the root.
+func (h streamHeap) down(e heapEntry) {
 	n := len(h)
 	i := 0
 	for {
@@ -912,14 +920,14 @@ func (h streamHeap) down(s *stream) {
 		if c >= n || c < 0 {
 			break
 		}
-		if r := c + 1; r < n && h.less(h[r], h[c]) {
+		if r := c + 1; r < n && h[r].less(&h[c]) {
 			c = r
 		}
-		if !h.less(h[c], s) {
+		if !h[c].less(&e) {
 			break
 		}
 		h[i] = h[c]
 		i = c
 	}
-	h[i] = s
+	h[i] = e
 }
