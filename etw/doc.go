@@ -43,9 +43,12 @@
 // image identity) and [DecodeHeaderExtension]. They dispatch on class (or
 // hook group), opcode and version, never on the header type, so the same
 // event logged under a SYSTEM or a PERFINFO header decodes alike. One table
-// of layouts drives them and [DecodeFields], which returns any known event
-// as named fields, and [Event.Kind] ("PoolTrace/PoolAllocation",
-// "Image/DCStart", ...). A payload too short for a field gives a
+// of classes finds an event's class and names its events for all of them
+// and for [Event.Kind] ("PoolTrace/PoolAllocation", "Image/DCStart", ...);
+// the table's layouts drive [DecodeFields], which returns any known event
+// as named fields, while each typed decoder reads its own fields in code,
+// in the same order (a test builds a payload from every layout and checks
+// that both ways agree). A payload too short for a field gives a
 // *[DecodeError] naming that field; trailing bytes from newer versions are
 // ignored. Decoding a pool or stack event allocates nothing; for loops over
 // millions of events, [PoolEvent.Decode] and [StackKey.Decode] fill a value
@@ -85,8 +88,11 @@
 // [ErrUnsupportedCompression], [ErrLimit] and, for the typed decoders,
 // [ErrShortPayload]. Damage inside a file is a *[FormatError] that names
 // the buffer and the byte offset: it is returned after every good event
-// before it, and reading resumes with the next buffer. Counters of what was
-// seen (lost-event flags, damaged buffers, unknown records) are in
+// before it, and reading resumes with the next buffer. Damage found while
+// opening (a buffer walk that broke off, a zip member whose inflation
+// failed) is returned after the last event; [Reader.PendingErrors] returns
+// it at any time, for a caller that stops reading early. Counters of what
+// was seen (lost-event flags, damaged buffers, unknown records) are in
 // [Reader.Stats].
 //
 // # Security

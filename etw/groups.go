@@ -141,4 +141,14 @@ const (
 	HookStackWalk      HookID = 0x1820 // StackWalk Stack
 	HookStackKeyKernel HookID = 0x1825 // StackWalk StackKeyKernel
 	HookStackKeyUser   HookID = 0x1826 // StackWalk StackKeyUser
+
+	HookPoolAlloc        HookID = 0x0E20 // PoolTrace PoolAllocation
+	HookPoolSessionAlloc HookID = 0x0E21 // PoolTrace SessionPoolAllocation
+	HookPoolFree         HookID = 0x0E22 // PoolTrace PoolFree
+	HookPoolSessionFree  HookID = 0x0E23 // PoolTrace SessionPoolFree
+	HookStackKeyCreate   HookID = 0x1822 // StackWalk KeyCreate
+	HookStackKeyDelete   HookID = 0x1823 // StackWalk KeyDelete
+	HookStackKeyRundown  HookID = 0x1824 // StackWalk KeyRundown
+	HookHardFault        HookID = 0x0220 // PageFault HardFault (PERFINFO header, thread in the payload)
+	HookSampledProfile   HookID = 0x0F2E // PerfInfo SampledProfile (PERFINFO header, thread in the payload)
 )

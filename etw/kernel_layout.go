@@ -118,14 +118,14 @@ const (
 	opPoolSessionFree  = 0x23
 )
 
-// StackWalk opcodes.
+// StackWalk opcodes (the exported StackWalk* constants, by shorter names).
 const (
-	opStack          = 32
-	opKeyCreate      = 34
-	opKeyDelete      = 35
-	opKeyRundown     = 36
-	opStackKeyKernel = 37
-	opStackKeyUser   = 38
+	opStack          = StackWalkStack
+	opKeyCreate      = StackWalkKeyCreate
+	opKeyDelete      = StackWalkKeyDelete
+	opKeyRundown     = StackWalkKeyRundown
+	opStackKeyKernel = StackWalkStackKeyKernel
+	opStackKeyUser   = StackWalkStackKeyUser
 )
 
 // Image opcodes.

@@ -2,7 +2,8 @@ package etw
 
 import (
 	"encoding/binary"
-	"fmt"
+
+	"github.com/etwkit/etwkit/pool"
 )
 
 // PoolOp is a PoolTrace event type (the opcode, PERFINFO_LOG_TYPE_*POOL* in
@@ -138,114 +139,24 @@ func (e *PoolEvent) Decode(ev *Event) error {
 }
 
 // PoolType is the POOL_TYPE value logged with a pool event, possibly with
-// ETW_POOLTRACE_BIGPOOL_MASK (0x10000000) OR-ed in for big-pool
-// allocations.
-type PoolType uint32
+// the big-pool bit OR-ed in: [pool.Type], with its bits (pool.TypePaged,
+// pool.TypeNX, pool.TypeBigPool, ...) and helpers (IsPaged, IsNX,
+// IsSession, IsBigPool, Base, and Kind: "nonpaged", "paged",
+// "nonpaged-session" or "paged-session").
+type PoolType = pool.Type
 
-// Pool type bits.
-const (
-	PoolTypeBigPoolMask PoolType = 0x10000000 // ETW_POOLTRACE_BIGPOOL_MASK
-	PoolTypePaged       PoolType = 0x1        // PagedPool (bit 0 of the base type)
-	PoolTypeMustSucceed PoolType = 0x2        // ...MustSucceed variants
-	PoolTypeCacheAlign  PoolType = 0x4        // ...CacheAligned variants
-	PoolTypeSession     PoolType = 0x20       // session pool (base + 32)
-	PoolTypeNX          PoolType = 0x200      // NonPagedPoolNx (POOL_NX_ALLOCATION)
-)
-
-// Base returns the pool type with the big-pool bit masked off.
-func (t PoolType) Base() PoolType { return t &^ PoolTypeBigPoolMask }
-
-// IsBigPool reports whether the big-pool bit is set.
-func (t PoolType) IsBigPool() bool { return t&PoolTypeBigPoolMask != 0 }
-
-// IsPaged reports paged pool (PagedPool, PagedPoolCacheAligned and their
-// session variants).
-func (t PoolType) IsPaged() bool { return t&PoolTypePaged != 0 }
-
-// IsNX reports non-executable nonpaged pool (NonPagedPoolNx and variants).
-func (t PoolType) IsNX() bool { return t&PoolTypeNX != 0 }
-
-// IsSession reports session pool.
-func (t PoolType) IsSession() bool { return t&PoolTypeSession != 0 }
-
-// Kind returns "nonpaged", "paged", "nonpaged-session" or "paged-session".
-func (t PoolType) Kind() string {
-	switch {
-	case t.IsPaged() && t.IsSession():
-		return "paged-session"
-	case t.IsPaged():
-		return "paged"
-	case t.IsSession():
-		return "nonpaged-session"
-	}
-	return "nonpaged"
-}
-
-// PoolTag is a pool tag: four bytes, the first character in the least
-// significant byte (ExAllocatePoolWithTag writes 'Irp ' as 0x20707249).
-type PoolTag uint32
-
-// String returns the tag's four characters in memory order ("Irp "), with
-// bytes outside 0x20-0x7E (and the backslash) escaped as \xNN.
-func (t PoolTag) String() string {
-	var b [16]byte
-	return string(t.appendTo(b[:0]))
-}
-
-func (t PoolTag) appendTo(b []byte) []byte {
-	for i := range 4 {
-		c := byte(t >> (8 * i))
-		if c < 0x20 || c > 0x7E || c == '\\' {
-			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
-			continue
-		}
-		b = append(b, c)
-	}
-	return b
-}
-
-// AppendText appends the tag's String form to b.
-func (t PoolTag) AppendText(b []byte) ([]byte, error) { return t.appendTo(b), nil }
-
-// MarshalText implements [encoding.TextMarshaler] with the String form.
-func (t PoolTag) MarshalText() ([]byte, error) { return t.appendTo(nil), nil }
+// PoolTag is a pool tag, four bytes with the first character in the least
+// significant byte (ExAllocatePoolWithTag writes 'Irp ' as 0x20707249):
+// [pool.Tag], whose String form is "Irp " with bytes outside 0x20-0x7E
+// (and the backslash) escaped as \xNN.
+type PoolTag = pool.Tag
 
 // ParsePoolTag parses a tag of up to four characters; shorter tags are
 // padded with spaces ("Irp" is "Irp "). The \xNN escapes of String are
-// accepted, so ParsePoolTag(t.String()) == t.
+// accepted, so ParsePoolTag(t.String()) == t. It is [pool.Tag]'s
+// UnmarshalText ([pool.ParseTag] reads tags as people type them instead).
 func ParsePoolTag(s string) (PoolTag, error) {
-	var v PoolTag
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if n == 4 {
-			return 0, fmt.Errorf("etw: pool tag %q longer than four characters", s)
-		}
-		c := s[i]
-		if c == '\\' && i+3 < len(s) && s[i+1] == 'x' {
-			hi, ok1 := unhex(s[i+2])
-			lo, ok2 := unhex(s[i+3])
-			if ok1 && ok2 {
-				c = hi<<4 | lo
-				i += 3
-			}
-		}
-		v |= PoolTag(c) << (8 * n)
-		n++
-	}
-	for ; n < 4; n++ {
-		v |= PoolTag(' ') << (8 * n)
-	}
-	return v, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	var t PoolTag
+	err := t.UnmarshalText([]byte(s))
+	return t, err
 }

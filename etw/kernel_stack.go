@@ -54,6 +54,17 @@ func (f frameList) Frames() iter.Seq[uint64] {
 // PointerSize returns the size of one frame in the payload (4 or 8).
 func (f frameList) PointerSize() int { return f.size }
 
+// StackWalk event types: the opcodes of the StackWalk group (hooks
+// 0x1820 to 0x1826), as [Event.Opcode] holds them.
+const (
+	StackWalkStack          uint8 = 32 // Stack: the frames of one stack walk
+	StackWalkKeyCreate      uint8 = 34 // KeyCreate: a cached stack's frames
+	StackWalkKeyDelete      uint8 = 35 // KeyDelete: a cached stack's frames, on eviction
+	StackWalkKeyRundown     uint8 = 36 // KeyRundown: a cached stack's frames, at the end of the trace
+	StackWalkStackKeyKernel uint8 = 37 // StackKeyKernel: a reference to a cached kernel-mode stack
+	StackWalkStackKeyUser   uint8 = 38 // StackKeyUser: a reference to a cached user-mode stack
+)
+
 // Stack is a StackWalk Stack event (opcode 32, STACK_WALK_EVENT_DATA): the
 // stack of the event logged by thread Thread of process Process at raw
 // timestamp EventTimeStamp. Its frames alias the event's payload and are

@@ -100,7 +100,7 @@ func TestPoolType(t *testing.T) {
 		{0x10000001, "paged", true, false, false, true, 1},
 		{0x10000200, "nonpaged", false, true, false, true, 0x200},
 	} {
-		if c.t.Kind() != c.kind || c.t.IsPaged() != c.paged || c.t.IsNX() != c.nx || c.t.IsSession() != c.sess ||
+		if c.t.Kind().String() != c.kind || c.t.IsPaged() != c.paged || c.t.IsNX() != c.nx || c.t.IsSession() != c.sess ||
 			c.t.IsBigPool() != c.big || c.t.Base() != c.base {
 			t.Errorf("%#x: kind %s paged %v nx %v session %v big %v base %#x", uint32(c.t), c.t.Kind(), c.t.IsPaged(),
 				c.t.IsNX(), c.t.IsSession(), c.t.IsBigPool(), uint32(c.t.Base()))

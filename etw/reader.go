@@ -211,6 +211,15 @@ func (r *Reader) Buffers() []BufferInfo { return r.bufs }
 // Stats returns the counters so far.
 func (r *Reader) Stats() Stats { return r.stats }
 
+// PendingErrors returns the damage already known that [Reader.ReadEvent]
+// has not returned yet: what opening found (a zip member whose inflation
+// failed, a buffer walk that broke off, a buffer index over the memory
+// ceiling), which ReadEvent returns after the last event, in that order.
+// A caller that stops reading before the end reports these so that damage
+// known up front is not lost; once ReadEvent has returned an error, it is
+// no longer pending. The slice is a copy.
+func (r *Reader) PendingErrors() []error { return slices.Clone(r.tailErrs) }
+
 // SetOrder selects the delivery order. It must be called before the first
 // ReadEvent; later calls return an error.
 func (r *Reader) SetOrder(o Order) error {

@@ -23,7 +23,7 @@ func ExampleOptions_pid() {
 	for i := range ops {
 		l.Apply(&ops[i])
 	}
-	for _, t := range l.Finalize().Tags {
+	for _, t := range l.Finish().Tags {
 		fmt.Printf("%q: %d allocs, %d frees, %d AOFI, %d outstanding\n", t.Tag.String(), t.Allocs, t.Frees, t.AOFI, t.OutstandingCount)
 	}
 	// Output:

@@ -33,7 +33,7 @@ func TestPIDAttribution(t *testing.T) {
 			op := ops[i]
 			l.Apply(&op)
 		}
-		return l.Finalize()
+		return l.Finish()
 	}
 
 	all := run(Options{Frequency: 10})
@@ -71,7 +71,7 @@ func TestPIDAttributionLostFree(t *testing.T) {
 	l.Apply(&Op{Time: 1, Kind: Alloc, Tag: tag, Entry: 0x10, Size: 8, PID: 1})
 	l.Apply(&Op{Time: 2, Kind: Alloc, Tag: tag, Entry: 0x10, Size: 8, PID: 2})
 	l.Apply(&Op{Time: 3, Kind: Free, Tag: tag, Entry: 0x10, PID: 2})
-	r := l.Finalize()
+	r := l.Finish()
 	require.Len(t, r.Tags, 1)
 	assert.Equal(t, uint64(0), r.Tags[0].Frees)
 	assert.Equal(t, uint64(0), r.Tags[0].OutstandingCount)
@@ -95,7 +95,7 @@ func TestWindowGrowth(t *testing.T) {
 		l.Apply(&Op{Time: ms, Kind: Alloc, Tag: grow, Entry: addr, Size: 100})
 	}
 	l.Apply(&Op{Time: 9999, Kind: Alloc, Tag: MakeTag("Late"), Entry: 2, Size: 1})
-	r := l.Finalize()
+	r := l.Finish()
 	require.Len(t, r.Windows, 1)
 	for _, wr := range []WindowReport{r.Windows[0], mustWindow(t, l, Window{Start: 2 * freq, End: 8 * freq})} {
 		tags := map[string]TagStats{}

@@ -154,7 +154,7 @@ func BenchmarkLedgerLarge(b *testing.B) {
 		}
 		el := b.Elapsed().Seconds()
 		cpuNs = float64((cpuTime() - cpu0).Nanoseconds()) / float64(*largeEvents)
-		r := l.Finalize()
+		r := l.Finish()
 		after := heapAlloc()
 		heapMB = float64(after-before) / (1 << 20)
 		eps = float64(*largeEvents) / el

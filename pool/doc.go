@@ -7,9 +7,12 @@
 //
 // A [Ledger] is a push consumer that knows nothing about where events come
 // from, so it serves ETL files and live sessions alike. The caller decodes
-// each pool event into an [Op], interns its stack with [Ledger.InternStack],
-// and calls [Ledger.Apply] in timestamp order; [Ledger.Finalize] then returns
-// a [Report] whose JSON form is poolleak's -json schema.
+// each pool event into an [Op], gives it its stack, either interned with
+// [Ledger.InternStack] (frames known now) or as an opaque key of its own in
+// [Op.Key] (a stack correlator's ID, whose frames may only be known at the
+// end of the trace), and calls [Ledger.Apply] in timestamp order;
+// [Ledger.Finish] then returns a [Report] whose JSON form holds the figures
+// of poolleak's -json schema (package leak adds the resolved stacks).
 //
 // # Matching
 //
@@ -73,7 +76,7 @@
 // # Concurrency
 //
 // A [Ledger] is not safe for concurrent use; feed it from one goroutine.
-// [Ledger.Finalize] does not modify the ledger, so a live consumer may take
+// [Ledger.Finish] does not modify the ledger, so a live consumer may take
 // snapshots between [Ledger.Apply] calls on the same goroutine. A [Report]
 // is plain data.
 package pool

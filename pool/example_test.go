@@ -24,7 +24,7 @@ func Example() {
 	for i := range ops {
 		l.Apply(&ops[i])
 	}
-	r := l.Finalize()
+	r := l.Finish()
 	fmt.Printf("%-6s %-10s %6s %5s %4s %4s %4s %11s %4s\n", "tag", "pool", "allocs", "frees", "aifi", "aifo", "aofi", "outstanding", "rank")
 	for _, t := range r.Tags {
 		fmt.Printf("%-6q %-10v %6d %5d %4d %4d %4d %11d %4d\n",

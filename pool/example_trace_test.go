@@ -31,14 +31,14 @@ func Example_trace() {
 			continue // not a pool allocation or free
 		}
 		op := pool.Op{Time: ev.Timestamp, Kind: pool.Free, Session: p.IsSession(), SessionID: p.SessionID,
-			Type: uint32(p.Type), Tag: pool.Tag(p.Tag), Size: p.NumberOfBytes, Entry: p.Entry,
+			Type: uint32(p.Type), Tag: p.Tag, Size: p.NumberOfBytes, Entry: p.Entry,
 			PID: uint32(ev.PID), TID: uint32(ev.TID)}
 		if p.IsAlloc() {
 			op.Kind = pool.Alloc
 		}
 		ledger.Apply(&op)
 	}
-	for _, t := range ledger.Finalize().Tags[:2] {
+	for _, t := range ledger.Finish().Tags[:2] {
 		fmt.Printf("%q %s: %d blocks, %d bytes outstanding, leak rank %d\n",
 			t.Tag.String(), t.Pool, t.OutstandingCount, t.OutstandingBytes, t.LeakRank)
 	}

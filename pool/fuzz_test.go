@@ -22,7 +22,7 @@ func opsFromBytes(data []byte) (Options, []Op, []Window) {
 	data = data[4:]
 	var ops []Op
 	t := int64(1 << 40)
-	types := []uint32{0, 1, 0x200, 0x21, ETW_POOLTRACE_BIGPOOL_MASK | 5, 0xffffffff}
+	types := []uint32{0, 1, 0x200, 0x21, uint32(TypeBigPool) | 5, 0xffffffff}
 	for len(data) >= 10 {
 		b := data[:10]
 		data = data[10:]
@@ -72,7 +72,7 @@ func FuzzLedger(f *testing.F) {
 			}
 			m.apply(op)
 		}
-		r := l.Finalize()
+		r := l.Finish()
 		checkReport(t, r)
 		checkAgainstModel(t, r, m)
 		for i, w := range wins {

@@ -75,20 +75,25 @@ type Window struct {
 	Start, End int64 // ticks
 }
 
-// group aggregates blocks by (tag, kind, stack, allocating pid).
+// group aggregates blocks by (tag, kind, stack, caller's key, allocating
+// pid). Every alloc of a group ends freed, replaced or outstanding, so its
+// frees are not counted but derived (see frees): the group stays 72 bytes.
 type group struct {
 	next     uint32 // index+1 of the next group with the same hash key
 	tk       uint32
 	pid      uint32
 	stack    StackID
+	key      uint64
 	allocs   uint64
-	frees    uint64
 	replaced uint64
 	bytesA   uint64
 	bytesF   uint64
 	outN     uint64
 	outBytes uint64
 }
+
+// frees returns the number of the group's blocks that were freed.
+func (g *group) frees() uint64 { return g.allocs - g.replaced - g.outN }
 
 // tkState holds per (tag, kind) counters that do not belong to a group.
 type tkState struct {
@@ -136,7 +141,7 @@ const (
 
 // Ledger matches pool allocations with frees and aggregates what is
 // outstanding. Feed it ops in timestamp order with [Ledger.Apply], then call
-// [Ledger.Finalize]. It is a push consumer, independent of the event source.
+// [Ledger.Finish]. It is a push consumer, independent of the event source.
 //
 // A Ledger is not safe for concurrent use.
 type Ledger struct {
@@ -379,24 +384,25 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 	return i
 }
 
-func (l *Ledger) groupIndex(tk uint32, stack StackID, pid uint32) uint32 {
-	cs := &l.groupCache[cacheSlot(tk, pid, uint32(stack), 0)>>(64-groupCacheBits)]
+func (l *Ledger) groupIndex(tk uint32, stack StackID, key uint64, pid uint32) uint32 {
+	k := uint32(key) ^ uint32(key>>32)
+	cs := &l.groupCache[cacheSlot(tk, pid, uint32(stack), k)>>(64-groupCacheBits)]
 	if j := *cs; j != 0 {
-		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
+		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack && g.key == key {
 			return j - 1
 		}
 	}
-	h := hashKey(tk, pid, uint32(stack), 0)
+	h := hashKey(tk, pid, uint32(stack), k)
 	first := l.groupIdx[h]
 	for j := first; j != 0; j = l.groups[j-1].next {
-		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack {
+		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack && g.key == key {
 			*cs = j
 			return j - 1
 		}
 	}
 	i := uint32(len(l.groups))
 	*cs = i + 1
-	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack, next: first})
+	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack, key: key, next: first})
 	l.groupIdx[h] = i + 1
 	return i
 }
@@ -445,7 +451,7 @@ func (l *Ledger) Apply(op *Op) {
 func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 	kind := KindOf(op.Type, op.Session)
 	tk := l.tkIndex(op.Tag, kind)
-	if IsBigPool(op.Type) {
+	if Type(op.Type).IsBigPool() {
 		l.tks[tk].bigPool++
 	}
 	stack := op.Stack
@@ -453,7 +459,7 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 		l.anom.UnknownStack++
 		stack = NoStack
 	}
-	g := l.groupIndex(tk, stack, op.PID)
+	g := l.groupIndex(tk, stack, op.Key, op.PID)
 	s, found := l.space(op, true).slot(op.Entry)
 	if found && s.group != foreignGroup {
 		l.replace(s, bin)
@@ -566,7 +572,6 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 	if l.tks[gr.tk].tag != op.Tag {
 		l.anom.TagMismatch++
 	}
-	gr.frees++
 	gr.bytesF += blk.size
 	gr.outN--
 	gr.outBytes -= blk.size

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,8 +25,8 @@ func TestKindOf(t *testing.T) {
 		{6, false, NonPaged},
 		{0x200, false, NonPaged}, // NonPagedPoolNx
 		{0x204, false, NonPaged}, // NonPagedPoolNxCacheAligned
-		{ETW_POOLTRACE_BIGPOOL_MASK | 1, false, Paged},
-		{ETW_POOLTRACE_BIGPOOL_MASK, false, NonPaged},
+		{uint32(TypeBigPool) | 1, false, Paged},
+		{uint32(TypeBigPool), false, NonPaged},
 		{32, false, NonPagedSession},
 		{33, false, PagedSession},
 		{0x220, false, NonPagedSession}, // NonPagedPoolSessionNx
@@ -37,8 +38,11 @@ func TestKindOf(t *testing.T) {
 	for _, c := range cases {
 		assert.Equal(t, c.want, KindOf(c.typ, c.session), "type %#x session %v", c.typ, c.session)
 	}
-	assert.True(t, IsBigPool(ETW_POOLTRACE_BIGPOOL_MASK|0x200))
-	assert.False(t, IsBigPool(0x200))
+	assert.True(t, (TypeBigPool | TypeNX).IsBigPool())
+	assert.False(t, TypeNX.IsBigPool())
+	for typ := range Type(0x400) {
+		assert.Equal(t, KindOf(uint32(typ), false), typ.Kind(), "type %#x", uint32(typ))
+	}
 	for k := range numKinds {
 		b, err := k.MarshalText()
 		require.NoError(t, err)
@@ -108,7 +112,7 @@ func TestInternStack(t *testing.T) {
 	_, fr = l.Stack(id)
 	assert.Len(t, fr, MaxStackFrames)
 	assert.Equal(t, id, l.InternStack(1, long[:MaxStackFrames]))
-	assert.Equal(t, uint64(1), l.Finalize().Anomalies.TruncatedStacks)
+	assert.Equal(t, uint64(1), l.Finish().Anomalies.TruncatedStacks)
 
 	// Lookups of a known stack do not allocate.
 	allocs := testing.AllocsPerRun(100, func() { l.InternStack(100, user) })
@@ -164,7 +168,7 @@ func TestWindowEveryBoundary(t *testing.T) {
 		return l
 	}
 	l := run(nil)
-	checkReport(t, l.Finalize())
+	checkReport(t, l.Finish())
 	for _, w := range windows {
 		wr, err := l.Window(w)
 		require.NoError(t, err)
@@ -173,7 +177,7 @@ func TestWindowEveryBoundary(t *testing.T) {
 	}
 	for chunk := range slices.Chunk(windows, MaxWindows) {
 		ld := run(chunk)
-		r := ld.Finalize()
+		r := ld.Finish()
 		for i, w := range chunk {
 			require.Equal(t, dump(m.window(w)), dump(classesOf(r.Windows[i].Tags)), "declared window %v", w)
 			wr, err := ld.Window(w)
@@ -195,7 +199,7 @@ func TestWindowEveryBoundary(t *testing.T) {
 	assert.Equal(t, uint64(2), wr.Totals.AIFO) // A and S; B was replaced later
 	assert.Equal(t, uint64(3), wr.Totals.Allocs)
 	// The whole trace.
-	r := l.Finalize()
+	r := l.Finish()
 	assert.Equal(t, Totals{Allocs: 6, Frees: 5, AIFI: 4, AIFO: 1, AOFI: 1, OutstandingCount: 1, OutstandingBytes: 16,
 		BytesAllocated: 155, BytesFreed: 145}, r.Totals)
 	assert.Equal(t, uint64(1), r.Anomalies.AllocOverOpenBlock)
@@ -231,7 +235,7 @@ func TestOutOfOrderAndInvalid(t *testing.T) {
 	l.Apply(&Op{Time: 5, Kind: Free, Tag: tag, Entry: 1})
 	l.Apply(&Op{Time: 7, Kind: 9})
 	l.Apply(&Op{Time: 11, Kind: Alloc, Tag: tag, Entry: 2, Size: 8, Stack: 77})
-	r := l.Finalize()
+	r := l.Finish()
 	assert.Equal(t, uint64(1), r.Anomalies.OutOfOrder)
 	assert.Equal(t, uint64(1), r.Anomalies.InvalidOps)
 	assert.Equal(t, uint64(1), r.Anomalies.UnknownStack)
@@ -280,7 +284,7 @@ func TestIrpLeak(t *testing.T) {
 			l.Apply(&Op{Time: tm + 2, Kind: Alloc, Tag: irp, Type: 0x200, Entry: addr + 0x800, Size: 1024, PID: 4242, TID: 7, Stack: readFile})
 		}
 	}
-	r := l.Finalize()
+	r := l.Finish()
 	checkReport(t, r)
 	require.NotEmpty(t, r.Tags)
 	top := r.Tags[0]
@@ -306,7 +310,7 @@ func TestJSONSchema(t *testing.T) {
 	st := l.InternStack(4, []uint64{0xfffff80000001000, 0x7ff700001000})
 	l.Apply(&Op{Time: 1, Kind: Alloc, Tag: MakeTag("Irp "), Entry: 1, Size: 1024, Stack: st, PID: 4})
 	l.Apply(&Op{Time: 2, Kind: Free, Tag: MakeTag("Ntfx"), Entry: 9, Size: 8})
-	r := l.Finalize()
+	r := l.Finish()
 	r.Trace.File = "x.etl"
 	b, err := json.Marshal(r)
 	require.NoError(t, err)
@@ -354,7 +358,7 @@ func mustField(t *testing.T, raw json.RawMessage, name string) json.RawMessage {
 }
 
 func TestEmptyLedger(t *testing.T) {
-	r := NewLedger(Options{}).Finalize()
+	r := NewLedger(Options{}).Finish()
 	checkReport(t, r)
 	b, err := json.Marshal(r)
 	require.NoError(t, err)
@@ -362,18 +366,18 @@ func TestEmptyLedger(t *testing.T) {
 	assert.Contains(t, string(b), `"stacks":[]`)
 }
 
-func TestFinalizeIsASnapshot(t *testing.T) {
+func TestFinishIsASnapshot(t *testing.T) {
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	l := NewLedger(Options{Frequency: 1000, Resolution: 500, MaxBins: 4,
 		WallClock: func(ticks int64) time.Time { return base.Add(time.Duration(ticks) * time.Millisecond) }})
 	tag := MakeTag("Snap")
 	l.Apply(&Op{Time: 1000, Kind: Alloc, Tag: tag, Entry: 1, Size: 10})
-	r1 := l.Finalize()
+	r1 := l.Finish()
 	assert.Equal(t, uint64(1), r1.Totals.OutstandingCount)
 	assert.Equal(t, base.Add(time.Second), r1.Trace.Start)
 	l.Apply(&Op{Time: 2000, Kind: Free, Tag: tag, Entry: 1})
 	l.Apply(&Op{Time: 5000, Kind: Alloc, Tag: tag, Entry: 2, Size: 20})
-	r2 := l.Finalize()
+	r2 := l.Finish()
 	assert.Equal(t, uint64(1), r1.Totals.OutstandingCount, "earlier report unchanged")
 	assert.Equal(t, uint64(1), r2.Totals.AIFI)
 	assert.Equal(t, uint64(20), r2.Totals.OutstandingBytes)
@@ -391,7 +395,7 @@ func TestSeriesMemoryBound(t *testing.T) {
 		l.Apply(&Op{Time: 0, Kind: Alloc, Tag: Tag(i), Entry: uint64(i), Size: 1})
 	}
 	l.Apply(&Op{Time: span, Kind: Alloc, Tag: 0, Entry: 1 << 40, Size: 1})
-	r := l.Finalize()
+	r := l.Finish()
 	assert.Equal(t, int64(2), r.BinTicks)
 	for _, tg := range r.Tags {
 		require.Len(t, tg.Series, span/2+1)
@@ -419,7 +423,7 @@ func TestGroupsSumToTags(t *testing.T) {
 	for i := range ops {
 		l.Apply(&ops[i])
 	}
-	r := l.Finalize()
+	r := l.Finish()
 	require.Len(t, r.Groups, 2)
 	byTag := map[string]GroupStats{}
 	for _, g := range r.Groups {
@@ -435,7 +439,55 @@ func TestGroupsSumToTags(t *testing.T) {
 // TestEmptyLedgerDuration: a trace without pool events has no span (the
 // duration used to wrap around).
 func TestEmptyLedgerDuration(t *testing.T) {
-	r := NewLedger(Options{Start: 12345}).Finalize()
+	r := NewLedger(Options{Start: 12345}).Finish()
 	assert.Zero(t, r.Trace.DurationS)
 	assert.Zero(t, r.Trace.PoolEvents)
+}
+
+// TestCallerKey: allocations group by the caller's opaque stack key, which
+// comes back in the stacks and groups of the report; frees ignore it.
+func TestCallerKey(t *testing.T) {
+	l := NewLedger(Options{})
+	irp := MakeTag("Irp ")
+	keys := []uint64{7, 7, 1 << 40, 0}
+	for i, k := range keys {
+		l.Apply(&Op{Time: int64(i + 1), Kind: Alloc, Tag: irp, Size: 100, Entry: uint64(0x10 * (i + 1)), PID: 4, Key: k})
+	}
+	l.Apply(&Op{Time: 9, Kind: Free, Tag: irp, Entry: 0x10, Key: 12345})
+	r := l.Finish()
+	require.Len(t, r.Groups, 3)
+	require.Len(t, r.Stacks, 3)
+	byKey := map[uint64]StackStats{}
+	for _, s := range r.Stacks {
+		assert.Equal(t, NoStack, s.Stack)
+		assert.Empty(t, s.Frames, "a key has no frames in the ledger")
+		byKey[s.Key] = s
+	}
+	assert.Equal(t, uint64(1), byKey[7].OutstandingCount, "the free matched its block whatever its own key")
+	assert.Equal(t, uint64(2), byKey[7].Allocs)
+	assert.Equal(t, uint64(1), byKey[1<<40].OutstandingCount)
+	assert.Equal(t, uint64(1), byKey[0].OutstandingCount)
+	// Equal bytes, tag, pool and stack: the key orders the stacks.
+	assert.Equal(t, []uint64{0, 7, 1 << 40}, []uint64{r.Stacks[0].Key, r.Stacks[1].Key, r.Stacks[2].Key})
+}
+
+// TestTagText: a tag's text form decodes back to the tag, escapes
+// included, through encoding/json.
+func TestTagText(t *testing.T) {
+	for _, tag := range []Tag{MakeTag("Irp "), 0x00000041, 0xe1656c46, 0x5c5c5c5c} {
+		b, err := json.Marshal(tag)
+		require.NoError(t, err)
+		var back Tag
+		require.NoError(t, json.Unmarshal(b, &back), "%s", b)
+		assert.Equal(t, tag, back, "%s", b)
+	}
+	var short Tag
+	require.NoError(t, short.UnmarshalText([]byte("Irp")))
+	assert.Equal(t, MakeTag("Irp "), short)
+	assert.ErrorIs(t, short.UnmarshalText([]byte("Toolong")), ErrTagText)
+}
+
+// TestGroupSize: a group (the ledger's per-stack counters) stays 72 bytes.
+func TestGroupSize(t *testing.T) {
+	assert.Equal(t, uintptr(72), unsafe.Sizeof(group{}))
 }

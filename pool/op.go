@@ -56,4 +56,12 @@ type Op struct {
 	// counted in [Anomalies.UnknownStack] and treated as NoStack. It is
 	// ignored for frees.
 	Stack StackID
+	// Key is an opaque stack key chosen by the caller, for a caller that
+	// identifies stacks itself (a stack correlator's IDs, whose frames may
+	// only be known at the end of a trace) instead of interning frames:
+	// allocations are grouped by (tag, pool kind, process, Stack, Key) and
+	// the reports carry it back ([StackStats.Key], [GroupStats.Key]). The
+	// ledger does not interpret it; 0 is a key like any other. It is
+	// ignored for frees.
+	Key uint64
 }

@@ -72,7 +72,7 @@ func genStream(rng *rand.Rand, p genParams, ids []StackID) []Op {
 	}
 	var out []cpuOp
 	t := int64(1_000_000)
-	types := []uint32{0, 1, 0x200, 5, ETW_POOLTRACE_BIGPOOL_MASK, ETW_POOLTRACE_BIGPOOL_MASK | 1}
+	types := []uint32{0, 1, 0x200, 5, uint32(TypeBigPool), uint32(TypeBigPool) | 1}
 	for i := range p.n {
 		t += 1 + rng.Int64N(p.maxStep)
 		var op Op
@@ -98,7 +98,7 @@ func genStream(rng *rand.Rand, p genParams, ids []StackID) []Op {
 			}
 			lv := live{tag: genTags[rng.IntN(len(genTags))], typ: types[rng.IntN(len(types))], size: uint64(1 + rng.IntN(4096))}
 			if k.session {
-				lv.typ |= POOL_TYPE_SESSION
+				lv.typ |= uint32(TypeSession)
 			}
 			lives[k] = lv
 			liveKeys = append(liveKeys, k)
@@ -164,7 +164,7 @@ func runProperty(t *testing.T, seed uint64, p genParams, opt Options) {
 		l.Apply(&ops[i])
 		m.apply(ops[i])
 	}
-	r := l.Finalize()
+	r := l.Finish()
 	checkReport(t, r)
 	checkAgainstModel(t, r, m)
 
@@ -228,7 +228,7 @@ func TestValidatorCleanStreamHasNoAnomalies(t *testing.T) {
 			require.NoError(t, v.op(ops[i]))
 			l.Apply(&ops[i])
 		}
-		r := l.Finalize()
+		r := l.Finish()
 		require.Equal(t, Anomalies{}, r.Anomalies)
 
 		// Damage: drop frees and skew clocks; the validator objects exactly
@@ -253,7 +253,7 @@ func TestValidatorCleanStreamHasNoAnomalies(t *testing.T) {
 			}
 			l.Apply(&ops[i])
 		}
-		a := l.Finalize().Anomalies
+		a := l.Finish().Anomalies
 		require.Equal(t, bad, a.FreeWithoutAlloc+a.AllocOverOpenBlock+a.TagMismatch > 0)
 	}
 }

@@ -108,7 +108,7 @@ func TestLeakRankThroughLedger(t *testing.T) {
 			l.Apply(&Op{Time: ms, Kind: Alloc, Tag: big, Entry: a, Size: 1 << 20})
 		}
 	}
-	r := l.Finalize()
+	r := l.Finish()
 	checkReport(t, r)
 	rank := map[string]TagStats{}
 	for _, tg := range r.Tags {

@@ -22,17 +22,17 @@ type Report struct {
 	// Tags has one entry per (tag, pool kind) seen, sorted by outstanding
 	// bytes (descending), then tag, then pool kind.
 	Tags []TagStats `json:"tags"`
-	// Stacks has one entry per (tag, pool kind, stack) with outstanding
-	// blocks, sorted by outstanding bytes (descending), then tag, pool kind
-	// and stack ID. Allocations without a stack form one entry with no frames.
+	// Stacks has one entry per (tag, pool kind, stack, caller's key) with
+	// outstanding blocks, sorted by outstanding bytes (descending), then
+	// tag, pool kind, stack ID and key. Allocations without a stack form one entry with no frames.
 	Stacks []StackStats `json:"stacks"`
 
 	// Processes aggregates by allocating process, sorted by outstanding bytes
 	// (descending), then pid.
 	Processes []ProcessStats `json:"-"`
-	// Groups has one entry per (tag, pool kind, allocating process, stack)
-	// that allocated in the trace, freed or not, in no particular order:
-	// the input of a heap profile (see package export).
+	// Groups has one entry per (tag, pool kind, allocating process, stack,
+	// key) that allocated in the trace, freed or not, in no particular
+	// order: the input of a heap profile (see package export).
 	Groups []GroupStats `json:"-"`
 	// Windows has one entry per declared window ([Options.Windows]), in order.
 	Windows []WindowReport `json:"-"`
@@ -156,6 +156,8 @@ type StackStats struct {
 	Segments Segments `json:"segments"`
 	// Stack is the interned ID (NoStack for allocations without a stack).
 	Stack StackID `json:"-"`
+	// Key is the caller's stack key of the allocations ([Op.Key]).
+	Key uint64 `json:"-"`
 	// PID is the process the stack identity is keyed by (0 for kernel-only
 	// stacks; see [Ledger.InternStack]).
 	PID uint32 `json:"-"`
@@ -193,7 +195,7 @@ type Segments struct {
 }
 
 // GroupStats aggregates the blocks allocated with one (tag, pool kind,
-// allocating process, stack), freed or not: what a heap profile needs for
+// allocating process, stack, key), freed or not: what a heap profile needs for
 // its alloc_* and inuse_* values. Frees of blocks the trace never saw
 // allocated are not in any group.
 type GroupStats struct {
@@ -201,6 +203,7 @@ type GroupStats struct {
 	Pool             Kind
 	PID              uint32
 	Stack            StackID
+	Key              uint64 // the caller's stack key ([Op.Key])
 	Allocs           uint64
 	Frees            uint64
 	BytesAllocated   uint64
@@ -251,10 +254,10 @@ type ClassBytes struct {
 	AIFI, AIFO, AOFI, AOFO uint64
 }
 
-// Finalize returns the report of everything applied so far. It does not
-// change the ledger: Apply may continue and Finalize may be called again
+// Finish returns the report of everything applied so far. It does not
+// change the ledger: Apply may continue and Finish may be called again
 // (a live session can take periodic snapshots).
-func (l *Ledger) Finalize() *Report {
+func (l *Ledger) Finish() *Report {
 	r := &Report{Frequency: l.freq, Start: l.start, End: l.last}
 	r.Trace.PoolEvents = l.poolEvents
 	if l.started {
@@ -276,6 +279,7 @@ func (l *Ledger) Finalize() *Report {
 	type stackKey struct {
 		tk    uint32
 		stack StackID
+		key   uint64
 	}
 	stackIdx := map[stackKey]int{}
 	procIdx := map[uint32]int{}
@@ -283,8 +287,9 @@ func (l *Ledger) Finalize() *Report {
 		g := &l.groups[i]
 		t := &tags[g.tk]
 		t.Allocs += g.allocs
-		t.Frees += g.frees
-		t.AIFI += g.frees
+		frees := g.frees()
+		t.Frees += frees
+		t.AIFI += frees
 		t.AIFO += g.outN
 		t.OutstandingCount += g.outN
 		t.OutstandingBytes += g.outBytes
@@ -300,25 +305,26 @@ func (l *Ledger) Finalize() *Report {
 		}
 		p := &r.Processes[j]
 		p.Allocs += g.allocs
-		p.Frees += g.frees
+		p.Frees += frees
 		p.BytesAllocated += g.bytesA
 		p.BytesFreed += g.bytesF
 		p.OutstandingCount += g.outN
 		p.OutstandingBytes += g.outBytes
 
-		r.Groups = append(r.Groups, GroupStats{Tag: t.Tag, Pool: t.Pool, PID: g.pid, Stack: g.stack,
-			Allocs: g.allocs, Frees: g.frees, BytesAllocated: g.bytesA, BytesFreed: g.bytesF,
+		r.Groups = append(r.Groups, GroupStats{Tag: t.Tag, Pool: t.Pool, PID: g.pid, Stack: g.stack, Key: g.key,
+			Allocs: g.allocs, Frees: frees, BytesAllocated: g.bytesA, BytesFreed: g.bytesF,
 			OutstandingCount: g.outN, OutstandingBytes: g.outBytes})
 
 		if g.outN == 0 {
 			continue
 		}
-		sk := stackKey{g.tk, g.stack}
+		sk := stackKey{g.tk, g.stack, g.key}
 		j, ok = stackIdx[sk]
 		if !ok {
 			j = len(r.Stacks)
 			stackIdx[sk] = j
 			r.Stacks = append(r.Stacks, l.stackStats(g.tk, g.stack))
+			r.Stacks[j].Key = g.key
 		}
 		st := &r.Stacks[j]
 		st.OutstandingCount += g.outN
@@ -349,7 +355,7 @@ func (l *Ledger) Finalize() *Report {
 	r.Tags = tags
 	slices.SortFunc(r.Stacks, func(a, b StackStats) int {
 		return cmp.Or(cmp.Compare(b.OutstandingBytes, a.OutstandingBytes), cmp.Compare(a.Tag.String(), b.Tag.String()),
-			cmp.Compare(a.Pool, b.Pool), cmp.Compare(a.Stack, b.Stack))
+			cmp.Compare(a.Pool, b.Pool), cmp.Compare(a.Stack, b.Stack), cmp.Compare(a.Key, b.Key))
 	})
 	slices.SortFunc(r.Processes, func(a, b ProcessStats) int {
 		return cmp.Or(cmp.Compare(b.OutstandingBytes, a.OutstandingBytes), cmp.Compare(a.PID, b.PID))

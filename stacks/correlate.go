@@ -56,8 +56,9 @@ type Options struct {
 	Emit func(ev *etw.Event, id StackID)
 	// Wait is how long (raw ticks) a wanted event waits for a user-mode
 	// stack fragment after its kernel fragment, before it is emitted
-	// without one. Zero means 100 ms at the clock's frequency, or 1,000,000
-	// ticks when the frequency is unknown.
+	// without one. Zero means 1,000,000 ticks, which is 100 ms only at
+	// 10 MHz: pass [WaitFor] of the trace's clock for 100 ms at its
+	// frequency.
 	Wait int64
 	// PointerSize of the trace (4 or 8), used to tell kernel from user
 	// fragments.
@@ -458,7 +459,7 @@ const maxThreadsTracked = 1 << 16
 
 func (c *Correlator) stackWalk(ev *etw.Event) {
 	switch ev.Opcode {
-	case 32:
+	case etw.StackWalkStack:
 		c.stats.StackRecords++
 		s, err := etw.DecodeStack(ev)
 		if err != nil {
@@ -474,14 +475,14 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		pt := c.attachFrames(p, c.scratch, ev.PointerSize())
 		c.touched(p)
 		c.record(ev, s.EventTimeStamp, s.Process, s.Thread, pt)
-	case 37, 38:
+	case etw.StackWalkStackKeyKernel, etw.StackWalkStackKeyUser:
 		k, err := etw.DecodeStackKey(ev)
 		if err != nil {
 			c.stats.KeyReferences++
 			return
 		}
 		c.keyReference(&k, ev.Processor, ev.Timestamp)
-	case 34, 35, 36:
+	case etw.StackWalkKeyCreate, etw.StackWalkKeyDelete, etw.StackWalkKeyRundown:
 		c.stats.KeyDefinitions++
 		d, err := etw.DecodeStackKeyDef(ev)
 		if err != nil || d.Len() == 0 {
@@ -538,9 +539,9 @@ func (c *Correlator) attachKey(p *pending, k *etw.StackKey, cpu uint16, ts int64
 	}
 	c.touched(p)
 	if c.opts.KeepRecords {
-		op := uint8(38)
+		op := etw.StackWalkStackKeyUser
 		if k.Kernel {
-			op = 37
+			op = etw.StackWalkStackKeyKernel
 		}
 		c.records = append(c.records, recordRef{opcode: op, ts: k.EventTimeStamp, recordTS: ts, pid: k.Process, tid: k.Thread, cpu: cpu, p: pt})
 	}
@@ -645,7 +646,7 @@ type recordRef struct {
 // Record is one attached stack record (a Stack, or a key reference with its
 // definition's frames).
 type Record struct {
-	Opcode          uint8 // 32 Stack, 37 StackKeyKernel, 38 StackKeyUser
+	Opcode          uint8 // etw.StackWalkStack, StackWalkStackKeyKernel or StackWalkStackKeyUser
 	EventTimeStamp  int64
 	RecordTimestamp int64
 	PID             etw.PID
@@ -669,7 +670,7 @@ func (c *Correlator) Records() []Record {
 
 // ThreadOf returns the thread of an event: the header's, or for PERFINFO
 // records, which carry none, the thread their payload names (SampledProfile
-// 0x0F2E, HardFault 0x0220, and the StackWalk records themselves).
+// and HardFault; the StackWalk records name theirs too).
 func ThreadOf(ev *etw.Event) etw.TID {
 	if ev.TID != etw.NoTID || !ev.IsKernel() {
 		return ev.TID
@@ -678,9 +679,9 @@ func ThreadOf(ev *etw.Event) etw.TID {
 	ptr := ev.PointerSize()
 	off := -1
 	switch ev.Hook {
-	case 0x0F2E: // SampledProfile: InstructionPointer, ThreadId
+	case etw.HookSampledProfile: // InstructionPointer, ThreadId
 		off = ptr
-	case 0x0220: // HardFault: InitialTime, ReadOffset, VirtualAddress, FileObject, TThreadId
+	case etw.HookHardFault: // InitialTime, ReadOffset, VirtualAddress, FileObject, TThreadId
 		off = 16 + 2*ptr
 	}
 	if off >= 0 && off+4 <= len(p) {

@@ -5,38 +5,28 @@ import (
 	"strings"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/export"
+	"github.com/etwkit/etwkit/pool"
 )
 
-// FrameKind classifies a frame by the module that contains it.
-type FrameKind uint8
+// FrameKind classifies a frame by the module that contains it. It is
+// [export.FrameKind], so that a resolved frame's kind is a profile frame's
+// kind without a mapping: one type and one set of values for both
+// packages.
+type FrameKind = export.FrameKind
 
-// Frame kinds.
+// Frame kinds; see [export.FrameKind].
 const (
 	// Kernel is a kernel-space frame.
-	Kernel FrameKind = iota + 1
+	Kernel = export.Kernel
 	// User is a user-mode frame of native code: a 64-bit process, or the
 	// 64-bit WOW64 layer (64-bit ntdll, wow64*.dll) of a WOW64 process.
-	User
+	User = export.User
 	// WOW64 is a frame of 32-bit code inside a WOW64 process.
-	WOW64
+	WOW64 = export.WOW64
 	// Marker is a synthetic frame, such as a folded WOW64 transition.
-	Marker
+	Marker = export.Marker
 )
-
-// String returns "kernel", "user", "wow64" or "marker".
-func (k FrameKind) String() string {
-	switch k {
-	case Kernel:
-		return "kernel"
-	case User:
-		return "user"
-	case WOW64:
-		return "wow64"
-	case Marker:
-		return "marker"
-	}
-	return "FrameKind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // Frame is one resolved stack frame.
 type Frame struct {
@@ -109,12 +99,9 @@ func (f *Frame) Line() string {
 	return f.Symbol.File + ":" + strconv.Itoa(f.Symbol.Line)
 }
 
-// Segments counts the frames of each kind.
-type Segments struct {
-	Kernel int `json:"kernel"`
-	User   int `json:"user"`
-	WOW64  int `json:"wow64"`
-}
+// Segments counts the frames of each kind: [pool.Segments], the type of
+// the ledger's own (address-only) counts, so that both are one vocabulary.
+type Segments = pool.Segments
 
 // SegmentsOf counts frames by kind (markers are not counted).
 func SegmentsOf(frames []Frame) Segments {

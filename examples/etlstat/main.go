@@ -4,18 +4,21 @@
 //
 // Usage:
 //
-//	etlstat [-json] FILE|DIR...
+//	etlstat [-json] [-max-memory SIZE] FILE|DIR...
 //
 // A FILE may name a zip member as archive.zip!member; a .zip alone opens its
 // only .etl member. A DIR means every .etl and .zip in it. With -json, one
 // JSON object per trace is printed, in input order, with the keys of the
 // corpus's expected *.census.json files. A file that is not a trace makes
 // etlstat print a one-line error, and so does a DIR without traces.
+// -max-memory (default $ETWKIT_MAX_MEMORY, else 256M) is the reader's
+// memory ceiling: bytes, or with a K, M or G suffix.
 //
 // Exit status: 0 when every trace was read whole; 1 when an argument could
 // not be read at all (not a trace, missing, a folder without traces); 2
 // for bad flags; otherwise 3 when a census was printed from a trace that
-// could not be read whole (a warning on stderr says what is missing).
+// could not be read whole (a warning on stderr says what is missing), or
+// was stopped by the memory ceiling (the warning says how to raise it).
 package main
 
 import (
@@ -41,8 +44,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("etlstat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per trace")
+	maxMemory := fs.String("max-memory", "", damage.MaxMemoryUsage)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: etlstat [-json] FILE|DIR...")
+		fmt.Fprintln(stderr, "usage: etlstat [-json] [-max-memory SIZE] FILE|DIR...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -52,12 +56,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	lim, err := damage.Limits(*maxMemory)
+	if err != nil {
+		fmt.Fprintf(stderr, "etlstat: %v\n", err)
+		return 2
+	}
 	status := 0
 	partial := false
 	for _, path := range expand(fs.Args(), stderr, &status) {
-		c, err := census.Of(path)
+		c, err := census.OfLimited(path, lim)
 		if err != nil {
 			fmt.Fprintf(stderr, "etlstat: %v\n", err)
+			if a := damage.LimitAdvice(err); a != "" {
+				fmt.Fprintf(stderr, "etlstat: %s\n", a)
+			}
 			status = 1
 			continue
 		}

@@ -62,8 +62,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/etw"
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/stacks"
 )
 
@@ -93,8 +93,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	symbols := fs.String("symbols", "", "symbol path for -stacks (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
 	traceEvent := fs.Bool("traceevent", false, "print TraceEvent's test lines (first 5 events of each name, then counts) instead of JSON")
 	teAll := fs.Bool("traceevent-all", false, "with -traceevent, print every event, not only the first 5 of each name")
+	maxMemory := fs.String("max-memory", "", damage.MaxMemoryUsage)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: etwdump [-kinds LIST|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] [-traceevent [-traceevent-all]] FILE")
+		fmt.Fprintln(stderr, "usage: etwdump [-kinds LIST|all] [-limit N] [-raw] [-file-order] [-stacks] [-symbols PATH] [-traceevent [-traceevent-all]] [-max-memory SIZE] FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -104,11 +105,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	lim, err := damage.Limits(*maxMemory)
+	if err != nil {
+		fmt.Fprintf(stderr, "etwdump: %v\n", err)
+		return 2
+	}
 	if *traceEvent {
-		health, err := writeTraceEvent(fs.Arg(0), stdout, teOptions{all: *teAll})
+		health, err := writeTraceEvent(fs.Arg(0), stdout, teOptions{all: *teAll, lim: lim})
 		if err != nil {
-			fmt.Fprintf(stderr, "etwdump: %v\n", err)
+			failed(stderr, err)
 			return 1
+		}
+		if le := health.Limit(); le != nil {
+			fmt.Fprintf(stderr, "etwdump: %v\n", le) // the other read errors are only counted, as before
 		}
 		health.Summarize(stderr, "etwdump")
 		return health.ExitCode()
@@ -123,13 +132,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *withStacks {
-		for _, w := range analysis.SymbolPathWarnings(stacks.SymbolPath(*symbols)) {
+		for _, w := range leak.SymbolPathWarnings(stacks.SymbolPath(*symbols)) {
 			fmt.Fprintf(stderr, "etwdump: warning: %s\n", w)
 		}
 	}
-	r, err := etw.Open(fs.Arg(0))
+	r, err := etw.OpenLimited(fs.Arg(0), lim)
 	if err != nil {
-		fmt.Fprintf(stderr, "etwdump: %v\n", err)
+		failed(stderr, err)
 		return 1
 	}
 	defer r.Close()
@@ -196,7 +205,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 				readErrs = append(readErrs, err)
 				continue
 			}
-			fmt.Fprintf(stderr, "etwdump: %v\n", err)
+			if n > 0 && damage.PartialStop(r, err) {
+				// Events were printed: they are the part read.
+				fmt.Fprintf(stderr, "etwdump: %v\n", err)
+				readErrs = append(readErrs, err)
+				break
+			}
+			failed(stderr, err)
 			return 1
 		}
 		if st != nil {
@@ -213,12 +228,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if st != nil {
 		st.finish()
 	}
-	health := damage.OfErrors(readErrs)
+	for _, err := range r.PendingErrors() {
+		// Damage known at open that the reader did not return.
+		fmt.Fprintf(stderr, "etwdump: %v\n", err)
+	}
+	health := damage.OfStopped(r, readErrs)
 	if !done && !(*limit > 0 && n >= *limit) {
 		health = damage.Of(r, readErrs) // read to the end: buffers count too
 	}
 	health.Summarize(stderr, "etwdump")
 	return health.ExitCode()
+}
+
+// failed prints the error that ends the run with exit status 1 and, for
+// a resource limit, how to raise it.
+func failed(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "etwdump: %v\n", err)
+	if a := damage.LimitAdvice(err); a != "" {
+		fmt.Fprintf(stderr, "etwdump: %s\n", a)
+	}
 }
 
 func parseKinds(s string) (map[string]bool, error) {

@@ -51,7 +51,8 @@ const teMaxPerName = 5
 
 // teOptions select what writeTraceEvent prints.
 type teOptions struct {
-	all bool // every event, not only the first teMaxPerName of each name
+	all bool       // every event, not only the first teMaxPerName of each name
+	lim etw.Limits // the reader's limits
 }
 
 // teState is what TraceLog knows about the trace when it prints an event.
@@ -73,8 +74,9 @@ type teProc struct {
 }
 
 // scanTrace is the first pass: process names and the thread table.
-func scanTrace(name string) (*teState, error) {
-	r, err := etw.Open(name)
+// A resource limit ends it early: the second pass reports it.
+func scanTrace(name string, lim etw.Limits) (*teState, error) {
+	r, err := etw.OpenLimited(name, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +98,9 @@ func scanTrace(name string) (*teState, error) {
 			var fe *etw.FormatError
 			if errors.As(err, &fe) {
 				continue
+			}
+			if errors.Is(err, etw.ErrLimit) {
+				break
 			}
 			return nil, err
 		}
@@ -455,11 +460,11 @@ func wellKnownSkip(ev *etw.Event) bool {
 // format: the first five of every name, then the count of every name. The
 // report says what damage the reader skipped.
 func writeTraceEvent(name string, w io.Writer, opt teOptions) (damage.Report, error) {
-	st, err := scanTrace(name)
+	st, err := scanTrace(name, opt.lim)
 	if err != nil {
 		return damage.Report{}, err
 	}
-	r, err := etw.Open(name)
+	r, err := etw.OpenLimited(name, opt.lim)
 	if err != nil {
 		return damage.Report{}, err
 	}
@@ -476,7 +481,11 @@ func writeTraceEvent(name string, w io.Writer, opt teOptions) (damage.Report, er
 				readErrs = append(readErrs, err) // the reader skipped the rest of the buffer
 				continue
 			}
-			return damage.OfErrors(readErrs), err
+			if damage.PartialStop(r, err) {
+				readErrs = append(readErrs, err) // print the part read
+				break
+			}
+			return damage.OfStopped(r, readErrs), err
 		}
 		te := st.view(ev)
 		if te.skip {

@@ -26,14 +26,18 @@
 //	                $ETWKIT_POOLTAG, else the Debugging Tools' copy on Windows)
 //	-raw            leave the pool allocator's frames unmarked in the -o
 //	                profile (pprof then shows them as the innermost frames)
+//	-max-memory N   memory ceiling for the reader's buffers, in bytes or
+//	                with a K, M or G suffix (default $ETWKIT_MAX_MEMORY,
+//	                else 256M)
 //
 // TRACE may be a .etl file, a .etl.zip, or archive.zip!member.
 //
 // Exit status: 0 for a report of a trace read whole, 1 when the trace
 // could not be read at all (or an output not written), 2 for bad flags
 // (including a -tag that matches nothing), 3 for a report printed from a
-// partial trace (damaged, truncated, buffers missing: see the warnings on
-// stderr and "complete" in the JSON).
+// partial trace (damaged, truncated, buffers missing, or stopped by the
+// memory ceiling after some events: see the warnings on stderr and
+// "complete" in the JSON).
 package main
 
 import (
@@ -50,10 +54,10 @@ import (
 	"time"
 
 	"github.com/etwkit/etwkit/export"
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/damage"
 	"github.com/etwkit/etwkit/internal/htmlreport"
 	"github.com/etwkit/etwkit/internal/pooltag"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -74,6 +78,7 @@ type config struct {
 	fold    bool
 	pooltag string
 	raw     bool
+	maxMem  string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -91,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.fold, "fold", false, "fold the 64-bit WOW64 layer of stacks into one marker frame")
 	fs.StringVar(&cfg.pooltag, "pooltag", "", "pooltag.txt with tag descriptions; default $"+pooltag.Env+", else the Debugging Tools' copy (Windows)")
 	fs.BoolVar(&cfg.raw, "raw", false, "keep the pool allocator's frames in the pprof profile (not marked to drop)")
+	fs.StringVar(&cfg.maxMem, "max-memory", "", damage.MaxMemoryUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: poolleak [flags] TRACE")
 		fs.PrintDefaults()
@@ -105,6 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code, err := report(fs.Arg(0), cfg, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolleak: %v\n", err)
+		if a := damage.LimitAdvice(err); a != "" {
+			fmt.Fprintf(stderr, "poolleak: %s\n", a)
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			return damage.ExitUsage
@@ -117,8 +126,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 // usageError is an error in the flags: exit status 2.
 type usageError struct{ error }
 
-func options(cfg config, stderr io.Writer) (analysis.Options, error) {
-	opts := analysis.Options{
+func options(cfg config, stderr io.Writer) (leak.Options, error) {
+	opts := leak.Options{
 		SymbolPath: stacks.SymbolPath(cfg.symbols),
 		Tag:        cfg.tag,
 		FoldWOW64:  cfg.fold,
@@ -134,6 +143,9 @@ func options(cfg config, stderr io.Writer) (analysis.Options, error) {
 		return opts, fmt.Errorf("-pooltag: %w", err)
 	}
 	opts.PoolTags = tags
+	if opts.Limits, err = damage.Limits(cfg.maxMem); err != nil {
+		return opts, usageError{err}
+	}
 	if cfg.top < 0 {
 		return opts, usageError{fmt.Errorf("-top %d: want 0 or more", cfg.top)}
 	}
@@ -166,24 +178,6 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// jsonReport is poolleak's -json schema.
-type jsonReport struct {
-	Verdict   *analysis.Verdict `json:"verdict"`
-	Trace     jsonTrace         `json:"trace"`
-	Totals    pool.Totals       `json:"totals"`
-	Anomalies pool.Anomalies    `json:"anomalies"`
-	Tags      []pool.TagStats   `json:"tags"`
-	Stacks    []analysis.Stack  `json:"stacks"`
-}
-
-// jsonTrace is the "trace" object: the ledger's facts, then how much of
-// the trace was read (complete, buffers_read, buffers_written,
-// read_errors).
-type jsonTrace struct {
-	pool.TraceInfo
-	damage.Report
-}
-
 // report prints the report of the trace at path and returns the exit
 // status: 0, or 3 when the trace was not read whole.
 func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
@@ -191,10 +185,10 @@ func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, w := range analysis.SymbolPathWarnings(opts.SymbolPath) {
+	for _, w := range leak.SymbolPathWarnings(opts.SymbolPath) {
 		opts.Logf("%s", w)
 	}
-	res, err := analysis.Run(path, opts)
+	res, err := leak.Run(path, opts)
 	if opts.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -205,22 +199,8 @@ func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 	if err := checkTag(cfg.tag, res); err != nil {
 		return 0, err
 	}
-	rep := res.Report
-	rep.Trace.File = displayName(path)
-	tags, totals := rep.Tags, rep.Totals
-	if res.Window != nil {
-		tags, totals = res.Window.Tags, res.Window.Totals
-	}
-	if tags == nil {
-		tags = []pool.TagStats{}
-	}
-	top := res.Stacks
-	if cfg.top >= 0 && len(top) > cfg.top {
-		top = top[:cfg.top]
-	}
-	if top == nil {
-		top = []analysis.Stack{}
-	}
+	res.Report.Trace.File = displayName(path)
+	sum := res.Summary(cfg.top)
 	if cfg.out != "" {
 		if err := writeProfile(cfg.out, path, res, export.Options{FoldWOW64: cfg.fold, KeepAllocatorFrames: cfg.raw}); err != nil {
 			return 0, err
@@ -231,22 +211,22 @@ func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 			return 0, err
 		}
 	}
-	if opts.HasPID && len(tags) == 0 {
+	if opts.HasPID && len(sum.Tags) == 0 {
 		fmt.Fprintf(stderr, "poolleak: process %d allocated no pool blocks%s in the trace\n", cfg.pid, tagClause(cfg.tag))
 	}
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		err := enc.Encode(jsonReport{Verdict: res.Verdict, Trace: jsonTrace{rep.Trace, res.Damage}, Totals: totals, Anomalies: rep.Anomalies, Tags: tags, Stacks: top})
+		err := enc.Encode(sum)
 		return res.Damage.ExitCode(), err
 	}
-	printText(stdout, rep, res, tags, totals, top, cfg)
+	printText(stdout, res, sum, cfg)
 	return res.Damage.ExitCode(), nil
 }
 
 // checkTag returns a usage error when -tag is no tag or matches no pool
 // event of the trace, naming the trace's tags it may have meant.
-func checkTag(tag string, res *analysis.Result) error {
+func checkTag(tag string, res *leak.Result) error {
 	if tag == "" || res.TagFound {
 		return nil
 	}
@@ -275,7 +255,7 @@ func displayName(path string) string {
 	return path
 }
 
-func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.TagStats, totals pool.Totals, top []analysis.Stack, cfg config) {
+func printText(w io.Writer, res *leak.Result, sum *leak.Summary, cfg config) {
 	for i, l := range res.Verdict.Lines() {
 		label := "verdict"
 		if i > 0 {
@@ -284,7 +264,7 @@ func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.
 		fmt.Fprintf(w, "%-9s %s\n", label, l)
 	}
 	fmt.Fprintln(w)
-	t := rep.Trace
+	t, tags, totals, top := sum.Trace, sum.Tags, sum.Totals, sum.Stacks
 	fmt.Fprintf(w, "trace     %s\n", t.File)
 	if !t.Start.IsZero() {
 		fmt.Fprintf(w, "span      %s .. %s (%.3f s)\n", t.Start.Format(time.RFC3339Nano), t.End.Format(time.RFC3339Nano), t.DurationS)
@@ -309,7 +289,7 @@ func printText(w io.Writer, rep *pool.Report, res *analysis.Result, tags []pool.
 		fmt.Fprintf(w, "window    %s s (outstanding = at the window's end)\n", cfg.window)
 	}
 	fmt.Fprintf(w, "totals    %d allocs, %d frees; outstanding %d blocks, %s\n", totals.Allocs, totals.Frees, totals.OutstandingCount, byteCount(totals.OutstandingBytes))
-	a := rep.Anomalies
+	a := sum.Anomalies
 	if a.FreeWithoutAlloc > 0 || a.AllocOverOpenBlock > 0 {
 		fmt.Fprintf(w, "anomalies %d frees without alloc, %d allocs over an open block\n", a.FreeWithoutAlloc, a.AllocOverOpenBlock)
 	}
@@ -385,7 +365,7 @@ func byteCount(n uint64) string {
 }
 
 // writeProfile writes the pprof profile of the result to out.
-func writeProfile(out, path string, res *analysis.Result, opts export.Options) error {
+func writeProfile(out, path string, res *leak.Result, opts export.Options) error {
 	p, err := res.Profile(displayName(path), opts)
 	if err != nil {
 		return fmt.Errorf("building the profile: %w", err)
@@ -402,7 +382,7 @@ func writeProfile(out, path string, res *analysis.Result, opts export.Options) e
 }
 
 // writeHTML writes the HTML report (see package htmlreport).
-func writeHTML(out string, res *analysis.Result, cfg config) error {
+func writeHTML(out string, res *leak.Result, cfg config) error {
 	var buf bytes.Buffer
 	opts := htmlreport.Options{Title: res.Report.Trace.File, ProfilePath: cfg.out}
 	if cfg.window != "" {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -28,7 +28,11 @@ func checkFlags(cfg config, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "poolwatch: -top %d: want 0 or more\n", cfg.top)
 		return damage.ExitUsage
 	}
-	for _, w := range analysis.SymbolPathWarnings(stacks.SymbolPath(cfg.symbols)) {
+	if _, err := damage.Limits(cfg.maxMem); err != nil {
+		fmt.Fprintf(stderr, "poolwatch: %v\n", err)
+		return damage.ExitUsage
+	}
+	for _, w := range leak.SymbolPathWarnings(stacks.SymbolPath(cfg.symbols)) {
 		fmt.Fprintf(stderr, "poolwatch: warning: %s\n", w)
 	}
 	return damage.ExitOK
@@ -36,7 +40,7 @@ func checkFlags(cfg config, stderr io.Writer) int {
 
 // warnTag warns when -tag matched no pool event, naming the tags seen that
 // come close (a live session may filter the others out in the kernel).
-func warnTag(tag string, res *analysis.Result, stderr io.Writer) {
+func warnTag(tag string, res *leak.Result, stderr io.Writer) {
 	if tag == "" || res.TagFound {
 		return
 	}

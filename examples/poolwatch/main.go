@@ -48,8 +48,8 @@ import (
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/etw/etltest"
 	"github.com/etwkit/etwkit/etw/live"
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -67,6 +67,7 @@ type config struct {
 	out      string
 	symbols  string
 	replay   string
+	maxMem   string
 	live     liveFlags
 }
 
@@ -83,6 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.symbols, "symbols", "", "symbol path (_NT_SYMBOL_PATH syntax); default $_NT_SYMBOL_PATH")
 	cfg.live.register(fs)
 	fs.StringVar(&cfg.replay, "replay", "", "read `FILE` (.etl) instead of the live kernel")
+	fs.StringVar(&cfg.maxMem, "max-memory", "", "with -replay, "+damage.MaxMemoryUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: poolwatch [flags]")
 		fs.PrintDefaults()
@@ -109,6 +111,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return damage.ExitPartial // the warnings are printed
 		}
 		fmt.Fprintf(stderr, "poolwatch: %v\n", err)
+		if a := damage.LimitAdvice(err); a != "" {
+			fmt.Fprintf(stderr, "poolwatch: %s\n", a)
+		}
 		return 1
 	}
 	return 0
@@ -137,6 +142,11 @@ func (f fileSource) All() iter.Seq2[*etw.Event, error] {
 				*f.errs = append(*f.errs, err)
 				continue
 			}
+			if damage.PartialStop(f.Reader, err) {
+				// The part read is the result: reported at the end.
+				*f.errs = append(*f.errs, err)
+				return
+			}
 			if !yield(ev, err) {
 				return
 			}
@@ -146,7 +156,11 @@ func (f fileSource) All() iter.Seq2[*etw.Event, error] {
 
 func open(cfg config, stderr io.Writer) (source, error) {
 	if cfg.replay != "" {
-		r, err := etw.Open(cfg.replay)
+		lim, err := damage.Limits(cfg.maxMem)
+		if err != nil {
+			return nil, err
+		}
+		r, err := etw.OpenLimited(cfg.replay, lim)
 		if err != nil {
 			return nil, err
 		}
@@ -169,10 +183,10 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 	// The ledger counts from the trace start: the header event of a file,
 	// the first event of a live session (its rundown precedes the clock's
 	// anchor, which is taken once the consumer is open).
-	var p *analysis.Pipeline
+	var p *leak.Pipeline
 	newPipeline := func(start int64) error {
 		var err error
-		p, err = analysis.New(clk, src.PointerSize(), start, analysis.Options{
+		p, err = leak.New(clk, src.PointerSize(), start, leak.Options{
 			SymbolPath: stacks.SymbolPath(cfg.symbols),
 			Tag:        ledgerTag(cfg),
 			Logf: func(format string, args ...any) {
@@ -313,7 +327,7 @@ type watcher struct {
 // print writes the top tags by outstanding bytes with their growth since
 // the previous table and over the whole session. at is the trace time
 // since the start in ticks, or -1 for the final table.
-func (w *watcher) print(res *analysis.Result, at int64) {
+func (w *watcher) print(res *leak.Result, at int64) {
 	rep := res.Report
 	tags := append([]pool.TagStats(nil), rep.Tags...)
 	sort.SliceStable(tags, func(i, j int) bool { return tags[i].OutstandingBytes > tags[j].OutstandingBytes })
@@ -340,7 +354,7 @@ func (w *watcher) print(res *analysis.Result, at int64) {
 }
 
 // stacks prints the top outstanding stacks.
-func (w *watcher) stacks(res *analysis.Result) {
+func (w *watcher) stacks(res *leak.Result) {
 	top := res.Stacks
 	if w.cfg.top >= 0 && len(top) > w.cfg.top {
 		top = top[:w.cfg.top]

@@ -5,13 +5,13 @@ import (
 	"os"
 
 	"github.com/etwkit/etwkit/export"
-	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/leak"
 )
 
 // writeProfile writes the allocations of res as a pprof profile (heap
 // sample types; inuse = outstanding when the session ended), the same way
 // poolleak -o does.
-func writeProfile(name, trace string, res *analysis.Result) error {
+func writeProfile(name, trace string, res *leak.Result) error {
 	p, err := res.Profile(trace, export.Options{})
 	if err != nil {
 		return err

@@ -65,8 +65,13 @@ func DisplayName(path string) string {
 // Of reads the trace at path (as etw.Open accepts it) in file order and
 // returns its census. An error is returned only when the input is not a
 // trace at all; damage inside the trace is listed in Census.Errors.
-func Of(path string) (*Census, error) {
-	r, err := etw.Open(path)
+func Of(path string) (*Census, error) { return OfLimited(path, etw.Limits{}) }
+
+// OfLimited is [Of] with the reader's resource limits: a *etw.LimitError
+// ends the census, which is that of the part read, the error last in
+// Census.Errors and Census.Damage.
+func OfLimited(path string, lim etw.Limits) (*Census, error) {
+	r, err := etw.OpenLimited(path, lim)
 	if err != nil {
 		return nil, err
 	}

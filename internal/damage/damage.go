@@ -2,9 +2,11 @@
 // whole trace: the warnings they print on stderr, the facts poolleak -json
 // puts in its "trace" object, and the exit codes they share.
 //
-// A trace is read whole when the reader returned no *etw.FormatError and
-// read at least as many buffers as the logfile header says were written
-// (BuffersWritten counts the header buffer too). A file cut at a buffer
+// A trace is read whole when the reader returned no error (no
+// *etw.FormatError, no *etw.LimitError), holds no damage found at open
+// that it did not return (etw.Reader.PendingErrors), and read at least as
+// many buffers as the logfile header says were written (BuffersWritten
+// counts the header buffer too). A file cut at a buffer
 // boundary has no damaged record at all: only the buffer count shows it.
 //
 // Circular log files (EVENT_TRACE_FILE_MODE_CIRCULAR) are the exception:
@@ -49,7 +51,8 @@ type Report struct {
 	// ReadErrors are the damage reports of the reader, in the order seen.
 	ReadErrors []ReadError `json:"read_errors"`
 
-	circular bool // a circular log file: BuffersWritten may not count the file's buffers
+	circular bool            // a circular log file: BuffersWritten may not count the file's buffers
+	limit    *etw.LimitError // the resource limit that stopped reading, if any
 }
 
 // modeCircular is EVENT_TRACE_FILE_MODE_CIRCULAR.
@@ -63,9 +66,11 @@ type ReadError struct {
 	Error  string `json:"error"`
 }
 
-// Of returns the report of a reader that has been read to its end, with
-// the errors its iteration returned (errors that are not *etw.FormatError
-// are listed too, with buffer -1 and offset -1).
+// Of returns the report of a reader that has been read to its end (or
+// stopped by a *etw.LimitError), with the errors its iteration returned,
+// then the damage the reader still holds ([etw.Reader.PendingErrors]).
+// Errors that are neither *etw.FormatError nor *etw.LimitError are listed
+// with buffer -1 and offset -1.
 func Of(r *etw.Reader, errs []error) Report {
 	d := Report{BuffersRead: r.Stats().BuffersRead, ReadErrors: []ReadError{}}
 	if h := r.Header(); h != nil {
@@ -73,13 +78,14 @@ func Of(r *etw.Reader, errs []error) Report {
 		d.circular = h.LogFileMode&modeCircular != 0
 	}
 	d.add(errs)
+	d.add(r.PendingErrors())
 	d.Complete = len(d.ReadErrors) == 0 && !d.Missing()
 	return d
 }
 
 // OfErrors returns the report of a read that stopped early on purpose (a
 // limit was reached): only the errors seen count, not the buffers left
-// unread.
+// unread. Use [OfStopped] when the reader is at hand.
 func OfErrors(errs []error) Report {
 	d := Report{ReadErrors: []ReadError{}}
 	d.add(errs)
@@ -87,16 +93,36 @@ func OfErrors(errs []error) Report {
 	return d
 }
 
+// OfStopped returns the report of a read of r that stopped early on
+// purpose (e.g. etwdump -limit): the errors seen, then the damage known
+// from the start that the reader did not return (a corrupt zip member, a
+// broken buffer walk), but not the buffers left unread.
+func OfStopped(r *etw.Reader, errs []error) Report {
+	return OfErrors(append(errs[:len(errs):len(errs)], r.PendingErrors()...))
+}
+
 func (d *Report) add(errs []error) {
 	for _, err := range errs {
 		e := ReadError{Buffer: -1, Offset: -1, Error: err.Error()}
 		var fe *etw.FormatError
-		if errors.As(err, &fe) {
+		var le *etw.LimitError
+		switch {
+		case errors.As(err, &fe):
 			e.Buffer, e.Offset = fe.Buffer, fe.Offset
+		case errors.As(err, &le):
+			if le.Buffer >= 0 {
+				e.Buffer, e.Offset = le.Buffer, le.Offset
+			}
+			if d.limit == nil {
+				d.limit = le
+			}
 		}
 		d.ReadErrors = append(d.ReadErrors, e)
 	}
 }
+
+// Limit returns the resource limit that stopped reading, or nil.
+func (d *Report) Limit() *etw.LimitError { return d.limit }
 
 // Missing reports whether fewer buffers were read than the header says
 // were written (never for a circular log file: see the package comment).
@@ -130,6 +156,12 @@ func (d *Report) Summarize(w io.Writer, tool string) {
 		return
 	}
 	switch {
+	case d.limit != nil:
+		fmt.Fprintf(w, "%s: warning: partial result: reading stopped at a resource limit after %d buffers (%d read errors)\n",
+			tool, d.BuffersRead, len(d.ReadErrors))
+		if a := LimitAdvice(d.limit); a != "" {
+			fmt.Fprintf(w, "%s: warning: %s\n", tool, a)
+		}
 	case d.Missing():
 		fmt.Fprintf(w, "%s: warning: partial result: read %d of the %d buffers the trace header says were written (%d read errors)\n",
 			tool, d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))

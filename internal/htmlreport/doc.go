@@ -1,4 +1,4 @@
-// Package htmlreport renders the pool-leak report of an [analysis.Result]
+// Package htmlreport renders the pool-leak report of an [leak.Result]
 // as one self-contained HTML file: the trace's span, events, lost events
 // and processes; a multi-line SVG chart of outstanding bytes over time for
 // the top tags (the rest summed into an "other" series) with axes in

@@ -7,8 +7,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/htmlreport"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 )
 
@@ -27,7 +27,7 @@ func ExampleRender() {
 		},
 	}
 	var buf bytes.Buffer
-	if err := htmlreport.Render(&buf, &analysis.Result{Report: rep}, htmlreport.Options{}); err != nil {
+	if err := htmlreport.Render(&buf, &leak.Result{Report: rep}, htmlreport.Options{}); err != nil {
 		log.Fatal(err)
 	}
 	re := regexp.MustCompile(`<path class="series[^"]*"[^>]*data-tag="([^"]*)"[^>]*data-last="(\d+)"`)

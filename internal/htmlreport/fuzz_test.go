@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -34,14 +34,14 @@ func FuzzRender(f *testing.F) {
 		rep := &pool.Report{Frequency: freq, BinTicks: bin, Tags: []pool.TagStats{ts, {Tag: pool.MakeTag("Zzz"), Series: vals}},
 			Trace: pool.TraceInfo{File: proc, Start: start, End: start.Add(time.Second), DurationS: dur, PoolEvents: uint64(len(vals))}}
 		m := &stacks.Module{Name: mod, Base: 0x1000, Size: 0x1000}
-		st := analysis.Stack{Tag: ts.Tag.String(), Pool: ts.Pool.String(), OutstandingBytes: ts.OutstandingBytes, Process: proc, PID: 4,
+		st := leak.Stack{Tag: ts.Tag.String(), Pool: ts.Pool.String(), OutstandingBytes: ts.OutstandingBytes, Process: proc, PID: 4,
 			Resolved: []stacks.Frame{
 				{Addr: 0x1010, Kind: stacks.User, Module: m, Symbol: &stacks.Symbol{Name: sym, File: file, Line: 1}},
 				{Addr: 0x2000, Kind: stacks.FrameKind(kind)},
 				{Kind: stacks.Marker, Text: sym},
 			}}
 		var buf bytes.Buffer
-		if err := Render(&buf, &analysis.Result{Report: rep, Stacks: []analysis.Stack{st}}, Options{Title: file}); err != nil {
+		if err := Render(&buf, &leak.Result{Report: rep, Stacks: []leak.Stack{st}}, Options{Title: file}); err != nil {
 			t.Fatal(err)
 		}
 		html := buf.String()

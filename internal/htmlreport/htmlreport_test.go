@@ -15,8 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/etwkit/etwkit/internal/analysis"
 	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 	"github.com/stretchr/testify/assert"
@@ -29,16 +29,16 @@ var irpLeakPath = filepath.Join(corpus.ModuleRoot(), "testdata", "irp-leak.etl")
 
 var (
 	irpOnce sync.Once
-	irpRes  *analysis.Result
+	irpRes  *leak.Result
 	irpErr  error
 )
 
 // irpLeak returns the analysis of testdata/irp-leak.etl as poolleak makes
 // it (the file name filled in), computed once.
-func irpLeak(t testing.TB) *analysis.Result {
+func irpLeak(t testing.TB) *leak.Result {
 	t.Helper()
 	irpOnce.Do(func() {
-		irpRes, irpErr = analysis.Run(irpLeakPath, analysis.Options{})
+		irpRes, irpErr = leak.Run(irpLeakPath, leak.Options{})
 		if irpErr == nil {
 			irpRes.Report.Trace.File = "irp-leak.etl"
 		}
@@ -47,7 +47,7 @@ func irpLeak(t testing.TB) *analysis.Result {
 	return irpRes
 }
 
-func render(t testing.TB, res *analysis.Result, opts Options) string {
+func render(t testing.TB, res *leak.Result, opts Options) string {
 	t.Helper()
 	var buf bytes.Buffer
 	require.NoError(t, Render(&buf, res, opts))
@@ -149,7 +149,7 @@ func TestGoldenIrpLeak(t *testing.T) {
 
 func TestGoldenNoPoolEvents(t *testing.T) {
 	tr := corpus.Find(t, "AMSITrace")
-	res, err := analysis.Run(tr.Path, analysis.Options{})
+	res, err := leak.Run(tr.Path, leak.Options{})
 	require.NoError(t, err)
 	res.Report.Trace.File = tr.Name
 	html := render(t, res, Options{})
@@ -183,7 +183,7 @@ func TestGoldenManyTags(t *testing.T) {
 }
 
 func TestWindow(t *testing.T) {
-	res, err := analysis.Run(irpLeakPath, analysis.Options{Window: [2]float64{2, 5}, HasWindow: true})
+	res, err := leak.Run(irpLeakPath, leak.Options{Window: [2]float64{2, 5}, HasWindow: true})
 	require.NoError(t, err)
 	html := render(t, res, Options{WindowLabel: "2:5 s"})
 	root, sum := structure(t, html)
@@ -200,7 +200,7 @@ func TestWindow(t *testing.T) {
 func TestRenderErrors(t *testing.T) {
 	var buf bytes.Buffer
 	assert.ErrorIs(t, Render(&buf, nil, Options{}), ErrNoReport)
-	assert.ErrorIs(t, Render(&buf, &analysis.Result{}, Options{}), ErrNoReport)
+	assert.ErrorIs(t, Render(&buf, &leak.Result{}, Options{}), ErrNoReport)
 	werr := errors.New("disk full")
 	err := Render(failWriter{werr}, synthetic(3, 5), Options{})
 	assert.ErrorIs(t, err, werr)
@@ -222,7 +222,7 @@ func TestEscaping(t *testing.T) {
 	res.Report.Tags[0].Tag = pool.MakeTag("<a>'")
 	res.Report.Tags[0].Pool = pool.Kind(200)
 	m := &stacks.Module{Name: mod, Base: 0x10000, Size: 0x1000}
-	res.Stacks = []analysis.Stack{{
+	res.Stacks = []leak.Stack{{
 		Tag: res.Report.Tags[0].Tag.String(), Pool: res.Report.Tags[0].Pool.String(), OutstandingCount: 1, OutstandingBytes: 64,
 		Process: proc, PID: 7,
 		Resolved: []stacks.Frame{{Addr: 0x10010, Kind: stacks.User, Module: m, Symbol: &stacks.Symbol{Name: sym, RVA: 0x10, File: file, Line: 3}}},
@@ -317,7 +317,7 @@ func TestConcurrentRender(t *testing.T) {
 // third tag leaks (grows linearly), the others rise and fall. The first
 // leaking tags get stacks: a WOW64 stack with a symbol, a folded one and
 // one without frames.
-func synthetic(n, bins int) *analysis.Result {
+func synthetic(n, bins int) *leak.Result {
 	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	const freq = 10_000_000
 	rep := &pool.Report{Frequency: freq, Start: 1000, End: 1000 + int64(bins)*freq - freq/2, BinTicks: freq}
@@ -363,7 +363,7 @@ func synthetic(n, bins int) *analysis.Result {
 		{Addr: 0x12345678, Kind: stacks.WOW64},
 	}
 	folded := []stacks.Frame{wow[0], wow[1], {Kind: stacks.Marker, Text: "[wow64 transition]"}, wow[4]}
-	var sts []analysis.Stack
+	var sts []leak.Stack
 	for i, ts := range rep.Tags {
 		if ts.OutstandingBytes == 0 || i >= 4 {
 			break
@@ -376,7 +376,7 @@ func synthetic(n, bins int) *analysis.Result {
 			if k > 0 {
 				share = b / 4
 			}
-			st := analysis.Stack{Tag: ts.Tag.String(), Pool: ts.Pool.String(), OutstandingBytes: share, OutstandingCount: share / 64,
+			st := leak.Stack{Tag: ts.Tag.String(), Pool: ts.Pool.String(), OutstandingBytes: share, OutstandingCount: share / 64,
 				Resolved: frames, Segments: stacks.SegmentsOf(frames), Transition: stacks.HasWOW64Transition(frames),
 				Frames: []string{}, Lines: []string{}}
 			if frames != nil {
@@ -389,7 +389,7 @@ func synthetic(n, bins int) *analysis.Result {
 			sts = append(sts, st)
 		}
 	}
-	return &analysis.Result{Report: rep, Stacks: sts}
+	return &leak.Result{Report: rep, Stacks: sts}
 }
 
 // Legend entries of long pool kinds ("paged-session") once ran into
@@ -427,7 +427,7 @@ func TestLegendDoesNotOverlap(t *testing.T) {
 // Stack sections follow the leak rank, not the outstanding bytes: a tag
 // that holds more but grows in one jump comes after the steady grower.
 func TestSectionsByLeakRank(t *testing.T) {
-	res, err := analysis.Run(irpLeakPath, analysis.Options{}) // a copy of its own: it is changed below
+	res, err := leak.Run(irpLeakPath, leak.Options{}) // a copy of its own: it is changed below
 	require.NoError(t, err)
 	tags := res.Report.Tags
 	require.GreaterOrEqual(t, len(tags), 2)

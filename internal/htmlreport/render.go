@@ -18,7 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/etw"
-	"github.com/etwkit/etwkit/internal/analysis"
+	"github.com/etwkit/etwkit/leak"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
@@ -96,7 +96,7 @@ func hash(s string) string {
 
 // Render writes the HTML report of res to w. It reads res and does not
 // change it.
-func Render(w io.Writer, res *analysis.Result, opts Options) error {
+func Render(w io.Writer, res *leak.Result, opts Options) error {
 	if res == nil || res.Report == nil {
 		return ErrNoReport
 	}
@@ -256,7 +256,7 @@ func anchorID(tag, kind string) string {
 	return b.String()
 }
 
-func build(res *analysis.Result, opts Options) *view {
+func build(res *leak.Result, opts Options) *view {
 	rep := res.Report
 	topTags := opts.TopTags
 	if topTags <= 0 {
@@ -380,7 +380,7 @@ func build(res *analysis.Result, opts Options) *view {
 	return v
 }
 
-func traceFacts(res *analysis.Result, totals pool.Totals, freq float64, opts Options) []fact {
+func traceFacts(res *leak.Result, totals pool.Totals, freq float64, opts Options) []fact {
 	rep := res.Report
 	t := rep.Trace
 	var fs []fact
@@ -433,7 +433,7 @@ func traceFacts(res *analysis.Result, totals pool.Totals, freq float64, opts Opt
 // spanText describes the trace's span: from the ledger when the trace has
 // pool events (first tick to last pool event), else from the logfile
 // header's start and end times.
-func spanText(res *analysis.Result) string {
+func spanText(res *leak.Result) string {
 	t := res.Report.Trace
 	if t.PoolEvents > 0 && t.DurationS >= 0 && !math.IsInf(t.DurationS, 0) {
 		span := strconv.FormatFloat(t.DurationS, 'f', 3, 64) + " s"
@@ -487,7 +487,7 @@ func clampI64(u uint64) int64 {
 func fmtFloat(f float64, prec int) string { return strconv.FormatFloat(f, 'f', prec, 64) }
 
 // tagStacks lists the first n stacks of tag t.
-func tagStacks(all []analysis.Stack, t pool.TagStats, n int) ([]stackView, string) {
+func tagStacks(all []leak.Stack, t pool.TagStats, n int) ([]stackView, string) {
 	tag, kind := t.Tag.String(), t.Pool.String()
 	var out []stackView
 	more, moreBytes := 0, uint64(0)
@@ -528,7 +528,7 @@ func tagStacks(all []analysis.Stack, t pool.TagStats, n int) ([]stackView, strin
 // frameRows lays out a stack innermost first, with a separator row where
 // the stack crosses into user mode, into the 32-bit code of a WOW64
 // process, or back into the kernel (the same rules as poolleak's text).
-func frameRows(s *analysis.Stack) ([]frameRow, string) {
+func frameRows(s *leak.Stack) ([]frameRow, string) {
 	var rows []frameRow
 	trunc := ""
 	if len(s.Resolved) == 0 {
@@ -590,7 +590,7 @@ func byLeakRank(tags, ranked []pool.TagStats) []pool.TagStats {
 	return out
 }
 
-func verdictOf(v *analysis.Verdict, anchors map[string]string) verdictView {
+func verdictOf(v *leak.Verdict, anchors map[string]string) verdictView {
 	out := verdictView{Lines: v.Lines()}
 	if v != nil {
 		out.Leak, out.Tag, out.Pool = true, strconv.Quote(v.Tag), v.Pool
@@ -601,7 +601,7 @@ func verdictOf(v *analysis.Verdict, anchors map[string]string) verdictView {
 
 // markVerdict marks the owner and caller frames in the verdict tag's top
 // stack.
-func markVerdict(secs []tagSection, v *analysis.Verdict) {
+func markVerdict(secs []tagSection, v *leak.Verdict) {
 	if v == nil || v.Stack == nil {
 		return
 	}

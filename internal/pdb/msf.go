@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/etwkit/etwkit/internal/bounded"
 )
 
 // Limits on MSF structures.
@@ -163,19 +165,13 @@ func (m *msf) parseDirectory(dir, bm []byte) error {
 
 // readFile reads len(b) bytes at file offset off.
 func (m *msf) readFile(b []byte, off int64, what string) error {
-	if off < 0 || off > m.size || int64(len(b)) > m.size-off {
-		return fileErr(off, ErrTruncated, "%s (%d bytes) extends past end of file (%d bytes)", what, len(b), m.size)
+	switch past, err := bounded.ReadAt(m.r, m.size, b, off, ErrTruncated); {
+	case past:
+		return fileErr(off, err, "%s (%d bytes) extends past end of file (%d bytes)", what, len(b), m.size)
+	case err != nil:
+		return fileErr(off, err, "reading %s", what)
 	}
-	n, err := m.r.ReadAt(b, off)
-	if n == len(b) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = ErrTruncated
-	} else {
-		err = fmt.Errorf("%w: %w", ErrTruncated, err)
-	}
-	return fileErr(off, err, "reading %s", what)
+	return nil
 }
 
 // numStreams returns the number of streams in the directory.

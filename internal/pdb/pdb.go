@@ -7,7 +7,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/guid"
 )
 
 // Limits on counts and lengths read from the DBI and info streams.
@@ -24,7 +24,7 @@ type File struct {
 	version   uint32
 	signature uint32
 	infoAge   uint32
-	guid      etw.GUID
+	guid      guid.GUID
 	names     int // "/names" stream index, or -1
 
 	hasDBI       bool
@@ -89,7 +89,7 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 
 // GUID returns the PDB's signature GUID from the PDB info stream. It equals
 // the GUID in the matching image's CodeView record.
-func (f *File) GUID() etw.GUID { return f.guid }
+func (f *File) GUID() guid.GUID { return f.guid }
 
 // Age returns the PDB age that matches the image's CodeView record: the DBI
 // stream's age, or the info stream's age when the PDB has no DBI stream.
@@ -129,7 +129,7 @@ func (f *File) readInfo() error {
 	if c.err != nil {
 		return c.err
 	}
-	f.guid = etw.GUIDFromBytes(g)
+	f.guid = guid.FromBytes(g)
 	// Named stream map: string buffer, then a hash table of
 	// (string offset, stream index) pairs.
 	strSize := c.u32("named stream buffer size")

@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/guid"
 )
 
 // debugTypeCodeView is IMAGE_DEBUG_TYPE_CODEVIEW.
@@ -16,9 +16,9 @@ const debugTypeCodeView = 2
 // Path's base name and the key GUID (32 uppercase hex digits) followed by
 // Age in hex.
 type CodeView struct {
-	GUID etw.GUID // PDB signature GUID; equals the PDB info stream's GUID
-	Age  uint32   // PDB age; equals the PDB info stream's age (the DBI age)
-	Path string   // PDB path as recorded by the linker (may be a bare file name)
+	GUID guid.GUID // PDB signature GUID; equals the PDB info stream's GUID
+	Age  uint32    // PDB age; equals the PDB info stream's age (the DBI age)
+	Path string    // PDB path as recorded by the linker (may be a bare file name)
 }
 
 // CodeView returns the first RSDS CodeView record in the debug directory.
@@ -74,7 +74,7 @@ func (f *File) CodeView() (cv CodeView, ok bool, err error) {
 			return CodeView{}, false, formatErr(ptr+24, ErrCorrupt, "PDB path longer than %d bytes", maxPDBPathLen)
 		}
 		return CodeView{
-			GUID: etw.GUIDFromBytes(b[4:20]),
+			GUID: guid.FromBytes(b[4:20]),
 			Age:  binary.LittleEndian.Uint32(b[20:]),
 			Path: string(path),
 		}, true, nil

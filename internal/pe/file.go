@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/etwkit/etwkit/internal/bounded"
 )
 
 // Limits on counts and lengths read from an image. They are far above what
@@ -223,19 +225,13 @@ func (f *File) parseOptional(opt []byte, off int64) error {
 // readFull reads len(b) bytes at off, reporting a truncation as a
 // [FormatError] naming what was read.
 func (f *File) readFull(b []byte, off int64, what string) error {
-	if off < 0 || off > f.size || int64(len(b)) > f.size-off {
-		return formatErr(off, ErrTruncated, "%s (%d bytes) extends past end of input (%d bytes)", what, len(b), f.size)
+	switch past, err := bounded.ReadAt(f.r, f.size, b, off, ErrTruncated); {
+	case past:
+		return formatErr(off, err, "%s (%d bytes) extends past end of input (%d bytes)", what, len(b), f.size)
+	case err != nil:
+		return formatErr(off, err, "reading %s", what)
 	}
-	n, err := f.r.ReadAt(b, off)
-	if n == len(b) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = ErrTruncated
-	} else {
-		err = fmt.Errorf("%w: %w", ErrTruncated, err)
-	}
-	return formatErr(off, err, "reading %s", what)
+	return nil
 }
 
 // Section returns the section whose memory range contains rva, or nil.

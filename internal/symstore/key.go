@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/guid"
 )
 
 // Limits on lookup names and keys.
@@ -28,7 +28,7 @@ type PDBKey struct {
 	// Name is the PDB file name, e.g. "ntkrnlmp.pdb". A full path (as in
 	// an RSDS record) is reduced to its last element, after '\' or '/'.
 	Name string
-	GUID etw.GUID
+	GUID guid.GUID
 	Age  uint32
 }
 

@@ -1,9 +1,4 @@
-// Package analysis is the pool-leak pipeline shared by the example tools
-// (poolleak, poolwatch) and the HTML report: events from a trace or a live
-// session go through the module maps, the stack correlator and the pool
-// ledger, and come out as a pool report whose stacks are resolved,
-// classified (kernel / user / WOW64) and symbolized.
-package analysis
+package leak
 
 import (
 	"encoding/binary"
@@ -51,27 +46,44 @@ type Options struct {
 	FoldWOW64 bool
 	// Progress, if set, is called now and then with the events read so far.
 	Progress func(events int64)
+	// Limits are the reader's resource limits (for Run; zero: etw's
+	// defaults).
+	Limits etw.Limits
 	// PoolTags, when set, describes tags in the verdict (see package
 	// pooltag).
 	PoolTags *pooltag.Table
 }
 
 // Stack is one outstanding stack of the report, merged over identical
-// resolved frames.
+// resolved frames: an entry of the "stacks" list of the -json contract
+// (the fields with JSON keys; the others are not part of it).
 type Stack struct {
-	Tag              string          `json:"tag"`
-	Pool             string          `json:"pool"`
-	OutstandingCount uint64          `json:"outstanding_count"`
-	OutstandingBytes uint64          `json:"outstanding_bytes"`
-	Frames           []string        `json:"frames"`
-	Segments         stacks.Segments `json:"segments"`
-	Lines            []string        `json:"lines"`
+	// Tag ("Irp ", trailing spaces kept) and Pool ("nonpaged", ...) are
+	// the allocations' pool tag and kind; the Outstanding counts are of
+	// their blocks still open at the end of the trace or window.
+	Tag              string `json:"tag"`
+	Pool             string `json:"pool"`
+	OutstandingCount uint64 `json:"outstanding_count"`
+	OutstandingBytes uint64 `json:"outstanding_bytes"`
+	// Frames are the frames' texts, innermost first ("module+0xoffset",
+	// "module!symbol+0xoffset", markers in square brackets); Lines their
+	// source lines ("file:line" or ""), one per frame.
+	Frames []string `json:"frames"`
+	// Segments counts the frames that are kernel, native user and WOW64
+	// 32-bit.
+	Segments stacks.Segments `json:"segments"`
+	Lines    []string        `json:"lines"`
 
-	PID        uint32         `json:"-"`
-	Process    string         `json:"-"`
-	Resolved   []stacks.Frame `json:"-"`
-	Transition bool           `json:"-"`
-	Allocs     uint64         `json:"-"`
+	// PID and Process are the process the stack was first seen in.
+	PID     uint32 `json:"-"`
+	Process string `json:"-"`
+	// Resolved are the frames Frames and Lines were written from.
+	Resolved []stacks.Frame `json:"-"`
+	// Transition reports a stack that crosses from the 64-bit WOW64 layer
+	// into 32-bit code.
+	Transition bool `json:"-"`
+	// Allocs counts all allocations of the stack, freed or not.
+	Allocs uint64 `json:"-"`
 }
 
 // Result is the outcome of a pipeline run.
@@ -119,8 +131,6 @@ type Pipeline struct {
 	methods  *stacks.Methods
 	corr     *stacks.Correlator
 	ledger   *pool.Ledger
-	poolIDs  []pool.StackID // by correlator StackID (dense from 1); 0 = not yet interned
-	corrIDs  map[pool.StackID]stacks.StackID
 	tag      pool.Tag
 	hasTag   bool
 	noTag    bool // Options.Tag is no tag: nothing matches
@@ -154,6 +164,12 @@ type Pipeline struct {
 	// frameTab belongs to the goroutine that fills batches (see
 	// stackRecord).
 	frameTab *frameTable
+	// keys gives each correlator stack the ledger key of its allocations
+	// (pool.Op.Key), by correlator StackID; 0 = none yet. Keys are dense
+	// from 1 in the order the stacks' first allocations were applied, and
+	// stackOf maps them back (key k is stackOf[k-1]).
+	keys    []uint64
+	stackOf []stacks.StackID
 }
 
 // New returns a pipeline for a trace with the given clock, pointer size and
@@ -165,7 +181,6 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 		clock:   clock,
 		mods:    stacks.NewModules(ptrSize),
 		methods: stacks.NewMethods(),
-		corrIDs: map[pool.StackID]stacks.StackID{},
 		start:   start,
 		winEnd:  1<<63 - 1,
 	}
@@ -213,7 +228,7 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 }
 
 func isPool(ev *etw.Event) bool {
-	return ev.Provider == etw.PoolGUID && ev.Opcode >= 0x20 && ev.Opcode <= 0x23
+	return ev.Provider == etw.PoolGUID && ev.Opcode >= uint8(etw.PoolAlloc) && ev.Opcode <= uint8(etw.PoolSessionFree)
 }
 
 // Event feeds one event, in time order.
@@ -272,11 +287,21 @@ func (p *Pipeline) apply(ev *etw.Event, id stacks.StackID) {
 	p.applyOp(&op, id)
 }
 
+// PoolOp returns the ledger op of a decoded pool event (an allocation or a
+// free; see [etw.PoolEvent.IsAlloc]) without a stack: the adapter a custom
+// analyzer needs between package etw and package pool. Set Op.Stack or
+// Op.Key to group allocations by stack.
+func PoolOp(ev *etw.Event, pe *etw.PoolEvent) pool.Op {
+	var op pool.Op
+	opOf(&op, ev, pe)
+	return op
+}
+
 // opOf fills a ledger op (without its stack) from a decoded pool event.
 func opOf(op *pool.Op, ev *etw.Event, pe *etw.PoolEvent) {
 	*op = pool.Op{
 		Time: ev.Timestamp, Session: pe.IsSession(), SessionID: pe.SessionID, Type: uint32(pe.Type),
-		Tag: pool.Tag(pe.Tag), Size: pe.NumberOfBytes, Entry: pe.Entry, PID: uint32(ev.PID), TID: uint32(ev.TID),
+		Tag: pe.Tag, Size: pe.NumberOfBytes, Entry: pe.Entry, PID: uint32(ev.PID), TID: uint32(ev.TID),
 		Kind: pool.Free,
 	}
 	if pe.IsAlloc() {
@@ -297,7 +322,7 @@ func (p *Pipeline) applyOp(op *pool.Op, id stacks.StackID) {
 		return
 	}
 	if op.Kind == pool.Alloc && (!p.opts.HasPID || op.PID == p.opts.PID) {
-		op.Stack = p.poolStack(id, etw.PID(op.PID))
+		op.Key = p.keyOf(id)
 	}
 	if !p.filtered {
 		p.ledger.Apply(op)
@@ -335,24 +360,31 @@ func (p *Pipeline) otherTag(t pool.Tag) {
 	p.others[t] = struct{}{}
 }
 
-// poolStack maps a correlator stack to a ledger stack. The ledger keys
-// stacks by their frames; the correlator's ID stands in for them (its
-// frames may only be known at the end of the trace, for stack keys), and
-// Finish maps the ledger's stacks back.
-func (p *Pipeline) poolStack(id stacks.StackID, pid etw.PID) pool.StackID {
+// keyOf returns the ledger key (pool.Op.Key) of a correlator stack, 0 for
+// none. The ledger groups allocations by it without looking at frames,
+// which for stack keys may only be known at the end of the trace; Finish
+// resolves each key's stack once.
+func (p *Pipeline) keyOf(id stacks.StackID) uint64 {
 	if id == stacks.NoStack {
-		return pool.NoStack
+		return 0
 	}
-	if int(id) < len(p.poolIDs) && p.poolIDs[id] != pool.NoStack {
-		return p.poolIDs[id]
+	if int(id) < len(p.keys) && p.keys[id] != 0 {
+		return p.keys[id]
 	}
-	ps := p.ledger.InternStack(uint32(pid), []uint64{uint64(id)})
-	for len(p.poolIDs) <= int(id) {
-		p.poolIDs = append(p.poolIDs, pool.NoStack)
+	for len(p.keys) <= int(id) {
+		p.keys = append(p.keys, 0)
 	}
-	p.poolIDs[id] = ps
-	p.corrIDs[ps] = id
-	return ps
+	p.stackOf = append(p.stackOf, id)
+	p.keys[id] = uint64(len(p.stackOf))
+	return p.keys[id]
+}
+
+// stackOfKey returns the correlator stack of a ledger key, or NoStack.
+func (p *Pipeline) stackOfKey(k uint64) stacks.StackID {
+	if k == 0 || k > uint64(len(p.stackOf)) {
+		return stacks.NoStack
+	}
+	return p.stackOf[k-1]
 }
 
 // Finish ends the pass and builds the result.
@@ -362,7 +394,7 @@ func (p *Pipeline) Finish() *Result {
 		p.mods.Finish()
 		p.finished = true
 	}
-	rep := p.ledger.Finalize()
+	rep := p.ledger.Finish()
 	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.stackStats(), PointerSize: p.ptr}
 	p.tagFacts(res)
 	rep.Trace.Events = uint64(p.events)
@@ -389,7 +421,7 @@ func (p *Pipeline) secToTicks(s float64) int64 {
 // (for live sessions); stacks still waiting in the correlator are not in
 // it.
 func (p *Pipeline) Snapshot() *Result {
-	rep := p.ledger.Finalize()
+	rep := p.ledger.Finish()
 	rep.Trace.Events = uint64(p.events)
 	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.stackStats(), PointerSize: p.ptr, Stacks: p.resolveStacks(rep)}
 	p.tagFacts(res)
@@ -434,7 +466,7 @@ func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
 	for _, ss := range rep.Stacks {
 		st := Stack{Tag: ss.Tag.String(), Pool: ss.Pool.String(), OutstandingCount: ss.OutstandingCount,
 			OutstandingBytes: ss.OutstandingBytes, Allocs: ss.Allocs, Frames: []string{}, Lines: []string{}}
-		if cid, ok := p.corrIDs[ss.Stack]; ok {
+		if cid := p.stackOfKey(ss.Key); cid != stacks.NoStack {
 			s := p.corr.Stack(cid)
 			st.PID = uint32(s.PID)
 			if pr := p.mods.Process(s.PID); pr != nil {
@@ -500,7 +532,7 @@ func (p *Pipeline) resolve(id stacks.StackID) []stacks.Frame {
 
 // Run reads the trace at path through the pipeline.
 func Run(path string, opts Options) (*Result, error) {
-	r, err := etw.Open(path)
+	r, err := etw.OpenLimited(path, opts.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -517,6 +549,9 @@ func Run(path string, opts Options) (*Result, error) {
 // follows it share one; a stack walk seen before crosses as the number of
 // its frame list), the few other events the pipeline uses are copied, and
 // the rest are only counted.
+//
+// A *etw.LimitError after events ends reading without failing: the result
+// is that of the part read, and Damage says so (see damage.PartialStop).
 func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, opts)
 	if err != nil {
@@ -549,7 +584,13 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 		p.feed(b)
 		readErrs = append(readErrs, b.errs...)
 		if b.err != nil {
-			return nil, b.err
+			if !damage.PartialStop(r, b.err) {
+				return nil, b.err
+			}
+			// A resource limit after events: the result is that of the
+			// part read, the LimitError last among the read errors. The
+			// reading goroutine has stopped.
+			readErrs = append(readErrs, b.err)
 		}
 		b.reset()
 		free <- b
@@ -591,31 +632,35 @@ const (
 	recPoolStack                  // recPool with the Stack record (frames seen before) that followed it
 )
 
-// rec is one entry of a batch. Its fields depend on kind:
+// rec is one entry of a batch, 64 bytes. Which fields are set depends on
+// kind:
 //
-//	recPool:  ts, pid, tid (ThreadOf), cpu, op (PoolOp), a = Entry,
-//	          b = NumberOfBytes, c = Tag, d = Type, e = SessionID
-//	recPoolKey: recPool, and the Key k of the StackKeyKernel record
-//	          logged next on the same processor at kts for this event
-//	          (its EventTimeStamp ts, Thread tid, Process pid)
-//	recKey:   ts (of the record), cpu, op (1 kernel, 0 user), a = Key,
-//	          b = EventTimeStamp, c = Thread, d = Process
-//	recStack: ts (of the record), cpu, op = pointer size, a = frame list
-//	          number (see frameTable), b = EventTimeStamp, c = Thread,
-//	          d = Process
-//	recStackNew: recStack, and the list's k frames at batch.frames[e:]
-//	recPoolStack: recPool, and the frame list number k of the Stack record
-//	          logged next on the same processor at kts for this event
-//	          (its EventTimeStamp ts, Thread tid, Process pid), of the
-//	          trace's pointer size
-//	recEvent: e = index into batch.evs
-//	recSkip:  ts of the last event left out, a = how many
+//	recPool:      an event (ts, pid, tid as ThreadOf gives it, cpu) and its
+//	              pool fields (op: the PoolOp; entry, size, tag, typ,
+//	              session)
+//	recPoolKey:   recPool, and the StackKeyKernel record logged next on
+//	              the same processor for this event (ref = its Key, at refTS)
+//	recPoolStack: recPool, and the Stack record logged next on the same
+//	              processor for this event, of the trace's pointer size
+//	              (ref = its frame list number, see frameTable, at refTS)
+//	recKey:       a stack-key record (ref = Key, logged at refTS on cpu; op
+//	              1 for StackKeyKernel, 0 for StackKeyUser) naming its
+//	              event (ts = EventTimeStamp, pid = Process, tid = Thread)
+//	recStack:     a Stack record (ref = its frame list number, logged at
+//	              refTS on cpu; op = pointer size) naming its event as
+//	              recKey does
+//	recStackNew:  recStack, and the list's frames: size of them at
+//	              batch.frames[session:]
+//	recEvent:     session = the index of the copy in batch.evs
+//	recSkip:      ts of the last event left out; entry = how many
 type rec struct {
 	ts       int64
-	a, b     uint64
-	k        uint64
-	kts      int64
-	c, d, e  uint32
+	entry    uint64 // PoolEvent.Entry; for recSkip, the events left out
+	size     uint64 // PoolEvent.NumberOfBytes; for recStackNew, the frames
+	ref      uint64 // the stack referred to: StackKey.Key, or a Stack record's frame list number
+	refTS    int64  // timestamp of the stack-key or Stack record
+	tag, typ uint32 // PoolEvent.Tag and Type
+	session  uint32 // PoolEvent.SessionID; the index into batch.evs (recEvent) or batch.frames (recStackNew)
 	pid, tid uint32
 	cpu      uint16
 	kind, op uint8
@@ -669,17 +714,17 @@ func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
 		return true
 	case !p.uses(ev):
 		if n := len(b.recs); n > 0 && b.recs[n-1].kind == recSkip {
-			b.recs[n-1].a++
+			b.recs[n-1].entry++
 			b.recs[n-1].ts = ev.Timestamp
 		} else {
 			r := b.next()
-			r.kind, r.ts, r.a = recSkip, ev.Timestamp, 1
+			r.kind, r.ts, r.entry = recSkip, ev.Timestamp, 1
 		}
 		return true
 	}
 	ev.CloneInto(&b.evs[b.nev])
 	r := b.next()
-	r.kind, r.e = recEvent, uint32(b.nev)
+	r.kind, r.session = recEvent, uint32(b.nev)
 	b.nev++
 	return true
 }
@@ -696,29 +741,23 @@ func decodedRecord(ev *etw.Event, b *batch) bool {
 		}
 		r := b.next()
 		r.kind, r.ts, r.pid, r.tid, r.cpu = recPool, ev.Timestamp, uint32(ev.PID), uint32(stacks.ThreadOf(ev)), ev.Processor
-		r.op, r.a, r.b, r.c, r.d, r.e = uint8(pe.Op), pe.Entry, pe.NumberOfBytes, uint32(pe.Tag), uint32(pe.Type), pe.SessionID
+		r.op, r.entry, r.size, r.tag, r.typ, r.session = uint8(pe.Op), pe.Entry, pe.NumberOfBytes, uint32(pe.Tag), uint32(pe.Type), pe.SessionID
 		return true
-	case ev.Provider == etw.StackWalkGUID && (ev.Opcode == 37 || ev.Opcode == 38):
+	case ev.Provider == etw.StackWalkGUID && (ev.Opcode == etw.StackWalkStackKeyKernel || ev.Opcode == etw.StackWalkStackKeyUser):
 		k := &b.key
 		if k.Decode(ev) != nil {
 			return false
 		}
 		r := b.next()
-		r.kind, r.ts, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
+		r.kind, r.refTS, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
 		if k.Kernel {
 			r.op = 1
 		}
-		r.a, r.b, r.c, r.d = k.Key, uint64(k.EventTimeStamp), uint32(k.Thread), uint32(k.Process)
+		r.ref, r.ts, r.tid, r.pid = k.Key, k.EventTimeStamp, uint32(k.Thread), uint32(k.Process)
 		return true
 	}
 	return false
 }
-
-// Hooks of the records fastRecord decodes.
-const (
-	hookPoolAlloc = 0x0E20 // PoolTrace alloc (regular pool)
-	hookPoolFree  = 0x0E22 // PoolTrace free (regular pool)
-)
 
 // fastRecord adds the two records that make up most of a pool trace, a
 // regular-pool alloc or free and a stack-key reference, in the 64-bit
@@ -735,12 +774,12 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 	}
 	pl := ev.Payload[:24]
 	switch ev.Hook {
-	case hookPoolAlloc, hookPoolFree:
+	case etw.HookPoolAlloc, etw.HookPoolFree:
 		r := b.next()
 		r.kind, r.ts, r.pid, r.tid, r.cpu = recPool, ev.Timestamp, uint32(ev.PID), uint32(ev.TID), ev.Processor
-		r.op, r.e = uint8(ev.Hook), 0
-		r.d, r.c = binary.LittleEndian.Uint32(pl), binary.LittleEndian.Uint32(pl[4:])
-		r.b, r.a = binary.LittleEndian.Uint64(pl[8:]), binary.LittleEndian.Uint64(pl[16:])
+		r.op, r.session = uint8(ev.Hook), 0
+		r.typ, r.tag = binary.LittleEndian.Uint32(pl), binary.LittleEndian.Uint32(pl[4:])
+		r.size, r.entry = binary.LittleEndian.Uint64(pl[8:]), binary.LittleEndian.Uint64(pl[16:])
 		return true
 	case etw.HookStackKeyKernel, etw.HookStackKeyUser:
 		if ev.Hook == etw.HookStackKeyKernel && len(b.recs) > 0 {
@@ -749,17 +788,17 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 			if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
 				r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
 				r.tid == binary.LittleEndian.Uint32(pl[12:]) {
-				r.kind, r.k, r.kts = recPoolKey, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
+				r.kind, r.ref, r.refTS = recPoolKey, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
 				return true
 			}
 		}
 		r := b.next()
-		r.kind, r.ts, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
+		r.kind, r.refTS, r.cpu, r.op = recKey, ev.Timestamp, ev.Processor, 0
 		if ev.Hook == etw.HookStackKeyKernel {
 			r.op = 1
 		}
-		r.b, r.d, r.c = binary.LittleEndian.Uint64(pl), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
-		r.a = binary.LittleEndian.Uint64(pl[16:])
+		r.ts, r.pid, r.tid = int64(binary.LittleEndian.Uint64(pl)), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
+		r.ref = binary.LittleEndian.Uint64(pl[16:])
 		return true
 	}
 	return false
@@ -787,8 +826,8 @@ func (p *Pipeline) feed(b *batch) {
 			n++
 			po := etw.PoolOp(r.op)
 			op := p.pushOp()
-			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.e, r.d, pool.Tag(r.c)
-			op.Size, op.Entry, op.PID, op.TID, op.Stack = r.b, r.a, r.pid, r.tid, pool.NoStack
+			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.session, r.typ, pool.Tag(r.tag)
+			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.size, r.entry, r.pid, r.tid, pool.NoStack, 0
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}
@@ -803,20 +842,20 @@ func (p *Pipeline) feed(b *batch) {
 			}
 			n++
 			k := &p.key
-			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.k, true
-			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.kts)
+			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.ref, true
+			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.refTS)
 		case recKey:
 			n++
 			k := &p.key
-			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = int64(r.b), etw.PID(r.d), etw.TID(r.c), r.a, r.op == 1
-			p.corr.KeyReference(k, r.cpu, r.ts)
+			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.ref, r.op == 1
+			p.corr.KeyReference(k, r.cpu, r.refTS)
 		case recStack, recStackNew:
 			n++
 			p.stackRef(b, r)
 		case recEvent:
-			p.Event(&b.evs[r.e])
+			p.Event(&b.evs[r.session])
 		case recSkip:
-			p.skipped(int64(r.a), r.ts)
+			p.skipped(int64(r.entry), r.ts)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package analysis
+package leak
 
 import (
 	"fmt"
@@ -15,16 +15,16 @@ import (
 // samples turns the ledger's allocation groups into export samples, each
 // stack resolved once.
 func (p *Pipeline) samples(rep *pool.Report) []export.Sample {
-	conv := &frameConverter{modules: map[*stacks.Module]*export.Module{}}
-	frames := map[pool.StackID][]export.Frame{}
+	var conv FrameExporter
+	frames := map[uint64][]export.Frame{}
 	out := make([]export.Sample, 0, len(rep.Groups))
 	for _, g := range rep.Groups {
-		fs, ok := frames[g.Stack]
+		fs, ok := frames[g.Key]
 		if !ok {
-			if cid, ok := p.corrIDs[g.Stack]; ok {
-				fs = conv.frames(p.resolve(cid))
+			if cid := p.stackOfKey(g.Key); cid != stacks.NoStack {
+				fs = conv.Frames(p.resolve(cid))
 			}
-			frames[g.Stack] = fs
+			frames[g.Key] = fs
 		}
 		name := ""
 		if pr := p.mods.Process(etw.PID(g.PID)); pr != nil {
@@ -40,13 +40,17 @@ func (p *Pipeline) samples(rep *pool.Report) []export.Sample {
 	return out
 }
 
-// frameConverter maps resolved frames to export frames, with one export
-// module per mapped image whose flags say how far it was symbolized.
-type frameConverter struct {
+// FrameExporter turns resolved frames ([stacks.Frame]) into profile frames
+// ([export.Frame]), with one [export.Module] per mapped image whose flags
+// say how far its frames were symbolized. It is the adapter a custom
+// analyzer needs between package stacks and package export. The zero value
+// is ready to use; keep one per profile, so that frames of the same image
+// share their module.
+type FrameExporter struct {
 	modules map[*stacks.Module]*export.Module
 }
 
-func (c *frameConverter) module(m *stacks.Module) *export.Module {
+func (c *FrameExporter) module(m *stacks.Module) *export.Module {
 	if em, ok := c.modules[m]; ok {
 		return em
 	}
@@ -57,25 +61,21 @@ func (c *frameConverter) module(m *stacks.Module) *export.Module {
 	if m.PDB != nil {
 		em.BuildID = m.PDB.BuildID()
 	}
+	if c.modules == nil {
+		c.modules = map[*stacks.Module]*export.Module{}
+	}
 	c.modules[m] = em
 	return em
 }
 
-func (c *frameConverter) frames(in []stacks.Frame) []export.Frame {
+// Frames returns the export frames of resolved frames, in the same order.
+func (c *FrameExporter) Frames(in []stacks.Frame) []export.Frame {
 	out := make([]export.Frame, 0, len(in))
 	for i := range in {
 		f := &in[i]
-		ef := export.Frame{Address: f.Addr}
-		switch f.Kind {
-		case stacks.Kernel:
-			ef.Kind = export.Kernel
-		case stacks.WOW64:
-			ef.Kind = export.WOW64
-		case stacks.Marker:
-			ef.Kind = export.Marker
+		ef := export.Frame{Address: f.Addr, Kind: f.Kind}
+		if f.Kind == stacks.Marker {
 			ef.Function = f.Text
-		default:
-			ef.Kind = export.User
 		}
 		switch {
 		case f.Module != nil:

@@ -1,4 +1,4 @@
-package analysis
+package leak
 
 import (
 	"bytes"
@@ -101,15 +101,15 @@ func stackRecord(p *Pipeline, ev *etw.Event, b *batch) bool {
 		if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
 			r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
 			r.tid == binary.LittleEndian.Uint32(pl[12:]) {
-			r.kind, r.k, r.kts = recPoolStack, uint64(id), ev.Timestamp
+			r.kind, r.ref, r.refTS = recPoolStack, uint64(id), ev.Timestamp
 			return true
 		}
 	}
 	r := b.next()
-	r.kind, r.ts, r.cpu, r.op, r.a = recStack, ev.Timestamp, ev.Processor, uint8(ptr), uint64(id)
-	r.b, r.d, r.c = binary.LittleEndian.Uint64(pl), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
+	r.kind, r.refTS, r.cpu, r.op, r.ref = recStack, ev.Timestamp, ev.Processor, uint8(ptr), uint64(id)
+	r.ts, r.pid, r.tid = int64(binary.LittleEndian.Uint64(pl)), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
 	if isNew {
-		r.kind, r.e, r.k = recStackNew, uint32(len(b.frames)), uint64(n)
+		r.kind, r.session, r.size = recStackNew, uint32(len(b.frames)), uint64(n)
 		for i := range n {
 			if ptr == 4 {
 				b.frames = append(b.frames, uint64(binary.LittleEndian.Uint32(pl[16+4*i:])))
@@ -124,18 +124,18 @@ func stackRecord(p *Pipeline, ev *etw.Event, b *batch) bool {
 // stackRef feeds a recStack or recStackNew record to the correlator.
 func (p *Pipeline) stackRef(b *batch, r *rec) {
 	if r.kind == recStackNew {
-		fid := p.corr.InternFrames(b.frames[r.e : r.e+uint32(r.k)])
-		for uint64(len(p.framesOf)) <= r.a {
+		fid := p.corr.InternFrames(b.frames[r.session : r.session+uint32(r.size)])
+		for uint64(len(p.framesOf)) <= r.ref {
 			p.framesOf = append(p.framesOf, 0)
 		}
-		p.framesOf[r.a] = fid
+		p.framesOf[r.ref] = fid
 	}
 	s := &p.stack
-	s.EventTimeStamp, s.Process, s.Thread, s.PointerSize, s.Frames = int64(r.b), etw.PID(r.d), etw.TID(r.c), int(r.op), 0
-	if r.a < uint64(len(p.framesOf)) {
-		s.Frames = p.framesOf[r.a]
+	s.EventTimeStamp, s.Process, s.Thread, s.PointerSize, s.Frames = r.ts, etw.PID(r.pid), etw.TID(r.tid), int(r.op), 0
+	if r.ref < uint64(len(p.framesOf)) {
+		s.Frames = p.framesOf[r.ref]
 	}
-	p.corr.StackReference(s, r.cpu, r.ts)
+	p.corr.StackReference(s, r.cpu, r.refTS)
 }
 
 // awaitStack feeds the Stack record of a recPoolStack record, whose pool
@@ -143,8 +143,8 @@ func (p *Pipeline) stackRef(b *batch, r *rec) {
 func (p *Pipeline) awaitStack(r *rec) {
 	s := &p.stack
 	s.EventTimeStamp, s.Process, s.Thread, s.PointerSize, s.Frames = r.ts, etw.PID(r.pid), etw.TID(r.tid), p.ptr, 0
-	if r.k < uint64(len(p.framesOf)) {
-		s.Frames = p.framesOf[r.k]
+	if r.ref < uint64(len(p.framesOf)) {
+		s.Frames = p.framesOf[r.ref]
 	}
-	p.corr.AwaitStack(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, s, r.kts)
+	p.corr.AwaitStack(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, s, r.refTS)
 }

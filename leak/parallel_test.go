@@ -1,4 +1,4 @@
-package analysis
+package leak
 
 import (
 	"errors"
@@ -188,7 +188,8 @@ func TestFastRecordAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	headers := []etw.HeaderType{etw.HeaderSystem32, etw.HeaderSystem64, etw.HeaderCompact32, etw.HeaderCompact64,
 		etw.HeaderPerfInfo32, etw.HeaderPerfInfo64}
-	hooks := []etw.HookID{0x0E20, 0x0E21, 0x0E22, 0x0E23, 0x0E28, etw.HookStackKeyKernel, etw.HookStackKeyUser, 0x1820}
+	hooks := []etw.HookID{etw.HookPoolAlloc, etw.HookPoolSessionAlloc, etw.HookPoolFree, etw.HookPoolSessionFree, 0x0E28,
+		etw.HookStackKeyKernel, etw.HookStackKeyUser, etw.HookStackWalk}
 	var fast, dec batch
 	fast.recs, dec.recs = make([]rec, 0, 1), make([]rec, 0, 1)
 	taken := 0

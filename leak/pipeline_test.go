@@ -1,9 +1,11 @@
-package analysis
+package leak
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/etwkit/etwkit/internal/corpus"
 	"github.com/stretchr/testify/assert"
@@ -42,4 +44,42 @@ func TestIrpLeak(t *testing.T) {
 	assert.NotZero(t, s.Segments.WOW64)
 	t.Logf("%+v\n%s", s.Segments, joined)
 	t.Logf("stack stats %+v", res.StackStats)
+}
+
+func TestSummary(t *testing.T) {
+	res, err := Run(irpLeak, Options{})
+	require.NoError(t, err)
+	s := res.Summary(1)
+	assert.Len(t, s.Stacks, 1)
+	assert.Equal(t, res.Report.Tags, s.Tags)
+	assert.Len(t, res.Summary(-1).Stacks, len(res.Stacks))
+	assert.NotNil(t, res.Summary(0).Stacks, "an empty list marshals as []")
+
+	win, err := Run(irpLeak, Options{Window: [2]float64{0, 1}, HasWindow: true})
+	require.NoError(t, err)
+	require.NotNil(t, win.Window)
+	assert.Equal(t, win.Window.Totals, win.Summary(-1).Totals, "a window's summary counts the window")
+}
+
+// TestRecordSize: a batch record stays 64 bytes, a cache line.
+func TestRecordSize(t *testing.T) {
+	assert.Equal(t, uintptr(64), unsafe.Sizeof(rec{}))
+}
+
+// TestSummaryDecodes: the -json object decodes back into a Summary, with
+// the same JSON form.
+func TestSummaryDecodes(t *testing.T) {
+	res, err := Run(irpLeak, Options{})
+	require.NoError(t, err)
+	res.Report.Trace.File = "irp-leak.etl"
+	first, err := json.Marshal(res.Summary(-1))
+	require.NoError(t, err)
+	var back Summary
+	require.NoError(t, json.Unmarshal(first, &back))
+	again, err := json.Marshal(&back)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(first), string(again))
+	require.NotEmpty(t, back.Tags)
+	assert.Equal(t, "Irp ", back.Tags[0].Tag.String())
+	assert.Equal(t, "irp-leak.etl", back.Trace.File)
 }
