@@ -683,8 +683,8 @@ func (r *Reader) load(s *stream) error {
 		return err
 	}
 	s.data = s.data[:avail]
-	if _, err := r.ra.ReadAt(s.data, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", bi.Index, bi.FileOffset, err)
+	if err := r.readRaw(s.data, bi); err != nil {
+		return err
 	}
 	r.stats.Bytes += int64(avail)
 	end := int(bi.DataEnd())
