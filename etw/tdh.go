@@ -110,7 +110,7 @@ func (s *SchemaSet) addEventInfo(b []byte) bool {
 	e := &mfEvent{name: name}
 	n := int(u32(teiPropertyCount))
 	top := int(u32(teiTopLevel))
-	if n > maxTDHProperties || top > n || teiProperties+n*teiPropertySize > len(b) {
+	if n < 0 || top < 0 || n > maxTDHProperties || top > n || teiProperties+n*teiPropertySize > len(b) {
 		return false
 	}
 	type rawProp struct {
@@ -200,7 +200,7 @@ func (s *SchemaSet) addEventMapInfo(b []byte) bool {
 	name := tdhString(rel, binary.LittleEndian.Uint32(m))
 	flag := binary.LittleEndian.Uint32(m[4:])
 	n := int(binary.LittleEndian.Uint32(m[8:]))
-	if name == "" || n > 4096 || 16+8*n > len(m) {
+	if name == "" || n < 0 || n > 4096 || 16+8*n > len(m) {
 		return false
 	}
 	vn := &valueNames{flags: flag&0x2 != 0} // EVENTMAP_INFO_FLAG_MANIFEST_BITMAP
