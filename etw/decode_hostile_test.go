@@ -82,3 +82,38 @@ func TestSchemaSetTDHNegativeCount(t *testing.T) {
 		})
 	}
 }
+
+// TRACE_EVENT_INFO and EVENT_MAP_INFO strings are found by offset: 1024
+// property names (or 4096 map names) at distinct offsets into one long
+// string made addEventInfo and addEventMapInfo copy that string each
+// time, hundreds of times the bytes of the event, and keep the copies.
+func TestSchemaSetTDHStringAmplification(t *testing.T) {
+	prov := MustParseGUID("11111111-2222-3333-4444-555555555555")
+	long := utf16z16(strings.Repeat("A", 15000))
+
+	const n = maxTDHProperties
+	b := eventInfo(prov)[:teiProperties]
+	b = append(b, make([]byte, n*teiPropertySize)...)
+	base := uint32(len(b))
+	b = append(b, long...)
+	binary.LittleEndian.PutUint32(b[teiPropertyCount:], n)
+	binary.LittleEndian.PutUint32(b[teiTopLevel:], n)
+	for i := range n {
+		p := b[teiProperties+i*teiPropertySize:]
+		binary.LittleEndian.PutUint32(p[4:], base+uint32(2*i))
+		binary.LittleEndian.PutUint16(p[8:], 8)
+	}
+	var s SchemaSet
+	assert.False(t, s.Add(&Event{Header: HeaderFull64, Provider: MetaDataGUID, Opcode: opEventInfo, Payload: b}))
+
+	const m = 4096
+	mi := make([]byte, 16+8*m)
+	binary.LittleEndian.PutUint32(mi, uint32(len(mi)))
+	binary.LittleEndian.PutUint32(mi[8:], m)
+	for i := range m {
+		binary.LittleEndian.PutUint32(mi[16+8*i:], uint32(len(mi)+2*i))
+	}
+	mi = append(mi, long...)
+	assert.False(t, s.Add(&Event{Header: HeaderFull64, Provider: MetaDataGUID, Opcode: opEventMapInfo,
+		Payload: append(eventInfo(prov)[:16], mi...)}))
+}
