@@ -136,7 +136,7 @@ func options(cfg config, stderr io.Writer) (leak.Options, error) {
 			fmt.Fprintf(stderr, "poolleak: warning: "+format+"\n", args...)
 		},
 	}
-	if cfg.pid < -1 || cfg.pid > math.MaxUint32 {
+	if cfg.pid < -1 || int64(cfg.pid) > math.MaxUint32 {
 		// -1 is the flag's default, "every process"; a process ID is 32 bits.
 		return opts, usageError{fmt.Errorf("-pid %d: want a process ID (0 to %d)", cfg.pid, uint32(math.MaxUint32))}
 	}
