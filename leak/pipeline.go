@@ -112,7 +112,7 @@ type Result struct {
 	// leaks (see Verdict).
 	Verdict *Verdict
 	// Damage says how much of the trace was read (set by RunReader).
-	Damage damage.Report
+	Damage etw.ReadReport
 	// TagFound reports, when Options.Tag is set, whether the trace has pool
 	// events of that tag (whatever the other filters); OtherTags are the
 	// tags of the other pool events, sorted by text, for naming the close
@@ -598,7 +598,7 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	res := p.Finish()
 	res.Header = r.Header()
 	res.ReadErrors = readErrs
-	res.Damage = damage.Of(r, readErrs)
+	res.Damage = r.Report(readErrs)
 	h := r.Header()
 	res.Report.Trace.EventsLost = uint64(h.EventsLost)
 	res.Report.Trace.BuffersLost = uint64(h.BuffersLost)

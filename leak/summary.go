@@ -1,7 +1,7 @@
 package leak
 
 import (
-	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/pool"
 )
 
@@ -31,7 +31,7 @@ type Summary struct {
 // BuffersRead, BuffersWritten, ReadErrors), in one flat JSON object.
 type Trace struct {
 	pool.TraceInfo
-	damage.Report
+	etw.ReadReport
 }
 
 // Summary returns the -json object of the result: the tags and totals of

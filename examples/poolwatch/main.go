@@ -128,7 +128,7 @@ type source interface {
 }
 
 // fileSource adapts an ETL reader; damage reports are kept in errs and
-// reported at the end (see damage.Report).
+// reported at the end (see etw.ReadReport).
 type fileSource struct {
 	*etw.Reader
 	errs *[]error
@@ -261,8 +261,8 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 	warnTag(ledgerTag(cfg), res, stderr) // a wildcard tag is matched in the kernel, not here
 	var partial error
 	if r, ok := src.(fileSource); ok {
-		d := damage.Of(r.Reader, *r.errs)
-		d.Warn(stderr, "poolwatch")
+		d := r.Reader.Report(*r.errs)
+		damage.Warn(stderr, "poolwatch", &d)
 		if !d.Complete {
 			partial = errPartial
 		}
