@@ -461,7 +461,7 @@ func (p *Pipeline) Close() error {
 }
 
 func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
-	merged := map[string]int{}
+	merge := newStackMerger()
 	var out []Stack
 	for _, ss := range rep.Stacks {
 		st := Stack{Tag: ss.Tag.String(), Pool: ss.Pool.String(), OutstandingCount: ss.OutstandingCount,
@@ -486,14 +486,12 @@ func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
 				st.Lines = append(st.Lines, frames[i].Line())
 			}
 		}
-		key := st.Tag + "\x00" + st.Pool + "\x00" + strings.Join(st.Frames, "\x00")
-		if i, ok := merged[key]; ok {
+		if i := merge.find(out, &st); i >= 0 {
 			out[i].OutstandingCount += st.OutstandingCount
 			out[i].OutstandingBytes += st.OutstandingBytes
 			out[i].Allocs += st.Allocs
 			continue
 		}
-		merged[key] = len(out)
 		out = append(out, st)
 	}
 	slices.SortStableFunc(out, func(a, b Stack) int {
