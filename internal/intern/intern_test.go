@@ -15,7 +15,7 @@ type key struct {
 }
 
 // poorHash collides often on purpose, so that probing is exercised.
-func poorHash(k key) uint64 { return uint64(k.a%7) + uint64(k.c)<<3 }
+func poorHash(k key) uint64 { return uint64(k.a%7)<<61 + uint64(k.c)<<58 }
 
 func mixHash(k key) uint64 {
 	h := (uint64(k.a)<<32 | uint64(k.b)) * 0x9E3779B97F4A7C15
@@ -82,6 +82,10 @@ func TestReset(t *testing.T) {
 		k := key{a: uint32(i)}
 		tab.Add(mixHash(k), k)
 	}
+	tab.Clear()
+	assert.Equal(t, 0, tab.Len())
+	_, found = tab.Find(mixHash(key{a: 3}), key{a: 3})
+	assert.False(t, found)
 	tab.Reset(10)
 	assert.Equal(t, 0, tab.Len())
 	_, found = tab.Find(mixHash(key{a: 3}), key{a: 3})
