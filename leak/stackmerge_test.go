@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/stacks"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -75,4 +76,33 @@ func TestStackMerger(t *testing.T) {
 		}
 	}
 	assert.Len(t, out, len(byText))
+}
+
+// BenchmarkResolveStacks measures the resolution and merging of a result's
+// stacks (Pipeline.resolveStacks, run once by Finish), on the scale trace
+// of BenchmarkPipeline (300,000 records) in both shapes. One op resolves
+// and merges every stack of the report.
+func BenchmarkResolveStacks(b *testing.B) {
+	for _, shape := range []string{"keys", "full"} {
+		b.Run(shape, func(b *testing.B) {
+			path, _ := scaleTrace(b, 300_000, shape)
+			r, err := etw.Open(path)
+			require.NoError(b, err)
+			defer r.Close()
+			p, err := New(r.Clock(), r.PointerSize(), r.HeaderEvent().Timestamp, Options{})
+			require.NoError(b, err)
+			defer p.Close()
+			for ev, err := range r.All() {
+				if err == nil {
+					p.Event(ev)
+				}
+			}
+			res := p.Finish()
+			b.ReportAllocs()
+			for b.Loop() {
+				p.resolveStacks(res.Report)
+			}
+			b.ReportMetric(float64(len(res.Report.Stacks)), "stacks")
+		})
+	}
 }
