@@ -1,6 +1,9 @@
 package etw
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ReadReport says how much of a trace was read: whether it was read whole,
 // how many buffers were read of those the header says were written, and
@@ -100,4 +103,23 @@ func (d *ReadReport) Limit() *LimitError { return d.limit }
 // were written (never for a circular log file: see [ReadReport]).
 func (d *ReadReport) Missing() bool {
 	return !d.circular && d.BuffersWritten > 0 && d.BuffersRead < d.BuffersWritten
+}
+
+// Partial says what is missing from a trace that was not read whole, as
+// the tools' last warning says it without its prefix ("partial result:
+// read 13 of the 41 buffers ..."), or returns "" for a complete trace.
+// The tools also put it in the comments of the pprof profiles they write,
+// so that a profile of a partial trace says so.
+func (d *ReadReport) Partial() string {
+	switch {
+	case d.Complete:
+		return ""
+	case d.limit != nil:
+		return fmt.Sprintf("partial result: reading stopped at a resource limit after %d buffers (%d read errors)",
+			d.BuffersRead, len(d.ReadErrors))
+	case d.Missing():
+		return fmt.Sprintf("partial result: read %d of the %d buffers the trace header says were written (%d read errors)",
+			d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
+	}
+	return fmt.Sprintf("partial result: %d read errors; the rest of each damaged buffer was skipped", len(d.ReadErrors))
 }

@@ -113,6 +113,12 @@ type Result struct {
 	Verdict *Verdict
 	// Damage says how much of the trace was read (set by RunReader).
 	Damage etw.ReadReport
+	// PoolEventsWithoutProcess counts the pool events (of the tag and
+	// window filters) whose header, stack records and thread named no
+	// process: PERFINFO-headed PoolTrace records logged without stack
+	// walks, by a thread no Thread event names. They are kept under the
+	// process ID etw.NoPID, never given an invented one.
+	PoolEventsWithoutProcess int64
 	// TagFound reports, when Options.Tag is set, whether the trace has pool
 	// events of that tag (whatever the other filters); OtherTags are the
 	// tags of the other pool events, sorted by text, for naming the close
@@ -135,8 +141,11 @@ type Pipeline struct {
 	hasTag   bool
 	noTag    bool // Options.Tag is no tag: nothing matches
 	tagFound bool
-	others   map[pool.Tag]struct{} // tags the tag filter left out
-	lastTag  pool.Tag              // the last tag added to others
+	// noProcess counts the pool events of the report (tag and window
+	// filters passed) that nothing named a process for.
+	noProcess int64
+	others    map[pool.Tag]struct{} // tags the tag filter left out
+	lastTag   pool.Tag              // the last tag added to others
 	// With a filter, the stack figures count the ops the ledger counted
 	// (filtered); lastKO is the correlator's KernelOnly seen last, curKO
 	// whether the op being applied is one of them.
@@ -216,6 +225,7 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 		Wait:        stacks.WaitFor(clock),
 		Want:        isPool,
 		Emit:        p.apply,
+		ProcessOf:   p.mods.ProcessOf,
 	})
 	if opts.SymbolPath != "" {
 		s, err := stacks.NewPathSymbolizer(opts.SymbolPath, &stacks.SymbolOptions{Logf: opts.Logf})
@@ -311,6 +321,9 @@ func opOf(op *pool.Op, ev *etw.Event, pe *etw.PoolEvent) {
 
 // applyOp feeds an op to the ledger unless the options filter it out.
 func (p *Pipeline) applyOp(op *pool.Op, id stacks.StackID) {
+	if op.PID == uint32(etw.NoPID) {
+		p.attribute(op)
+	}
 	if p.hasTag {
 		if op.Tag != p.tag || p.noTag {
 			p.otherTag(op.Tag)
@@ -320,6 +333,9 @@ func (p *Pipeline) applyOp(op *pool.Op, id stacks.StackID) {
 	}
 	if op.Time >= p.winEnd {
 		return
+	}
+	if op.PID == uint32(etw.NoPID) {
+		p.noProcess++
 	}
 	if op.Kind == pool.Alloc && (!p.opts.HasPID || op.PID == p.opts.PID) {
 		op.Key = p.keyOf(id)
@@ -395,7 +411,8 @@ func (p *Pipeline) Finish() *Result {
 		p.finished = true
 	}
 	rep := p.ledger.Finish()
-	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.stackStats(), PointerSize: p.ptr}
+	res := &Result{Report: rep, Clock: p.clock, Modules: p.mods, StackStats: p.stackStats(), PointerSize: p.ptr,
+		PoolEventsWithoutProcess: p.noProcess}
 	p.tagFacts(res)
 	rep.Trace.Events = uint64(p.events)
 	if p.opts.HasWindow && len(p.opts.Window) == 2 {

@@ -32,6 +32,9 @@ type Summary struct {
 type Trace struct {
 	pool.TraceInfo
 	etw.ReadReport
+	// PoolEventsWithoutProcess is Result.PoolEventsWithoutProcess; the key
+	// is left out when it is 0.
+	PoolEventsWithoutProcess int64 `json:"pool_events_without_process,omitempty"`
 }
 
 // Summary returns the -json object of the result: the tags and totals of
@@ -41,7 +44,7 @@ type Trace struct {
 // shares the result's values.
 func (res *Result) Summary(top int) *Summary {
 	rep := res.Report
-	s := &Summary{Verdict: res.Verdict, Trace: Trace{rep.Trace, res.Damage}, Totals: rep.Totals, Anomalies: rep.Anomalies, Tags: rep.Tags, Stacks: res.Stacks}
+	s := &Summary{Verdict: res.Verdict, Trace: Trace{rep.Trace, res.Damage, res.PoolEventsWithoutProcess}, Totals: rep.Totals, Anomalies: rep.Anomalies, Tags: rep.Tags, Stacks: res.Stacks}
 	if res.Window != nil {
 		s.Tags, s.Totals = res.Window.Tags, res.Window.Totals
 	}

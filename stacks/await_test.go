@@ -79,10 +79,17 @@ func randomStackStream(seed uint64, n int) []*etw.Event {
 // events through Await, or AwaitKernelKey when their kernel key reference
 // follows at once, key references through KeyReference, events the
 // correlator does not use through Advance). Emitted stacks, their frames
-// and the statistics must agree.
+// and the statistics must agree, with some pool events in PERFINFO
+// headers (no process or thread).
 func TestAwaitMatchesEvent(t *testing.T) {
 	for seed := range uint64(20) {
 		evs := randomStackStream(seed, 3000)
+		for i, ev := range evs {
+			if ev.Provider == etw.PoolGUID && i%4 == 0 {
+				// A PERFINFO header: no process, no thread.
+				ev.Header, ev.PID, ev.TID = etw.HeaderPerfInfo64, etw.NoPID, etw.NoTID
+			}
+		}
 		var a, b []emitted
 		ca := newTestCorrelator(&a)
 		for _, ev := range evs {
@@ -136,6 +143,7 @@ func TestAwaitMatchesEvent(t *testing.T) {
 		}
 		require.Equal(t, a, b, "seed %d", seed)
 		assert.Equal(t, ca.Stats(), cb.Stats(), "seed %d", seed)
+		assert.Positive(t, ca.Stats().ProcessFromStack, "seed %d", seed)
 		require.Equal(t, ca.NumStacks(), cb.NumStacks())
 		for id := stacks.StackID(1); int(id) <= ca.NumStacks(); id++ {
 			assert.Equal(t, ca.Stack(id), cb.Stack(id), "seed %d stack %d", seed, id)

@@ -65,6 +65,16 @@ type Options struct {
 	PointerSize int
 	// KeepRecords keeps every attached stack record for Records.
 	KeepRecords bool
+	// ProcessOf, when set, names the process of a thread at a raw time
+	// (see [Modules.ProcessOf]). It attributes a wanted event whose header
+	// names no process, and whose stack records do not either, to the
+	// process of its thread.
+	ProcessOf func(tid etw.TID, ts int64) (etw.PID, bool)
+	// Lookahead, when set, holds what a first pass over the trace found
+	// (see [Lookahead]): key references then resolve at once even when
+	// their definition comes later in the trace, and an event whose
+	// user-mode fragment is logged later than Wait waits for it.
+	Lookahead *Lookahead
 }
 
 // Stats counts what a Correlator saw.
@@ -80,7 +90,15 @@ type Stats struct {
 	KernelOnly     int64 // wanted events emitted with only a kernel part
 	Pending        int   // wanted events waiting now
 	MaxPending     int   // most wanted events waiting at once
-	ResolvedKeys   int64 // key references whose definition arrived
+	ResolvedKeys   int64 // key references whose definition arrived (or was known from Options.Lookahead)
+	// Wanted events whose header names no process (PERFINFO headers), by
+	// where their process came from: their own payload (Image and Process
+	// events), their stack records, their thread (through
+	// Options.ProcessOf), or nowhere.
+	ProcessFromPayload int64
+	ProcessFromStack   int64
+	ProcessFromThreads int64
+	ProcessUnknown     int64
 }
 
 // pending is a wanted event waiting for its stack.
@@ -93,6 +111,13 @@ type pending struct {
 	user     part
 	cpu      uint16
 	hasEv    bool
+	// weak marks an event that a stack record matches only when no
+	// classic kernel event of the same timestamp and thread does
+	// (KernelTraceControl records, which xperf logs next to the Image
+	// event they describe).
+	weak bool
+	// from says where pid and tid came from when the header had none.
+	pidFrom, tidFrom Source
 	// ev holds a copy of the event when hasEv; it is kept apart so that
 	// the fields above, read on every lookup, stay in one cache line.
 	ev *etw.Event
@@ -105,13 +130,20 @@ type pending struct {
 // looked at first, then the timestamps are binary-searched.
 
 // matches reports whether p is the event a stack record of thread tid
-// logged on processor cpu belongs to.
+// logged on processor cpu belongs to. An event whose thread is unknown
+// (a PERFINFO header, and no thread in its payload) matches by processor:
+// the kernel logs the stack walk on the processor of its event.
 func (p *pending) matches(tid etw.TID, cpu uint16) bool {
+	if p.tid == etw.NoTID {
+		return p.cpu == cpu
+	}
 	return p.tid == tid && (tid != 0 || p.cpu == cpu)
 }
 
 // lookup returns the first waiting event with timestamp ts of thread tid
-// (and processor cpu for thread 0), or nil.
+// (and processor cpu for thread 0, or for events of unknown thread), or
+// nil. An event of that very thread is preferred to one of unknown thread,
+// and a classic kernel event to a weak one (see pending).
 func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 	q, qts := c.queue[c.head:], c.qts[c.head:]
 	n := len(qts)
@@ -129,6 +161,7 @@ func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 			i, _ = slices.BinarySearch(qts, ts)
 		}
 	}
+	var fallback *pending
 	for ; i < n; i++ {
 		if qts[i] != ts {
 			if !c.unsorted {
@@ -137,10 +170,26 @@ func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 			continue
 		}
 		if q[i].matches(tid, cpu) {
-			return q[i]
+			if !q[i].weak && q[i].tid != etw.NoTID {
+				return q[i]
+			}
+			if fallback == nil {
+				fallback = q[i]
+			}
 		}
 	}
-	return nil
+	return fallback
+}
+
+// adopt gives p the process and thread a stack record names, where its
+// header named none.
+func (p *pending) adopt(pid etw.PID, tid etw.TID) {
+	if p.tid == etw.NoTID && tid != etw.NoTID {
+		p.tid, p.tidFrom = tid, SourceStack
+	}
+	if p.pid == etw.NoPID && pid != etw.NoPID {
+		p.pid, p.pidFrom = pid, SourceStack
+	}
 }
 
 // touched notes that a part was attached to p, which may complete the head
@@ -203,6 +252,7 @@ type Correlator struct {
 	records   []recordRef
 	stats     Stats
 	now       int64
+	cur       *pending // the event being emitted, for Attributed
 }
 
 // NewCorrelator returns a Correlator.
@@ -211,7 +261,7 @@ func NewCorrelator(opts Options) *Correlator {
 		opts.PointerSize = 8
 	}
 	if opts.Wait == 0 {
-		opts.Wait = 1_000_000
+		opts.Wait = defaultWait
 	}
 	return &Correlator{
 		opts:         opts,
@@ -222,6 +272,9 @@ func NewCorrelator(opts Options) *Correlator {
 		keys:         [2]map[uint64]keyState{{}, {}},
 	}
 }
+
+// defaultWait is Options.Wait when it is zero.
+const defaultWait = 1_000_000
 
 // WaitFor returns the default wait of 100 ms for a clock.
 func WaitFor(c *etw.Clock) int64 {
@@ -281,11 +334,22 @@ func (c *Correlator) Event(ev *etw.Event) {
 		}
 		ev.CloneInto(p.ev)
 		p.hasEv = true
+		p.weak = ev.Provider == etw.KernelTraceControlGUID
 		if xs, ok := ev.ExtStack(); ok {
 			c.stats.ExtStacks++
 			c.attachExt(p, xs)
 		}
-		c.enqueue(p, ev.Timestamp, ev.PID, ThreadOf(ev), ev.Processor)
+		tid := ThreadOf(ev)
+		if ev.TID == etw.NoTID && tid != etw.NoTID {
+			p.tidFrom = SourcePayload
+		}
+		pid := ev.PID
+		if pid == etw.NoPID {
+			if x, ok := processOfPayload(ev); ok {
+				pid, p.pidFrom = x, SourcePayload
+			}
+		}
+		c.enqueue(p, ev.Timestamp, pid, tid, ev.Processor)
 	}
 	// Only the head of the queue can be released; look at it only when it
 	// got a fragment or its deadline passed.
@@ -346,6 +410,9 @@ func (c *Correlator) enqueue(p *pending, ts int64, pid etw.PID, tid etw.TID, cpu
 	if n := len(c.queue) - c.head; n > c.stats.MaxPending {
 		c.stats.MaxPending = n
 	}
+	if c.opts.Lookahead != nil && len(c.queue)-c.head >= maxHeldForLate {
+		c.headDirty = true // the head may be held for a late fragment
+	}
 	if c.headP == nil {
 		c.setHead()
 	} else if p.kernel.kind != partNone || p.user.kind != partNone {
@@ -371,6 +438,7 @@ func (c *Correlator) alloc() *pending {
 		p := c.free[n-1]
 		c.free = c.free[:n-1]
 		p.kernel, p.user = part{}, part{}
+		p.weak, p.pidFrom, p.tidFrom = false, SourceNone, SourceNone
 		return p
 	}
 	return new(pending)
@@ -386,11 +454,22 @@ func (c *Correlator) release(all bool) {
 	emitted := false
 	for c.head < len(c.queue) {
 		p := c.queue[c.head]
-		if !all && !c.complete(p) && c.now < p.deadline {
-			break
+		if !all && !c.complete(p) {
+			if c.now < p.deadline {
+				break
+			}
+			if at, ok := c.opts.Lookahead.lateUser(p.ts, p.tid); ok && at >= c.now && len(c.queue)-c.head < maxHeldForLate {
+				// The first pass saw its user fragment come late; the
+				// events behind it wait too, up to a bound.
+				c.headDeadline = at + 1
+				break
+			}
 		}
 		c.queue[c.head] = nil
 		c.head++
+		if p.pid == etw.NoPID || p.pidFrom != SourceNone {
+			c.attribute(p)
+		}
 		id := c.intern(p)
 		switch {
 		case id == NoStack:
@@ -400,11 +479,13 @@ func (c *Correlator) release(all bool) {
 		}
 		c.stats.Emitted++
 		if c.opts.Emit != nil {
+			c.cur = p
 			if p.hasEv {
 				c.opts.Emit(p.ev, id)
 			} else {
 				c.opts.Emit(nil, id)
 			}
+			c.cur = nil
 		}
 		c.free = append(c.free, p)
 		emitted = true
@@ -454,6 +535,12 @@ func (c *Correlator) sawUser(tid etw.TID, ts int64) {
 	}
 }
 
+// maxHeldForLate bounds the waiting events held back behind an event whose
+// user fragment a Lookahead says comes later than the wait (a thread that
+// returns to user mode long after its event): past it, the event goes
+// without that fragment.
+const maxHeldForLate = 1 << 18
+
 // maxThreadsTracked bounds the per-thread state of the correlator.
 const maxThreadsTracked = 1 << 16
 
@@ -471,6 +558,7 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 			return
 		}
 		c.stats.Attached++
+		p.adopt(s.Process, s.Thread)
 		c.scratch = s.AppendFrames(c.scratch[:0])
 		pt := c.attachFrames(p, c.scratch, ev.PointerSize())
 		c.touched(p)
@@ -484,25 +572,38 @@ func (c *Correlator) stackWalk(ev *etw.Event) {
 		c.keyReference(&k, ev.Processor, ev.Timestamp)
 	case etw.StackWalkKeyCreate, etw.StackWalkKeyDelete, etw.StackWalkKeyRundown:
 		c.stats.KeyDefinitions++
-		d, err := etw.DecodeStackKeyDef(ev)
-		if err != nil || d.Len() == 0 {
+		var kernel bool
+		var key uint64
+		var ok bool
+		c.scratch, kernel, key, ok = decodeKeyDef(ev, c.scratch[:0])
+		if !ok {
 			return
 		}
-		c.scratch = d.AppendFrames(c.scratch[:0])
-		kernel := IsKernelAddress(c.scratch[len(c.scratch)-1], ev.PointerSize())
 		// The definition resolves the references made since the key's
 		// previous definition; a later reference to the same key value
 		// names a new generation. A definition nobody referenced is not
 		// kept.
 		tab := c.keys[tableOf(kernel)]
-		c.forgetKey(kernel, d.Key)
-		st := tab[d.Key]
-		if st.ref != 0 {
+		c.forgetKey(kernel, key)
+		st := tab[key]
+		if st.ref != 0 && c.refDef[st.ref-1] == 0 {
 			c.refDef[st.ref-1] = c.internFrames(c.scratch)
 			c.stats.ResolvedKeys++
 		}
-		tab[d.Key] = keyState{gen: st.gen + 1}
+		tab[key] = keyState{gen: st.gen + 1}
 	}
+}
+
+// decodeKeyDef decodes a KeyCreate, KeyDelete or KeyRundown record into
+// its frames (appended to dst), its table (kernel when its last frame is
+// a kernel address) and its key.
+func decodeKeyDef(ev *etw.Event, dst []uint64) (frames []uint64, kernel bool, key uint64, ok bool) {
+	d, err := etw.DecodeStackKeyDef(ev)
+	if err != nil || d.Len() == 0 {
+		return dst, false, 0, false
+	}
+	dst = d.AppendFrames(dst)
+	return dst, IsKernelAddress(dst[len(dst)-1], ev.PointerSize()), d.Key, true
 }
 
 // KeyReference takes a decoded StackKeyKernel or StackKeyUser record,
@@ -530,6 +631,7 @@ func (c *Correlator) keyReference(k *etw.StackKey, cpu uint16, ts int64) {
 // attachKey attaches a key reference to the waiting event p it belongs to.
 func (c *Correlator) attachKey(p *pending, k *etw.StackKey, cpu uint16, ts int64) {
 	c.stats.Attached++
+	p.adopt(k.Process, k.Thread)
 	pt := c.keyPart(k.Kernel, k.Key)
 	if k.Kernel {
 		p.kernel = pt
@@ -570,7 +672,12 @@ func (c *Correlator) keyPart(kernel bool, key uint64) part {
 	st := tab[key]
 	if st.ref == 0 {
 		c.keyRefs = append(c.keyRefs, keyRef{kernel: kernel, key: key, gen: st.gen})
-		c.refDef = append(c.refDef, 0)
+		def := uint32(0)
+		if f, ok := c.opts.Lookahead.lookup(kernel, key, st.gen); ok {
+			def = c.internFrames(f)
+			c.stats.ResolvedKeys++
+		}
+		c.refDef = append(c.refDef, def)
 		st.ref = uint32(len(c.keyRefs))
 		tab[key] = st
 	}
@@ -670,7 +777,8 @@ func (c *Correlator) Records() []Record {
 
 // ThreadOf returns the thread of an event: the header's, or for PERFINFO
 // records, which carry none, the thread their payload names (SampledProfile
-// and HardFault; the StackWalk records name theirs too).
+// 0x0F2E ThreadId, HardFault 0x0220 TThreadId, CSwitch 0x0524
+// NewThreadId), else [etw.NoTID].
 func ThreadOf(ev *etw.Event) etw.TID {
 	if ev.TID != etw.NoTID || !ev.IsKernel() {
 		return ev.TID
@@ -683,6 +791,8 @@ func ThreadOf(ev *etw.Event) etw.TID {
 		off = ptr
 	case etw.HookHardFault: // InitialTime, ReadOffset, VirtualAddress, FileObject, TThreadId
 		off = 16 + 2*ptr
+	case 0x0524: // CSwitch: NewThreadId, OldThreadId, ...; the event is the new thread's
+		off = 0
 	}
 	if off >= 0 && off+4 <= len(p) {
 		return etw.TID(binary.LittleEndian.Uint32(p[off:]))
@@ -706,14 +816,7 @@ func (c *Correlator) attachExt(p *pending, xs etw.ExtStack) {
 }
 
 func (c *Correlator) internFrames(frames []uint64) uint32 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	var b [8]byte
-	for _, f := range frames {
-		binary.LittleEndian.PutUint64(b[:], f)
-		h.Write(b[:])
-	}
-	sum := h.Sum64()
+	sum := hashFrames(c.seed, frames)
 	for _, id := range c.frameIdx[sum] {
 		if slices.Equal(c.frames[id-1], frames) {
 			return id

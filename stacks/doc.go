@@ -18,9 +18,23 @@
 //     header fields and [Correlator.KeyReference] takes a decoded key
 //     reference; [Correlator.Uses] and [Correlator.Advance] let it leave
 //     out the events the correlator has no use for.
+//   - Events whose header names no process or thread (PERFINFO headers:
+//     SampledProfile, HardFault, pool events logged that way) are matched
+//     by timestamp and their payload's thread ([ThreadOf]) or, without
+//     one, by timestamp and processor, and take the process and thread of
+//     their stack records, else the process of their thread from
+//     [Modules.ProcessOf]; [Correlator.Attributed] tells the consumer
+//     which, and Stats counts the events left without a process. A stack
+//     record goes to the classic kernel event of its timestamp and thread
+//     rather than to the KernelTraceControl records xperf logs beside it.
+//   - [Lookahead] is what a first pass over a trace tells a streaming
+//     correlator: the stack-key definitions that come after their
+//     references (KeyRundown at the end of the trace), and the user-mode
+//     fragments logged later than the wait.
 //   - [Modules] keeps per-process module maps from Image Load, Unload,
 //     DCStart and DCEnd and Process events (kernel modules under PID 0,
-//     shared by all processes), as they were at each moment, with the PDB
+//     shared by all processes), as they were at each moment, the owner of
+//     each thread from Thread events ([Modules.ProcessOf]), with the PDB
 //     identity from KernelTraceControl DbgID_RSDS events. It knows which
 //     processes are WOW64 (from Process flags, or for Windows 7 traces from
 //     the WOW64 DLLs mapped in them) and which images are 32-bit inside

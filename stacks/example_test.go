@@ -32,3 +32,38 @@ func ExampleCorrelator() {
 	// user 0x7ff800001010
 	// user 0x7ff800002020
 }
+
+// A streaming tool reads a trace twice: the first pass fills a Lookahead
+// with the stack-key definitions that come at the end of the trace, so
+// that the second pass prints each event's stack, resolved, as it goes.
+// The pool event here has a PERFINFO header: its process and thread come
+// from its stack-key reference.
+func ExampleLookahead() {
+	ev := poolEvent(100, etw.NoPID, etw.NoTID)
+	ev.Header = etw.HeaderPerfInfo64
+	trace := []*etw.Event{
+		ev,
+		keyRefEvent(101, 100, 42, 7, true, 0x40),
+		keyDefEvent(900, 36, 0x40, 0xfffff80000001234, 0xfffff80000005678), // KeyRundown at the end
+	}
+	ahead := stacks.NewLookahead(0, 8)
+	for _, ev := range trace { // first pass
+		ahead.Event(ev)
+	}
+	var c *stacks.Correlator
+	c = stacks.NewCorrelator(stacks.Options{
+		PointerSize: 8,
+		Lookahead:   ahead,
+		Want:        func(ev *etw.Event) bool { return ev.Provider == etw.PoolGUID },
+		Emit: func(ev *etw.Event, id stacks.StackID) {
+			a, s := c.Attributed(), c.Stack(id)
+			fmt.Printf("pid %d (from %s), tid %d (from %s): %#x\n", a.PID, a.PIDFrom, a.TID, a.TIDFrom, s.Frames())
+		},
+	})
+	for _, ev := range trace { // second pass
+		c.Event(ev)
+	}
+	c.Finish()
+	// Output:
+	// pid 42 (from stack), tid 7 (from stack): [0xfffff80000001234 0xfffff80000005678]
+}

@@ -172,8 +172,9 @@ type Modules struct {
 	ptrSize  int
 	spaces   map[etw.PID]*addrSpace
 	procs    map[etw.PID]*Process
-	pending  map[dbgKey]*PDB    // DbgID seen before its image
-	recent   map[dbgKey]*Module // images by (timestamp, base) for late DbgIDs
+	pending  map[dbgKey]*PDB          // DbgID seen before its image
+	recent   map[dbgKey]*Module       // images by (timestamp, base) for late DbgIDs
+	threads  map[etw.TID][]threadSpan // owners of each thread over time, see ProcessOf
 	recentTS int64
 	// Anomalies counts map-building exceptions by description.
 	Anomalies map[string]int
@@ -274,11 +275,13 @@ func (ms *Modules) Event(ev *etw.Event) {
 		ms.process(ev)
 	case moduleDbgID:
 		ms.dbgID(ev)
+	case moduleThread:
+		ms.thread(ev)
 	}
 }
 
-// Uses reports whether [Modules.Event] would use ev (image, process and
-// image-identity events); a caller that filters a stream may pass only
+// Uses reports whether [Modules.Event] would use ev (image, process,
+// image-identity and Thread Start/End/DCStart/DCEnd events); a caller that filters a stream may pass only
 // these. It reads nothing but ev, so it may be called from another
 // goroutine than the one feeding the map.
 func (ms *Modules) Uses(ev *etw.Event) bool { return moduleEventOf(ev) != moduleNone }
@@ -289,6 +292,7 @@ const (
 	moduleImage
 	moduleProcess
 	moduleDbgID
+	moduleThread
 )
 
 func moduleEventOf(ev *etw.Event) int {
@@ -301,6 +305,9 @@ func moduleEventOf(ev *etw.Event) int {
 		return moduleProcess
 	case ev.Provider == etw.KernelTraceControlGUID && (ev.Opcode == 36):
 		return moduleDbgID
+	case ev.Opcode >= 1 && ev.Opcode <= 4 && (ev.IsKernel() && ev.Group() == etw.GroupThread ||
+		!ev.IsKernel() && ev.Provider == etw.ThreadGUID):
+		return moduleThread
 	}
 	return moduleNone
 }

@@ -74,6 +74,7 @@ func (c *Correlator) attachStack(p *pending, s *StackRef, cpu uint16, ts int64) 
 		return
 	}
 	c.stats.Attached++
+	p.adopt(s.Process, s.Thread)
 	var pt part
 	if s.Frames != 0 && int(s.Frames) <= len(c.frames) {
 		frames := c.frames[s.Frames-1]

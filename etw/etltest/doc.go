@@ -80,7 +80,9 @@
 // live allocations in memory, so [Scale] streams traces of any size.
 //
 // Choices where Windows' behaviour is not verified: pool events use SYSTEM
-// headers (no trace with pool events was available), Image and Process
+// headers by default (no trace with pool events was available;
+// ScenarioOptions.PoolHeader writes them with PERFINFO headers, which
+// carry no process or thread, to test readers on both forms), Image and Process
 // DCStart/DCEnd use PERFINFO headers and Load/Start SYSTEM headers (as
 // observed), free events carry the block's tag, type and size, and big-pool
 // allocations have [BigPoolMask] in their pool type.

@@ -44,6 +44,11 @@ type ScenarioOptions struct {
 	// been produced, without freeing everything before the end: the
 	// "scale" scenario. Memory stays bounded by the live allocations.
 	Unbounded bool
+	// PoolHeader is the header form of the PoolTrace records: SYSTEM
+	// (HeaderDefault, with process and thread) or HeaderPerfInfo (none:
+	// readers must take them from the stack records). Which one Windows
+	// writes for PoolTrace has not been observed in public traces.
+	PoolHeader HeaderKind
 	// PerfFreq and StartTicks default to the Writer defaults.
 	PerfFreq   int64
 	StartTicks int64
@@ -767,7 +772,7 @@ func (s *Scenario) poolRecord(th *thread, t int64, op uint8, ptype, tag uint32, 
 		// stack) before it could log this event.
 		s.emitDeferred(th, t-1)
 	}
-	e := PoolEvent{Meta: Meta{TID: etw.TID(th.tid), PID: etw.PID(th.proc.pid), Timestamp: t, KernelTime: 12, UserTime: 3},
+	e := PoolEvent{Meta: Meta{Kind: s.o.PoolHeader, TID: etw.TID(th.tid), PID: etw.PID(th.proc.pid), Timestamp: t, KernelTime: 12, UserTime: 3},
 		Opcode: op, PoolType: ptype, Tag: tag, Size: size, Entry: addr, SessionID: session}
 	s.emit(th.cpu, t, Pool(s.ptr, e))
 }

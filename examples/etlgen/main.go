@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	etlgen -scenario irp-leak|scale [-stackwalk keys|full] [-events N] [-seed S] -o FILE
+//	etlgen -scenario irp-leak|scale [-stackwalk keys|full] [-events N] [-seed S] [-pool-header system|perfinfo] -o FILE
 //
 // Scenarios:
 //
@@ -25,6 +25,10 @@
 // stacks with StackKeyKernel/StackKeyUser records defined at the end of the
 // trace, as with stack caching on; full writes every stack as StackWalk
 // Stack records, as xperf -stackwalk does by default.
+//
+// -pool-header perfinfo writes the PoolTrace records with PERFINFO headers,
+// which carry no process or thread (readers take them from the stack
+// records); the default is SYSTEM headers.
 //
 // Other flags choose the layout: -cpus, -ptr 4|8, -buffer-size, -compress,
 // -flush completion|inorder|interleaved|reversed|random, -window.
@@ -61,8 +65,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flush := fs.String("flush", "completion", "buffer flush order: completion, inorder, interleaved, reversed or random")
 	window := fs.Int("window", 8, "buffers held back by the interleaved, reversed and random flush orders")
 	quiet := fs.Bool("q", false, "do not print the summary")
+	poolHeader := fs.String("pool-header", "system", "header of the PoolTrace records: system or perfinfo (no process or thread)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: etlgen -scenario irp-leak|scale [-stackwalk keys|full] [-events N] [-seed S] -o FILE")
+		fmt.Fprintln(stderr, "usage: etlgen -scenario irp-leak|scale [-stackwalk keys|full] [-events N] [-seed S] [-pool-header system|perfinfo] -o FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +86,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etlgen: unknown stack shape %q (want keys or full)\n", *stackwalk)
 		return 2
 	}
+	var ph etltest.HeaderKind
+	switch *poolHeader {
+	case "system":
+	case "perfinfo":
+		ph = etltest.HeaderPerfInfo
+	default:
+		fmt.Fprintf(stderr, "etlgen: unknown -pool-header %q (want system or perfinfo)\n", *poolHeader)
+		return 2
+	}
 	var sc *etltest.Scenario
 	switch *scenario {
 	case "irp-leak":
@@ -89,14 +103,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			n = 4000
 		}
 		sc = etltest.NewScenario(etltest.ScenarioOptions{Seed: *seed, Events: n, Leak: true, StackKeys: keys, Damage: true,
-			Processors: *cpus, PointerSize: *ptr})
+			Processors: *cpus, PointerSize: *ptr, PoolHeader: ph})
 	case "scale":
 		n := *events
 		if n == 0 {
 			n = 10_000_000
 		}
 		sc = etltest.NewScenario(etltest.ScenarioOptions{Seed: *seed, Events: n, Leak: true, LeakCount: 1 << 30, StackKeys: keys,
-			Unbounded: true, Processors: *cpus, PointerSize: *ptr})
+			Unbounded: true, Processors: *cpus, PointerSize: *ptr, PoolHeader: ph})
 	default:
 		fmt.Fprintf(stderr, "etlgen: unknown scenario %q (want irp-leak or scale)\n", *scenario)
 		return 2

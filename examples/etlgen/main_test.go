@@ -84,3 +84,41 @@ func TestUsage(t *testing.T) {
 	assert.Equal(t, 2, run([]string{"-scenario", "nope", "-o", "x"}, &stdout, &stderr))
 	assert.True(t, strings.Contains(stderr.String(), "unknown scenario"))
 }
+
+// TestPoolHeaderPerfInfo checks -pool-header perfinfo: the same scenario
+// (same summary), with every PoolTrace record in a PERFINFO header that
+// carries no process or thread.
+func TestPoolHeaderPerfInfo(t *testing.T) {
+	dir := t.TempDir()
+	var sum [2]string
+	for i, h := range []string{"system", "perfinfo"} {
+		out := filepath.Join(dir, h+".etl")
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"-scenario", "irp-leak", "-events", "1000", "-pool-header", h, "-o", out}, &stdout, &stderr)
+		require.Equal(t, 0, code, stderr.String())
+		_, sum[i], _ = strings.Cut(stdout.String(), "\n") // the first line names the file and the time taken
+		r, err := etw.Open(out)
+		require.NoError(t, err)
+		pools, perfinfo := 0, 0
+		for ev, err := range r.All() {
+			require.NoError(t, err)
+			if ev.Provider != etw.PoolGUID {
+				continue
+			}
+			pools++
+			if ev.Header == etw.HeaderPerfInfo64 && ev.PID == etw.NoPID && ev.TID == etw.NoTID {
+				perfinfo++
+			}
+		}
+		r.Close()
+		require.Positive(t, pools)
+		if h == "perfinfo" {
+			assert.Equal(t, pools, perfinfo, "every pool record has a PERFINFO header")
+		} else {
+			assert.Zero(t, perfinfo)
+		}
+	}
+	assert.Equal(t, sum[0], sum[1])
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 2, run([]string{"-pool-header", "compact", "-o", filepath.Join(dir, "x.etl")}, &stdout, &stderr))
+}

@@ -38,11 +38,19 @@
 // records and stack keys matched by timestamp and thread, see package
 // stacks) as "stack" (frames as poolleak prints them, kernel part first)
 // and "segments" (frame counts: kernel, user, wow64). The StackWalk records
-// themselves are then not printed. Frames of stack keys whose definition
-// comes later in the trace print as "[stack key 0x...]". -symbols gives
-// the symbol path (default $_NT_SYMBOL_PATH). -stacks needs time order,
-// and since it prints no StackWalk record, -kinds stack with -stacks is a
-// usage error.
+// themselves are then not printed. -stacks reads the trace twice: a first
+// pass collects the module maps, threads and stack-key definitions of the
+// whole trace, so keys defined at its end resolve too (a key with no
+// definition anywhere prints "[stack key not defined in the trace]"). An
+// event whose header names no process or thread (PERFINFO headers) keeps
+// "pid":null / "tid":null and gets "attributed":{"pid":..,"pid_from":..,
+// "tid":..,"tid_from":..} with what its stack record ("stack"), payload
+// ("payload": SampledProfile, HardFault, CSwitch threads; Image and Process
+// processes) or the thread's Thread events ("threads") name; stderr ends
+// with a count of such events and of those left without a process.
+// -symbols gives the symbol path (default $_NT_SYMBOL_PATH). -stacks needs
+// time order, and since it prints no StackWalk record, -kinds stack with
+// -stacks is a usage error.
 //
 // Exit status: 0 when the trace was read whole (or up to -limit); 1 when
 // it could not be read at all; 2 for bad flags; 3 when events were printed
@@ -117,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if le := health.Limit(); le != nil {
-			fmt.Fprintf(stderr, "etwdump: %v\n", le) // the other read errors are only counted, as before
+			fmt.Fprintf(stderr, "etwdump: warning: %v\n", le) // the other read errors are only counted, as before
 		}
 		damage.Summarize(stderr, "etwdump", &health)
 		return damage.ExitCode(&health)
@@ -131,6 +139,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etwdump: %v\n", err)
 		return 2
 	}
+	if *fileOrder && *withStacks {
+		fmt.Fprintln(stderr, "etwdump: -stacks needs time order; drop -file-order")
+		return 2
+	}
 	if *withStacks {
 		for _, w := range leak.SymbolPathWarnings(stacks.SymbolPath(*symbols)) {
 			fmt.Fprintf(stderr, "etwdump: warning: %s\n", w)
@@ -142,10 +154,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.Close()
-	if *fileOrder && *withStacks {
-		fmt.Fprintln(stderr, "etwdump: -stacks needs time order; drop -file-order")
-		return 2
-	}
 	if *fileOrder {
 		if err := r.SetOrder(etw.FileOrder); err != nil {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
@@ -160,12 +168,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var readErrs []error
 	defer func() {
 		if damaged > maxReported {
-			fmt.Fprintf(stderr, "etwdump: %d damaged buffers skipped in all\n", damaged)
+			fmt.Fprintf(stderr, "etwdump: warning: %d damaged buffers skipped in all\n", damaged)
 		}
 	}()
 	var st *stackAttacher
 	if *withStacks {
-		st, err = newStackAttacher(r, stacks.SymbolPath(*symbols), stderr)
+		st, err = newStackAttacher(r, fs.Arg(0), lim, stacks.SymbolPath(*symbols), stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "etwdump: %v\n", err)
 			return 2
@@ -174,8 +182,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	print := func(ev *etw.Event, frames []stacks.Frame, hasStack bool) bool {
 		b := d.appendEvent(d.buf[:0], ev)
-		if hasStack {
-			b = appendStack(b[:len(b)-2], frames)
+		if st != nil {
+			b = st.appendTo(b[:len(b)-2], frames, hasStack)
 		}
 		w.Write(b)
 		d.buf = b[:0]
@@ -199,7 +207,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if errors.As(err, &fe) {
 				// Recoverable: the reader skipped the rest of the buffer.
 				if damaged < maxReported {
-					fmt.Fprintf(stderr, "etwdump: %v\n", err)
+					fmt.Fprintf(stderr, "etwdump: warning: %v\n", err)
 				}
 				damaged++
 				readErrs = append(readErrs, err)
@@ -207,7 +215,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			if n > 0 && damage.PartialStop(r, err) {
 				// Events were printed: they are the part read.
-				fmt.Fprintf(stderr, "etwdump: %v\n", err)
+				fmt.Fprintf(stderr, "etwdump: warning: %v\n", err)
 				readErrs = append(readErrs, err)
 				break
 			}
@@ -226,11 +234,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if st != nil {
-		st.finish()
+		st.finish(stderr)
 	}
 	for _, err := range r.PendingErrors() {
 		// Damage known at open that the reader did not return.
-		fmt.Fprintf(stderr, "etwdump: %v\n", err)
+		fmt.Fprintf(stderr, "etwdump: warning: %v\n", err)
 	}
 	health := r.StoppedReport(readErrs)
 	if !done && !(*limit > 0 && n >= *limit) {

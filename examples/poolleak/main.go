@@ -47,6 +47,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -135,6 +136,10 @@ func options(cfg config, stderr io.Writer) (leak.Options, error) {
 			fmt.Fprintf(stderr, "poolleak: warning: "+format+"\n", args...)
 		},
 	}
+	if cfg.pid < -1 || cfg.pid > math.MaxUint32 {
+		// -1 is the flag's default, "every process"; a process ID is 32 bits.
+		return opts, usageError{fmt.Errorf("-pid %d: want a process ID (0 to %d)", cfg.pid, uint32(math.MaxUint32))}
+	}
 	if cfg.pid >= 0 {
 		opts.PID, opts.HasPID = uint32(cfg.pid), true
 	}
@@ -203,7 +208,7 @@ func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 	sum := res.Summary(cfg.top)
 	if cfg.out != "" {
 		if err := writeProfile(cfg.out, path, res, export.Options{FoldWOW64: cfg.fold, KeepAllocatorFrames: cfg.raw}); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("-o: %w", err)
 		}
 	}
 	if cfg.html != "" {
@@ -256,7 +261,11 @@ func displayName(path string) string {
 }
 
 func printText(w io.Writer, res *leak.Result, sum *leak.Summary, cfg config) {
-	for i, l := range res.Verdict.Lines() {
+	verdict := res.Verdict.Lines()
+	if sum.Trace.PoolEvents == 0 && len(sum.Tags) == 0 {
+		verdict = []string{htmlreport.NoPoolVerdict(res, filtered(cfg))} // as the HTML report says it
+	}
+	for i, l := range verdict {
 		label := "verdict"
 		if i > 0 {
 			label = ""
@@ -284,6 +293,9 @@ func printText(w io.Writer, res *leak.Result, sum *leak.Summary, cfg config) {
 	case st.Emitted > 0:
 		fmt.Fprintf(w, "stacks    %d of %d pool events have a stack (%d kernel only, %d without)\n",
 			st.Emitted-st.WithoutStack, st.Emitted, st.KernelOnly, st.WithoutStack)
+	}
+	if n := res.PoolEventsWithoutProcess; n > 0 {
+		fmt.Fprintf(w, "process   %d pool events name no process (no process in their header, stack records or thread): counted under \"unknown process\"\n", n)
 	}
 	if res.Window != nil {
 		fmt.Fprintf(w, "window    %s s (outstanding = at the window's end)\n", cfg.window)
@@ -370,6 +382,9 @@ func writeProfile(out, path string, res *leak.Result, opts export.Options) error
 	if err != nil {
 		return fmt.Errorf("building the profile: %w", err)
 	}
+	if partial := res.Damage.Partial(); partial != "" {
+		p.Comments = append(p.Comments, partial) // as the warnings, JSON and HTML say it
+	}
 	f, err := os.Create(out)
 	if err != nil {
 		return err
@@ -384,7 +399,7 @@ func writeProfile(out, path string, res *leak.Result, opts export.Options) error
 // writeHTML writes the HTML report (see package htmlreport).
 func writeHTML(out string, res *leak.Result, cfg config) error {
 	var buf bytes.Buffer
-	opts := htmlreport.Options{Title: res.Report.Trace.File, ProfilePath: cfg.out}
+	opts := htmlreport.Options{Title: res.Report.Trace.File, ProfilePath: cfg.out, Filtered: filtered(cfg)}
 	if cfg.window != "" {
 		opts.WindowLabel = cfg.window + " s"
 	}

@@ -33,7 +33,7 @@ func (l *liveFlags) check(cfg config) error {
 		return nil
 	}
 	if err := live.CheckPoolTags([]string{cfg.tag}); err != nil {
-		return err
+		return fmt.Errorf("-tag: %w", err)
 	}
 	if cfg.replay != "" && live.HasWildcard(cfg.tag) {
 		return fmt.Errorf("-tag %q: wildcards select tags in the live session only; -replay takes one exact tag", cfg.tag)

@@ -260,12 +260,14 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 	res := p.Finish()
 	warnTag(ledgerTag(cfg), res, stderr) // a wildcard tag is matched in the kernel, not here
 	var partial error
+	var missing string // what a replayed trace read in part is missing
 	if r, ok := src.(fileSource); ok {
 		d := r.Reader.Report(*r.errs)
 		damage.Warn(stderr, "poolwatch", &d)
 		if !d.Complete {
 			partial = errPartial
 		}
+		missing = d.Partial()
 	}
 	fmt.Fprintln(stdout, "final")
 	w.print(res, -1)
@@ -296,7 +298,7 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 		if cfg.replay != "" {
 			trace = filepath.Base(cfg.replay)
 		}
-		if err := writeProfile(cfg.out, trace, res); err != nil {
+		if err := writeProfile(cfg.out, trace, res, missing); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", cfg.out)

@@ -10,13 +10,17 @@ import (
 
 // writeProfile writes the allocations of res as a pprof profile (heap
 // sample types; inuse = outstanding when the session ended), the same way
-// poolleak -o does.
-func writeProfile(name, trace string, res *leak.Result) error {
+// poolleak -o does. partial, when not empty, says what a replayed trace
+// read only in part is missing (etw.ReadReport.Partial), in the comments.
+func writeProfile(name, trace string, res *leak.Result, partial string) error {
 	p, err := res.Profile(trace, export.Options{})
 	if err != nil {
 		return err
 	}
 	p.Comments = append(p.Comments, "recorded by poolwatch")
+	if partial != "" {
+		p.Comments = append(p.Comments, partial)
+	}
 	f, err := os.Create(name)
 	if err != nil {
 		return err

@@ -50,18 +50,11 @@ func Summarize(w io.Writer, tool string, d *etw.ReadReport) {
 	if d.Complete {
 		return
 	}
-	switch {
-	case d.Limit() != nil:
-		fmt.Fprintf(w, "%s: warning: partial result: reading stopped at a resource limit after %d buffers (%d read errors)\n",
-			tool, d.BuffersRead, len(d.ReadErrors))
-		if a := LimitAdvice(d.Limit()); a != "" {
+	fmt.Fprintf(w, "%s: warning: %s\n", tool, d.Partial())
+	if le := d.Limit(); le != nil {
+		if a := LimitAdvice(le); a != "" {
 			fmt.Fprintf(w, "%s: warning: %s\n", tool, a)
 		}
-	case d.Missing():
-		fmt.Fprintf(w, "%s: warning: partial result: read %d of the %d buffers the trace header says were written (%d read errors)\n",
-			tool, d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
-	default:
-		fmt.Fprintf(w, "%s: warning: partial result: %d read errors; the rest of each damaged buffer was skipped\n", tool, len(d.ReadErrors))
 	}
 }
 

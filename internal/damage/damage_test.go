@@ -92,3 +92,18 @@ func TestStoppedReport(t *testing.T) {
 	assert.Equal(t, []etw.ReadDamage{{Buffer: 2, Offset: 0x100, Error: fe.Error()}}, d.ReadErrors)
 	assert.Equal(t, damage.ExitPartial, damage.ExitCode(&d))
 }
+
+// TestPartial: Partial is the last warning without its prefix, and empty
+// for a trace read whole.
+func TestPartial(t *testing.T) {
+	tr := damagetest.Write(t, true)
+	d := readAll(t, tr.Complete)
+	assert.Empty(t, d.Partial())
+	for _, path := range []string{tr.Cut, tr.Corrupt} {
+		d := readAll(t, path)
+		require.NotEmpty(t, d.Partial(), path)
+		var w bytes.Buffer
+		damage.Summarize(&w, "tool", &d)
+		assert.Equal(t, "tool: warning: "+d.Partial()+"\n", w.String(), path)
+	}
+}

@@ -43,7 +43,10 @@ func ParseSize(s string) (int64, error) {
 	num := strings.TrimSpace(s)
 	unit := strings.ToUpper(strings.TrimLeft(num, "0123456789"))
 	num = num[:len(num)-len(unit)]
-	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I")
+	unit = strings.TrimSuffix(unit, "B") // "300B", "1GB"
+	if len(unit) == 2 && unit[1] == 'I' {
+		unit = unit[:1] // "1GiB", "1Gi"
+	}
 	shift := -1
 	switch unit {
 	case "":

@@ -14,13 +14,14 @@ import (
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{
 		"1073741824": 1 << 30, "1G": 1 << 30, "1g": 1 << 30, "1GiB": 1 << 30, "1GB": 1 << 30,
-		"512M": 512 << 20, "64k": 64 << 10, "2T": 2 << 40, " 300 ": 300,
+		"512M": 512 << 20, "64k": 64 << 10, "2T": 2 << 40, " 300 ": 300, "300B": 300, "4KB": 4 << 10,
 	} {
 		got, err := damage.ParseSize(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, in := range []string{"", "0", "0M", "-1", "1.5G", "G", "1X", "1 G", "99999999999T", "9223372036854775808"} {
+	for _, in := range []string{"", "0", "0M", "-1", "1.5G", "G", "1X", "1 G", "99999999999T", "9223372036854775808",
+		"1iB", "1I", "1IB", "1BB", "1GII"} {
 		_, err := damage.ParseSize(in)
 		assert.Error(t, err, in)
 	}

@@ -68,6 +68,24 @@ type Options struct {
 	// Generated stamps the report's footer; the zero time omits the stamp
 	// (and keeps the output reproducible).
 	Generated time.Time
+	// Filtered says that the result is of the pool events that pass a
+	// filter (poolleak's -tag, -pid or -window): a report without pool
+	// events then blames the filter, not the recording.
+	Filtered bool
+}
+
+// NoPoolVerdict is the verdict of a result without pool events, in the
+// text and HTML reports alike: it says why there are none (a filter that
+// let none pass, a trace not read whole, or a recording without pool
+// tracing) instead of saying that no tag leaks.
+func NoPoolVerdict(res *leak.Result, filtered bool) string {
+	switch {
+	case !res.Damage.Complete:
+		return "No verdict: no pool events in the part of the trace that could be read."
+	case filtered:
+		return "No verdict: no pool event of the trace passes the filters."
+	}
+	return "No verdict: the trace has no pool events."
 }
 
 //go:embed report.html.tmpl
@@ -226,6 +244,7 @@ type frameRow struct {
 
 type procRow struct {
 	PID                uint32
+	PIDText            string // "?" for etw.NoPID
 	Name               string
 	Allocs, Frees      uint64
 	OutCount           uint64
@@ -292,7 +311,13 @@ func build(res *leak.Result, opts Options) *view {
 	v.Facts = traceFacts(res, totals, freq, opts)
 
 	v.NoPool = rep.Trace.PoolEvents == 0 && len(rep.Tags) == 0
-	if v.NoPool {
+	switch {
+	case !v.NoPool:
+	case !res.Damage.Complete:
+		v.NoPoolText = "The part of this trace that could be read has no kernel pool allocation events, so there is nothing to chart."
+	case opts.Filtered:
+		v.NoPoolText = "No kernel pool allocation event of this trace passes the filters, so there is nothing to chart."
+	default:
 		v.NoPoolText = "This trace has no kernel pool allocation events, so there is nothing to chart. " +
 			"Record one with pool tracing and stack walks, for example: " +
 			"xperf -on PROC_THREAD+LOADER+POOL -stackwalk PoolAlloc+PoolFree."
@@ -338,7 +363,7 @@ func build(res *leak.Result, opts Options) *view {
 	}
 	v.Verdict = verdictOf(res.Verdict, anchors)
 	if v.NoPool {
-		v.Verdict.Lines = []string{"No verdict: the trace has no pool events."}
+		v.Verdict.Lines = []string{NoPoolVerdict(res, opts.Filtered)}
 	}
 	markVerdict(v.Sections, res.Verdict)
 	for _, t := range tags {
@@ -363,10 +388,17 @@ func build(res *leak.Result, opts Options) *view {
 		}
 		r := procRow{PID: p.PID, Allocs: p.Allocs, Frees: p.Frees, OutCount: p.OutstandingCount,
 			OutBytes: strconv.FormatUint(p.OutstandingBytes, 10), OutHuman: humanBytes(clampI64(p.OutstandingBytes))}
-		if res.Modules != nil {
+		switch {
+		case etw.PID(p.PID) == etw.NoPID:
+			r.Name = "unknown process (no process named by the events)"
+		case res.Modules != nil:
 			if pr := res.Modules.Process(etw.PID(p.PID)); pr != nil {
 				r.Name = pr.Name
 			}
+		}
+		r.PIDText = strconv.FormatUint(uint64(p.PID), 10)
+		if etw.PID(p.PID) == etw.NoPID {
+			r.PIDText = "?"
 		}
 		v.Processes = append(v.Processes, r)
 	}
