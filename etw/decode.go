@@ -204,6 +204,8 @@ func (d *Decoded) Field(name string) (Field, bool) {
 // built from the opcode, no fields, and an error wrapping ErrUnknownEvent.
 // A payload that ends inside a field yields the fields before it and a
 // [*DecodeError] naming the field; Decode never reads outside the payload.
+// A schema whose array counts ask for thousands of values that read no
+// payload bytes yields a [*DecodeError] wrapping [ErrCorrupt].
 func Decode(ev *Event) (Decoded, error) {
 	d := Decoded{PID: ev.PID, TID: ev.TID}
 	if ev.Header == HeaderEvent32 || ev.Header == HeaderEvent64 {

@@ -2,6 +2,7 @@ package etw
 
 import (
 	"encoding/binary"
+	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -12,6 +13,11 @@ const (
 	MaxBufferSize = 16 << 20
 	// MaxStringBytes caps the bytes scanned for one NUL-terminated string.
 	MaxStringBytes = 64 << 10
+	// maxEmptyValues caps the values of one event that read no payload
+	// bytes (a string at the end of the payload, a zero-length binary):
+	// with array counts read from a schema they would otherwise cost
+	// memory the payload does not hold.
+	maxEmptyValues = 4096
 )
 
 // decoder is a little-endian cursor over a payload with a sticky error: the
@@ -23,11 +29,13 @@ type decoder struct {
 	ptrSz  int
 	failed bool
 	fail   decodeFail
+	empty  int // values that read no bytes, see countEmpty
 }
 
 type decodeFail struct {
 	field string
 	off   int
+	err   error // ErrShortPayload when nil
 }
 
 func newDecoder(b []byte, ptr int) *decoder {
@@ -57,7 +65,27 @@ func (d *decoder) err(event string) error {
 	if !d.failed {
 		return nil
 	}
-	return &DecodeError{Event: event, Field: d.fail.field, Offset: d.fail.off, Len: len(d.b), Err: ErrShortPayload}
+	cause := d.fail.err
+	if cause == nil {
+		cause = ErrShortPayload
+	}
+	return &DecodeError{Event: event, Field: d.fail.field, Offset: d.fail.off, Len: len(d.b), Err: cause}
+}
+
+// countEmpty notes a value of field read from offset before: past
+// maxEmptyValues values that read no bytes, the decoder fails with
+// ErrCorrupt. It reports whether decoding may go on.
+func (d *decoder) countEmpty(before int, field string) bool {
+	if d.failed || d.off != before {
+		return !d.failed
+	}
+	d.empty++
+	if d.empty > maxEmptyValues {
+		d.fail = decodeFail{field: field, off: d.off, err: fmt.Errorf("%w: more than %d empty values", ErrCorrupt, maxEmptyValues)}
+		d.failed = true
+		return false
+	}
+	return true
 }
 
 func (d *decoder) ok() bool { return !d.failed }

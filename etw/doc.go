@@ -71,7 +71,12 @@
 // # Memory and aliasing
 //
 // The reader keeps one buffer (and one decompression buffer) per processor
-// stream plus a small index of buffer headers, whatever the file size.
+// stream plus a small index of buffer headers, whatever the file size. On
+// compressed traces it also decompresses the next two buffers of each
+// stream ahead, on goroutines of their own (the other core), when its
+// memory budget covers them in the worst case the buffer headers allow;
+// their outcome, damage included, is reported when the reader reaches
+// them, exactly as if they had been decompressed then.
 // [Reader.ReadEvent] returns a pointer into that state: the Event and its
 // slices are valid until the next call. Decoding an event costs no
 // allocation; [Event.Clone] and [Event.CloneInto] make copies that outlive
@@ -121,5 +126,7 @@
 // # Concurrency
 //
 // A [Reader] is not safe for concurrent use; distinct Readers are
-// independent. Decoded values and clones may be shared freely.
+// independent. A Reader calls its io.ReaderAt from the goroutine that
+// reads only; the goroutines that decompress ahead touch nothing but their
+// own buffers. Decoded values and clones may be shared freely.
 package etw

@@ -206,8 +206,9 @@ func (p *mfProvider) decodeEvent(ev *Event, e *mfEvent, src Source) (Decoded, er
 			n = resolveCount(f.count, all)
 		}
 		for j := 0; j < n && dc.ok(); j++ {
+			before := dc.off
 			v := readManifestField(&dc, f, all, p.maps)
-			if !dc.ok() {
+			if !dc.countEmpty(before, f.name) {
 				break
 			}
 			all = append(all, v)

@@ -1,7 +1,6 @@
 package etw
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -104,6 +103,7 @@ type Reader struct {
 	inUse  int    // streams holding a buffer
 	budget int64  // see grow
 	prop   bool   // budget is the proportional one, not Limits.MaxMemory
+	ahead  bool   // decompress buffers ahead (see ahead.go)
 }
 
 // stream is one chain of buffers read in order: one processor's buffers in
@@ -122,6 +122,10 @@ type stream struct {
 	has   bool  // ev holds a framed record
 	done  bool  // no records left, buffer released
 	trunc error // damage to report once the buffer's good records are read
+
+	ahead  []*aheadJob // buffers being decompressed ahead, in stream order
+	spare  []*aheadJob // finished jobs whose buffers can be reused
+	queued int         // next position in bufs to consider for ahead
 }
 
 // Open opens the ETL file name. A name of the form "archive.zip!member"
@@ -461,6 +465,7 @@ func (r *Reader) start() {
 			r.streams = append(r.streams, s)
 		}
 	}
+	r.ahead = r.aheadFits()
 	r.h = r.h[:0]
 	// Fill in reverse so that streams are primed in rank order.
 	for i := len(r.streams) - 1; i >= 0; i-- {
@@ -486,7 +491,27 @@ func (r *Reader) ReadEvent() (*Event, error) {
 	if s := r.cur; s != nil && s.has {
 		// The event returned last is consumed now.
 		s.has = false
-		r.toFill = append(r.toFill, s)
+		if len(r.toFill) == 0 {
+			// The common case: only the current stream moves on. Its
+			// next record is compared with the earliest other stream's
+			// only, and when that one is earlier the two trade places
+			// in the heap in one sift.
+			if err := r.fill(s); err != nil {
+				// s stays queued: the next call continues with its
+				// next buffer.
+				r.toFill = append(r.toFill, s)
+				return nil, r.fail(err)
+			}
+			if s.has {
+				if len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ts {
+					// Ties keep the current stream.
+					return r.deliver(s)
+				}
+				return r.deliver(r.h.replaceTop(s))
+			}
+		} else {
+			r.toFill = append(r.toFill, s)
+		}
 	}
 	for len(r.toFill) > 0 {
 		s := r.toFill[len(r.toFill)-1]
@@ -501,10 +526,10 @@ func (r *Reader) ReadEvent() (*Event, error) {
 		}
 		// Ties keep the current stream: go on with it while its next
 		// record is not later than every other stream's.
-		if s == r.cur && len(r.toFill) == 0 && (len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ev.Timestamp) {
+		if s == r.cur && len(r.toFill) == 0 && (len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ts) {
 			return r.deliver(s)
 		}
-		heap.Push(&r.h, s)
+		r.h.push(s)
 	}
 	if len(r.h) == 0 {
 		r.cur = nil
@@ -515,7 +540,7 @@ func (r *Reader) ReadEvent() (*Event, error) {
 		}
 		return nil, io.EOF
 	}
-	return r.deliver(heap.Pop(&r.h).(*stream))
+	return r.deliver(r.h.pop())
 }
 
 func (r *Reader) deliver(s *stream) (*Event, error) {
@@ -608,6 +633,9 @@ func (r *Reader) fill(s *stream) error {
 		}
 		s.bi = s.bufs[s.next]
 		s.next++
+		if r.ahead {
+			r.queueAhead(s)
+		}
 		if err := r.load(s); err != nil {
 			return err
 		}
@@ -629,75 +657,34 @@ func (r *Reader) load(s *stream) error {
 	avail := int(bi.Avail)
 	if bi.Compressed() {
 		s.comp = true
+		if len(s.ahead) > 0 && s.ahead[0].bi.Index == s.bi {
+			return r.takeAhead(s, bi)
+		}
 		if err := r.grow(&r.cdata, avail, bi); err != nil {
 			return err
 		}
 		raw := r.cdata[:avail]
-		if _, err := r.ra.ReadAt(raw, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", bi.Index, bi.FileOffset, err)
+		if err := r.readRaw(raw, bi); err != nil {
+			return err
 		}
 		r.stats.Bytes += int64(avail)
-		want := int(bi.SavedOffset)
-		if want < bufferHeaderSize {
-			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1,
-				Msg: fmt.Sprintf("compressed buffer with SavedOffset %d", bi.SavedOffset), Err: ErrCorrupt}
-		}
-		if limit := MaxExpansion*(avail-bufferHeaderSize) + expansionSlack; want-bufferHeaderSize > limit {
-			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + 4, RecordOffset: -1,
-				Msg: fmt.Sprintf("SavedOffset %d is implausible for %d compressed bytes (more than %d times)", want, avail-bufferHeaderSize, MaxExpansion), Err: ErrCorrupt}
-		}
-		if hs := int(r.hdr.BufferSize); hs >= bufferHeaderSize && want > hs {
-			return &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + 4, RecordOffset: -1,
-				Msg: fmt.Sprintf("SavedOffset %d exceeds the session's BufferSize %d", want, hs), Err: ErrCorrupt}
+		want, err := r.checkCompressed(bi)
+		if err != nil {
+			return err
 		}
 		if err := r.growData(s, want, bi); err != nil {
 			return err
 		}
 		s.data = s.data[:want]
-		copy(s.data, raw[:bufferHeaderSize])
-		format := r.comp
-		if format == CompressionNone {
-			format = CompressionXpress
-		}
-		n, err := decompress(format, s.data[bufferHeaderSize:], raw[bufferHeaderSize:])
-		if err != nil {
-			// Deliver the records that decompressed before the damage.
-			n = max(0, min(n, want-bufferHeaderSize))
-			s.end = (bufferHeaderSize + n) &^ 7
-			fe := &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1, Err: ErrCorrupt,
-				Msg: fmt.Sprintf("decompressing %s buffer: %v", format, err)}
-			switch {
-			case errors.Is(err, ErrUnsupportedCompression):
-				fe.Msg = fmt.Sprintf("compression format %d (%s) not supported", uint16(format), format)
-				fe.Err = ErrUnsupportedCompression
-				s.end = bufferHeaderSize
-			case bi.Avail < bi.Size:
-				fe.Msg = fmt.Sprintf("compressed buffer truncated: %d of %d bytes present", bi.Avail, bi.Size)
-				fe.Err = ErrTruncated
-			}
-			s.trunc = fe
-			return nil
-		}
-		if n != want-bufferHeaderSize {
-			s.end = (bufferHeaderSize + n) &^ 7
-			fe := &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: int64(bufferHeaderSize + n),
-				Msg: fmt.Sprintf("decompressed %d bytes, SavedOffset says %d", n, want-bufferHeaderSize), Err: ErrCorrupt}
-			if bi.Avail < bi.Size {
-				fe.Msg = fmt.Sprintf("compressed buffer truncated: %d of %d bytes present", bi.Avail, bi.Size)
-				fe.Err = ErrTruncated
-			}
-			s.trunc = fe
-			return nil
-		}
-		s.end = want
+		s.end, s.trunc = inflate(r.format(), bi, s.data, raw)
 		return nil
 	}
 	if err := r.growData(s, avail, bi); err != nil {
 		return err
 	}
 	s.data = s.data[:avail]
-	if _, err := r.ra.ReadAt(s.data, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", bi.Index, bi.FileOffset, err)
+	if err := r.readRaw(s.data, bi); err != nil {
+		return err
 	}
 	r.stats.Bytes += int64(avail)
 	end := int(bi.DataEnd())
@@ -722,6 +709,80 @@ func (r *Reader) load(s *stream) error {
 	}
 	s.end = end
 	return nil
+}
+
+// readRaw reads buffer bi's bytes in the file into raw.
+func (r *Reader) readRaw(raw []byte, bi *BufferInfo) error {
+	if _, err := r.ra.ReadAt(raw, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", bi.Index, bi.FileOffset, err)
+	}
+	return nil
+}
+
+// format returns the compression format of the trace's compressed buffers.
+func (r *Reader) format() Compression {
+	if r.comp == CompressionNone {
+		return CompressionXpress
+	}
+	return r.comp
+}
+
+// checkCompressed returns the decompressed size compressed buffer bi
+// claims (its SavedOffset), or a *FormatError when that is implausible.
+func (r *Reader) checkCompressed(bi *BufferInfo) (int, error) {
+	avail := int(bi.Avail)
+	want := int(bi.SavedOffset)
+	if want < bufferHeaderSize {
+		return 0, &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1,
+			Msg: fmt.Sprintf("compressed buffer with SavedOffset %d", bi.SavedOffset), Err: ErrCorrupt}
+	}
+	if limit := MaxExpansion*(avail-bufferHeaderSize) + expansionSlack; want-bufferHeaderSize > limit {
+		return 0, &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + 4, RecordOffset: -1,
+			Msg: fmt.Sprintf("SavedOffset %d is implausible for %d compressed bytes (more than %d times)", want, avail-bufferHeaderSize, MaxExpansion), Err: ErrCorrupt}
+	}
+	if hs := int(r.hdr.BufferSize); hs >= bufferHeaderSize && want > hs {
+		return 0, &FormatError{Buffer: bi.Index, Offset: bi.FileOffset + 4, RecordOffset: -1,
+			Msg: fmt.Sprintf("SavedOffset %d exceeds the session's BufferSize %d", want, hs), Err: ErrCorrupt}
+	}
+	return want, nil
+}
+
+// inflate decompresses the compressed buffer bi, whose bytes in the file
+// are raw, into data (SavedOffset bytes long). It returns the end of the
+// records to deliver and the damage to report after them, if any. It
+// touches nothing but its arguments, so that it may run on another
+// goroutine.
+func inflate(format Compression, bi *BufferInfo, data, raw []byte) (int, error) {
+	want := len(data)
+	copy(data, raw[:bufferHeaderSize])
+	n, err := decompress(format, data[bufferHeaderSize:], raw[bufferHeaderSize:])
+	if err != nil {
+		// Deliver the records that decompressed before the damage.
+		n = max(0, min(n, want-bufferHeaderSize))
+		end := (bufferHeaderSize + n) &^ 7
+		fe := &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: -1, Err: ErrCorrupt,
+			Msg: fmt.Sprintf("decompressing %s buffer: %v", format, err)}
+		switch {
+		case errors.Is(err, ErrUnsupportedCompression):
+			fe.Msg = fmt.Sprintf("compression format %d (%s) not supported", uint16(format), format)
+			fe.Err = ErrUnsupportedCompression
+			end = bufferHeaderSize
+		case bi.Avail < bi.Size:
+			fe.Msg = fmt.Sprintf("compressed buffer truncated: %d of %d bytes present", bi.Avail, bi.Size)
+			fe.Err = ErrTruncated
+		}
+		return end, fe
+	}
+	if n != want-bufferHeaderSize {
+		fe := &FormatError{Buffer: bi.Index, Offset: bi.FileOffset, RecordOffset: int64(bufferHeaderSize + n),
+			Msg: fmt.Sprintf("decompressed %d bytes, SavedOffset says %d", n, want-bufferHeaderSize), Err: ErrCorrupt}
+		if bi.Avail < bi.Size {
+			fe.Msg = fmt.Sprintf("compressed buffer truncated: %d of %d bytes present", bi.Avail, bi.Size)
+			fe.Err = ErrTruncated
+		}
+		return (bufferHeaderSize + n) &^ 7, fe
+	}
+	return want, nil
 }
 
 // grow makes *buf hold at least n bytes, within the reader's memory budget:
@@ -793,6 +854,7 @@ func (r *Reader) inFlightNeed() (int64, int) {
 // the time merge holds buffers only for processors with events in flight.
 func (r *Reader) release(s *stream) {
 	s.done = true
+	r.releaseAhead(s)
 	if s.data != nil {
 		r.mem -= int64(cap(s.data))
 		s.data = nil
@@ -800,23 +862,81 @@ func (r *Reader) release(s *stream) {
 	}
 }
 
-// streamHeap orders streams by the timestamp of their next record, then by
-// rank.
-type streamHeap []*stream
+// streamHeap is a binary min-heap of streams ordered by the timestamp of
+// their next record, then by rank. Each entry carries its key, so that
+// comparisons stay inside the heap's own array. Keys are distinct (ranks
+// are), so the order in which streams leave it does not depend on its
+// shape.
+type streamHeap []heapEntry
 
-func (h streamHeap) less(a, b *stream) bool {
-	if a.ev.Timestamp != b.ev.Timestamp {
-		return a.ev.Timestamp < b.ev.Timestamp
-	}
-	return a.rank < b.rank
+type heapEntry struct {
+	ts   int64 // timestamp of the stream's next record
+	rank int
+	s    *stream
 }
-func (h streamHeap) Len() int           { return len(h) }
-func (h streamHeap) Less(i, j int) bool { return h.less(h[i], h[j]) }
-func (h streamHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *streamHeap) Push(x any)        { *h = append(*h, x.(*stream)) }
-func (h *streamHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return s
+
+func entry(s *stream) heapEntry { return heapEntry{s.ev.Timestamp, s.rank, s} }
+
+func (a *heapEntry) less(b *heapEntry) bool {
+	return a.ts < b.ts || a.ts == b.ts && a.rank < b.rank
+}
+
+// push adds s.
+func (h *streamHeap) push(s *stream) {
+	e := entry(s)
+	*h = append(*h, e)
+	q := *h
+	i := len(q) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !e.less(&q[p]) {
+			break
+		}
+		q[i] = q[p]
+		i = p
+	}
+	q[i] = e
+}
+
+// pop removes and returns the smallest stream; the heap must not be empty.
+func (h *streamHeap) pop() *stream {
+	q := *h
+	top := q[0].s
+	n := len(q) - 1
+	last := q[n]
+	q[n] = heapEntry{}
+	*h = q[:n]
+	if n > 0 {
+		h.down(last)
+	}
+	return top
+}
+
+// replaceTop returns the smallest stream and puts s in its place: a pop and
+// a push in one sift, for a stream known to be later than the smallest.
+func (h streamHeap) replaceTop(s *stream) *stream {
+	top := h[0].s
+	h.down(entry(s))
+	return top
+}
+
+// down sifts e from the root to its place, overwriting the root.
+func (h streamHeap) down(e heapEntry) {
+	n := len(h)
+	i := 0
+	for {
+		c := 2*i + 1
+		if c >= n || c < 0 {
+			break
+		}
+		if r := c + 1; r < n && h[r].less(&h[c]) {
+			c = r
+		}
+		if !h[c].less(&e) {
+			break
+		}
+		h[i] = h[c]
+		i = c
+	}
+	h[i] = e
 }

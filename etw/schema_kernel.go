@@ -39,7 +39,6 @@ func pI32(n string) prop    { return prop{name: n, typ: TypeI32} }
 func pU64(n string) prop    { return prop{name: n, typ: TypeU64} }
 func pI64(n string) prop    { return prop{name: n, typ: TypeI64} }
 func pHex32(n string) prop  { return prop{name: n, typ: TypeU32, fmt: FormatHex} }
-func pHex64(n string) prop  { return prop{name: n, typ: TypeU64, fmt: FormatHex} }
 func pPtr(n string) prop    { return prop{name: n, typ: TypePtr, fmt: FormatHex} }
 func pPtrDec(n string) prop { return prop{name: n, typ: TypePtr} }
 func pGUID(n string) prop   { return prop{name: n, typ: TypeGUID} }

@@ -72,6 +72,36 @@ func tdhString(b []byte, off uint32) string {
 	return strings.TrimRight(string(utf16.Decode(u)), " ")
 }
 
+// tdhStrings reads the strings of one TDH structure. Repeated offsets
+// share one string, and once the strings would hold more than twice the
+// structure's bytes (crafted offsets pointing many names at one long
+// string) every further read returns "" and over is set: the caller
+// rejects the structure rather than hold more memory than the file does.
+type tdhStrings struct {
+	b      []byte
+	memo   map[uint32]string
+	budget int
+	over   bool
+}
+
+func newTDHStrings(b []byte) *tdhStrings {
+	return &tdhStrings{b: b, memo: map[uint32]string{}, budget: 2 * len(b)}
+}
+
+func (t *tdhStrings) at(off uint32) string {
+	if s, ok := t.memo[off]; ok || t.over {
+		return s
+	}
+	s := tdhString(t.b, off)
+	t.budget -= len(s)
+	if t.budget < 0 {
+		t.over = true
+		return ""
+	}
+	t.memo[off] = s
+	return s
+}
+
 // tdhInTypes maps TDH input types to manifest type names.
 var tdhInTypes = map[uint16]string{
 	1: "win:UnicodeString", 2: "win:AnsiString", 3: "win:Int8", 4: "win:UInt8", 5: "win:Int16",
@@ -96,12 +126,13 @@ func (s *SchemaSet) addEventInfo(b []byte) bool {
 	key := tdhKey{provider: prov, id: binary.LittleEndian.Uint16(b[32:]), version: b[34]}
 	opcode := b[37]
 	u32 := func(off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
-	name := tdhString(b, u32(teiTaskName))
+	strs := newTDHStrings(b)
+	name := strs.at(u32(teiTaskName))
 	if name == "" {
 		name = "EventID(" + itoa(uint64(key.id)) + ")"
 	}
 	if opcode != 0 {
-		if op := tdhString(b, u32(teiOpcodeName)); op != "" {
+		if op := strs.at(u32(teiOpcodeName)); op != "" {
 			name += "/" + strings.TrimPrefix(op, "win:")
 		} else {
 			name += "/Opcode(" + itoa(uint64(opcode)) + ")"
@@ -110,7 +141,7 @@ func (s *SchemaSet) addEventInfo(b []byte) bool {
 	e := &mfEvent{name: name}
 	n := int(u32(teiPropertyCount))
 	top := int(u32(teiTopLevel))
-	if n > maxTDHProperties || top > n || teiProperties+n*teiPropertySize > len(b) {
+	if n < 0 || top < 0 || n > maxTDHProperties || top > n || teiProperties+n*teiPropertySize > len(b) {
 		return false
 	}
 	type rawProp struct {
@@ -125,16 +156,20 @@ func (s *SchemaSet) addEventInfo(b []byte) bool {
 	for i := range n {
 		p := b[teiProperties+i*teiPropertySize:]
 		rp := rawProp{
-			flags: binary.LittleEndian.Uint32(p), name: tdhString(b, binary.LittleEndian.Uint32(p[4:])),
+			flags: binary.LittleEndian.Uint32(p), name: strs.at(binary.LittleEndian.Uint32(p[4:])),
 			in: binary.LittleEndian.Uint16(p[8:]), out: binary.LittleEndian.Uint16(p[10:]),
 			count: binary.LittleEndian.Uint16(p[16:]), length: binary.LittleEndian.Uint16(p[18:]),
 		}
 		rp.countIdx = rp.flags&propParamCount != 0
 		rp.lengthIdx = rp.flags&propParamLength != 0
 		if rp.flags&propStruct == 0 {
-			rp.mapName = tdhString(b, binary.LittleEndian.Uint32(p[12:]))
+			rp.mapName = strs.at(binary.LittleEndian.Uint32(p[12:]))
 		}
 		props[i] = rp
+	}
+	provName := strs.at(u32(teiProviderName))
+	if strs.over {
+		return false
 	}
 	for i := range top {
 		rp := props[i]
@@ -181,7 +216,7 @@ func (s *SchemaSet) addEventInfo(b []byte) bool {
 	defer s.mu.Unlock()
 	s.init()
 	p := s.tdhProvider(prov)
-	if pn := tdhString(b, u32(teiProviderName)); pn != "" {
+	if pn := provName; pn != "" {
 		p.name = pn
 	}
 	s.tdh[key] = e
@@ -197,17 +232,21 @@ func (s *SchemaSet) addEventMapInfo(b []byte) bool {
 	prov := guidFromBytes(b[:16])
 	m := b[16:]
 	rel := m
-	name := tdhString(rel, binary.LittleEndian.Uint32(m))
+	strs := newTDHStrings(rel)
+	name := strs.at(binary.LittleEndian.Uint32(m))
 	flag := binary.LittleEndian.Uint32(m[4:])
 	n := int(binary.LittleEndian.Uint32(m[8:]))
-	if name == "" || n > 4096 || 16+8*n > len(m) {
+	if name == "" || n < 0 || n > 4096 || 16+8*n > len(m) {
 		return false
 	}
 	vn := &valueNames{flags: flag&0x2 != 0} // EVENTMAP_INFO_FLAG_MANIFEST_BITMAP
 	for i := range n {
 		e := m[16+8*i:]
-		vn.names = append(vn.names, tdhString(rel, binary.LittleEndian.Uint32(e)))
+		vn.names = append(vn.names, strs.at(binary.LittleEndian.Uint32(e)))
 		vn.vals = append(vn.vals, uint64(binary.LittleEndian.Uint32(e[4:])))
+	}
+	if strs.over {
+		return false
 	}
 	vn.sort()
 	s.mu.Lock()

@@ -209,8 +209,9 @@ func decodeTraceLogging(ev *Event, d *Decoded) (bool, error) {
 			continue
 		}
 		for j := 0; j < n && dc.ok(); j++ {
+			before := dc.off
 			v := readTL(&dc, &f)
-			if !dc.ok() {
+			if !dc.countEmpty(before, f.name) {
 				break
 			}
 			d.Fields = append(d.Fields, v)

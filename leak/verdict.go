@@ -79,11 +79,18 @@ var allocatorRx = regexp.MustCompile(`^(?:` + export.AllocatorFrames + `)$`)
 // verdict computes the verdict of a finished result (nil: nothing leaks).
 func (p *Pipeline) verdict(res *Result) *Verdict {
 	rep := res.Report
-	i := slices.IndexFunc(rep.Tags, func(t pool.TagStats) bool { return t.LeakRank == 1 })
-	if i < 0 || rep.Tags[i].LeakScore <= 0 || rep.Tags[i].OutstandingBytes == 0 {
+	// With a window, the tags, their growth and their ranks are those of
+	// the window (the ledger stopped at its end, so the groups below hold
+	// what was outstanding there).
+	tags := rep.Tags
+	if res.Window != nil {
+		tags = res.Window.Tags
+	}
+	i := slices.IndexFunc(tags, func(t pool.TagStats) bool { return t.LeakRank == 1 })
+	if i < 0 || tags[i].LeakScore <= 0 || tags[i].OutstandingBytes == 0 {
 		return nil
 	}
-	t := &rep.Tags[i]
+	t := &tags[i]
 	v := &Verdict{Tag: t.Tag.String(), Pool: t.Pool.String(), LeakRank: t.LeakRank,
 		OutstandingCount: t.OutstandingCount, OutstandingBytes: t.OutstandingBytes,
 		GrowthBytesPerS: t.GrowthBytesPerS, GrowthR2: t.GrowthR2, Processes: []VerdictProcess{},

@@ -1,6 +1,8 @@
 package leak
 
 import (
+	"slices"
+
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/etwkit/etwkit/etw/etltest"
 	"github.com/etwkit/etwkit/internal/pooltag"
 	"github.com/etwkit/etwkit/internal/symtrace"
+	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
 )
 
@@ -108,6 +111,29 @@ func TestVerdictIrpLeak(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, res.Verdict)
 	assert.Contains(t, res.Verdict.Lines()[0], "No tag leaks")
+}
+
+// TestVerdictWindow: with -window the verdict's tag, growth, R² and rank
+// are the window's, as in the tag table (the verdict used the whole
+// trace's figures, and named a leak for a window after the trace's end).
+func TestVerdictWindow(t *testing.T) {
+	res, err := Run(irpLeak, Options{Window: [2]float64{2, 8}, HasWindow: true})
+	require.NoError(t, err)
+	require.NotNil(t, res.Window)
+	v := res.Verdict
+	require.NotNil(t, v)
+	i := slices.IndexFunc(res.Window.Tags, func(t pool.TagStats) bool { return t.LeakRank == 1 })
+	require.GreaterOrEqual(t, i, 0)
+	w := res.Window.Tags[i]
+	assert.Equal(t, w.Tag.String(), v.Tag)
+	assert.Equal(t, w.GrowthBytesPerS, v.GrowthBytesPerS)
+	assert.Equal(t, w.GrowthR2, v.GrowthR2)
+	assert.Equal(t, w.OutstandingBytes, v.OutstandingBytes)
+
+	// A window after the trace's end holds no growth: no verdict.
+	res, err = Run(irpLeak, Options{Window: [2]float64{20, 30}, HasWindow: true})
+	require.NoError(t, err)
+	assert.Nil(t, res.Verdict)
 }
 
 func sym(name string) *stacks.Symbol { return &stacks.Symbol{Name: name} }

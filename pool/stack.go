@@ -71,7 +71,7 @@ func (st *stackTable) intern(pid uint32, frames []uint64) StackID {
 			return id
 		}
 	}
-	if len(st.recs) >= 1<<32-2 || len(st.frames)+len(frames) >= 1<<32-1 {
+	if uint64(len(st.recs)) >= 1<<32-2 || uint64(len(st.frames))+uint64(len(frames)) >= 1<<32-1 {
 		return NoStack // table full: give up on identity rather than wrap IDs
 	}
 	off := uint32(len(st.frames))

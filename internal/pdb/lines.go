@@ -97,7 +97,7 @@ func (lb *lineBuilder) build() error {
 			return c.err
 		}
 		if sig != namesSignature {
-			return streamErr(f.names, 0, ErrCorrupt, "/names signature %#x, want %#x", sig, namesSignature)
+			return streamErr(f.names, 0, ErrCorrupt, "/names signature %#x, want %#x", sig, uint32(namesSignature))
 		}
 		lb.names = c.bytes(int(min(n, uint32(c.remaining())+1)), "/names buffer")
 		if c.err != nil {

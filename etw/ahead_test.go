@@ -1,0 +1,113 @@
+package etw_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"testing"
+
+	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/etw/etltest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestDecompressAheadSameOutcome reads compressed traces, whole and
+// damaged in several ways, with decompress-ahead and in step, in both
+// orders: the events, the errors (buffer, offset, message), their
+// interleaving and the statistics must be the same.
+func TestDecompressAheadSameOutcome(t *testing.T) {
+	sc := etltest.Scale(3, 20_000)
+	o := sc.WriterOptions()
+	o.Compress = true
+	o.BufferSize = 8 << 10
+	var f etltest.MemFile
+	w, err := etltest.NewWriter(&f, o)
+	require.NoError(t, err)
+	require.NoError(t, sc.WriteTo(w))
+	require.NoError(t, w.Close())
+	whole := f.Bytes()
+
+	r, err := etw.NewReader(bytesReaderAt(whole), int64(len(whole)))
+	require.NoError(t, err)
+	var comp []etw.BufferInfo
+	for _, b := range r.Buffers() {
+		if b.Compressed() {
+			comp = append(comp, b)
+		}
+	}
+	require.Greater(t, len(comp), 40, "compressed buffers")
+	procs := map[uint16]bool{}
+	for _, b := range comp {
+		procs[b.Processor] = true
+	}
+	require.Greater(t, len(procs), 1, "processors")
+
+	damage := map[string]func([]byte) []byte{
+		"whole": func(b []byte) []byte { return b },
+		"corrupt data": func(b []byte) []byte {
+			for _, i := range []int{3, 10, 11, 25} {
+				bi := comp[i]
+				p := bi.FileOffset + 72 + int64(bi.Avail-72)/2
+				for k := int64(0); k < 16; k++ {
+					b[p+k] ^= 0xA5
+				}
+			}
+			return b
+		},
+		"short data": func(b []byte) []byte {
+			// A SavedOffset larger than what decompresses.
+			bi := comp[7]
+			binary.LittleEndian.PutUint32(b[bi.FileOffset+4:], bi.SavedOffset+64)
+			return b
+		},
+		"implausible SavedOffset": func(b []byte) []byte {
+			bi := comp[5]
+			binary.LittleEndian.PutUint32(b[bi.FileOffset+4:], 60)
+			return b
+		},
+		"truncated": func(b []byte) []byte {
+			bi := comp[len(comp)-3]
+			return b[:bi.FileOffset+int64(bi.Avail)/2]
+		},
+	}
+	for name, damage := range damage {
+		data := damage(append([]byte(nil), whole...))
+		for _, order := range []etw.Order{etw.FileOrder, etw.TimeOrder} {
+			t.Run(name+"/"+orderName(order), func(t *testing.T) {
+				ahead, st := readLog(t, data, order, false)
+				inStep, st2 := readLog(t, data, order, true)
+				require.Equal(t, len(inStep), len(ahead))
+				for i := range inStep {
+					if inStep[i] != ahead[i] {
+						t.Fatalf("entry %d: in step %q, ahead %q", i, inStep[i], ahead[i])
+					}
+				}
+				assert.Equal(t, st2, st)
+				if name != "whole" {
+					assert.Positive(t, st.Errors, "damage reported")
+				}
+			})
+		}
+	}
+}
+
+// readLog reads data and logs every event and error.
+func readLog(t *testing.T, data []byte, order etw.Order, inStep bool) ([]string, etw.Stats) {
+	r, err := etw.NewReader(bytesReaderAt(data), int64(len(data)))
+	require.NoError(t, err)
+	require.NoError(t, r.SetOrder(order))
+	if inStep {
+		etw.ReadInStep(r)
+	} else {
+		require.True(t, etw.DecompressesAhead(r), "decompress-ahead on")
+	}
+	var log []string
+	for ev, err := range r.All() {
+		if err != nil {
+			log = append(log, "error: "+err.Error())
+			continue
+		}
+		log = append(log, fmt.Sprintf("%d %d %d %x %x", ev.Buffer, ev.Offset, ev.Timestamp, ev.Hook, ev.Raw()))
+	}
+	return log, r.Stats()
+}
