@@ -93,7 +93,9 @@
 // failed) is returned after the last event; [Reader.PendingErrors] returns
 // it at any time, for a caller that stops reading early. Counters of what
 // was seen (lost-event flags, damaged buffers, unknown records) are in
-// [Reader.Stats].
+// [Reader.Stats]. [Reader.Report] sums it up once reading is over: a
+// [ReadReport] says whether the trace was read whole, and lists the
+// damage.
 //
 // # Security
 //

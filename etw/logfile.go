@@ -55,6 +55,7 @@ const (
 	ModeCompressed = 0x04000000 // EVENT_TRACE_COMPRESSED_MODE
 	ModeRelog      = 0x00010000 // EVENT_TRACE_RELOG_MODE
 	ModeSequential = 0x00000001 // EVENT_TRACE_FILE_MODE_SEQUENTIAL
+	ModeCircular   = 0x00000002 // EVENT_TRACE_FILE_MODE_CIRCULAR
 )
 
 // Clock returns the clock type recorded in the header.

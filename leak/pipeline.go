@@ -112,7 +112,7 @@ type Result struct {
 	// leaks (see Verdict).
 	Verdict *Verdict
 	// Damage says how much of the trace was read (set by RunReader).
-	Damage damage.Report
+	Damage etw.ReadReport
 	// PoolEventsWithoutProcess counts the pool events (of the tag and
 	// window filters) whose header, stack records and thread named no
 	// process: PERFINFO-headed PoolTrace records logged without stack
@@ -478,7 +478,7 @@ func (p *Pipeline) Close() error {
 }
 
 func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
-	merged := map[string]int{}
+	merge := newStackMerger()
 	var out []Stack
 	for _, ss := range rep.Stacks {
 		st := Stack{Tag: ss.Tag.String(), Pool: ss.Pool.String(), OutstandingCount: ss.OutstandingCount,
@@ -503,14 +503,12 @@ func (p *Pipeline) resolveStacks(rep *pool.Report) []Stack {
 				st.Lines = append(st.Lines, frames[i].Line())
 			}
 		}
-		key := st.Tag + "\x00" + st.Pool + "\x00" + strings.Join(st.Frames, "\x00")
-		if i, ok := merged[key]; ok {
+		if i := merge.find(out, &st); i >= 0 {
 			out[i].OutstandingCount += st.OutstandingCount
 			out[i].OutstandingBytes += st.OutstandingBytes
 			out[i].Allocs += st.Allocs
 			continue
 		}
-		merged[key] = len(out)
 		out = append(out, st)
 	}
 	slices.SortStableFunc(out, func(a, b Stack) int {
@@ -615,7 +613,7 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	res := p.Finish()
 	res.Header = r.Header()
 	res.ReadErrors = readErrs
-	res.Damage = damage.Of(r, readErrs)
+	res.Damage = r.Report(readErrs)
 	h := r.Header()
 	res.Report.Trace.EventsLost = uint64(h.EventsLost)
 	res.Report.Trace.BuffersLost = uint64(h.BuffersLost)

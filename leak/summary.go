@@ -1,7 +1,7 @@
 package leak
 
 import (
-	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/pool"
 )
 
@@ -31,7 +31,7 @@ type Summary struct {
 // BuffersRead, BuffersWritten, ReadErrors), in one flat JSON object.
 type Trace struct {
 	pool.TraceInfo
-	damage.Report
+	etw.ReadReport
 	// PoolEventsWithoutProcess is Result.PoolEventsWithoutProcess; the key
 	// is left out when it is 0.
 	PoolEventsWithoutProcess int64 `json:"pool_events_without_process,omitempty"`

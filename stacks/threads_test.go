@@ -54,3 +54,21 @@ func TestThreadTimes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkThreadTimes measures the thread table as the correlator uses
+// it: for each stack, a lookup and a raise of one of a few hundred
+// threads, in random order. One op is one lookup and one raise.
+func BenchmarkThreadTimes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tids := make([]etw.TID, 4096)
+	for i := range tids {
+		tids[i] = etw.TID(4 * (1 + rng.IntN(300)))
+	}
+	var tt threadTimes
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tid := tids[i&4095]
+		tt.get(tid)
+		tt.raise(tid, int64(i), maxThreadsTracked)
+	}
+}

@@ -76,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if !c.Damage.Complete {
 			partial = true
 			fmt.Fprintf(stderr, "etlstat: %s:\n", path)
-			c.Damage.Warn(stderr, "etlstat")
+			damage.Warn(stderr, "etlstat", &c.Damage)
 		}
 		if *asJSON {
 			b, err := json.Marshal(c)

@@ -127,8 +127,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if le := health.Limit(); le != nil {
 			fmt.Fprintf(stderr, "etwdump: warning: %v\n", le) // the other read errors are only counted, as before
 		}
-		health.Summarize(stderr, "etwdump")
-		return health.ExitCode()
+		damage.Summarize(stderr, "etwdump", &health)
+		return damage.ExitCode(&health)
 	}
 	want, err := parseKinds(*kinds)
 	if err != nil {
@@ -240,12 +240,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// Damage known at open that the reader did not return.
 		fmt.Fprintf(stderr, "etwdump: warning: %v\n", err)
 	}
-	health := damage.OfStopped(r, readErrs)
+	health := r.StoppedReport(readErrs)
 	if !done && !(*limit > 0 && n >= *limit) {
-		health = damage.Of(r, readErrs) // read to the end: buffers count too
+		health = r.Report(readErrs) // read to the end: buffers count too
 	}
-	health.Summarize(stderr, "etwdump")
-	return health.ExitCode()
+	damage.Summarize(stderr, "etwdump", &health)
+	return damage.ExitCode(&health)
 }
 
 // failed prints the error that ends the run with exit status 1 and, for

@@ -459,14 +459,14 @@ func wellKnownSkip(ev *etw.Event) bool {
 // writeTraceEvent prints the events of the trace name in TraceEvent's test
 // format: the first five of every name, then the count of every name. The
 // report says what damage the reader skipped.
-func writeTraceEvent(name string, w io.Writer, opt teOptions) (damage.Report, error) {
+func writeTraceEvent(name string, w io.Writer, opt teOptions) (etw.ReadReport, error) {
 	st, err := scanTrace(name, opt.lim)
 	if err != nil {
-		return damage.Report{}, err
+		return etw.ReadReport{}, err
 	}
 	r, err := etw.OpenLimited(name, opt.lim)
 	if err != nil {
-		return damage.Report{}, err
+		return etw.ReadReport{}, err
 	}
 	defer r.Close()
 	var readErrs []error
@@ -485,7 +485,7 @@ func writeTraceEvent(name string, w io.Writer, opt teOptions) (damage.Report, er
 				readErrs = append(readErrs, err) // print the part read
 				break
 			}
-			return damage.OfStopped(r, readErrs), err
+			return r.StoppedReport(readErrs), err
 		}
 		te := st.view(ev)
 		if te.skip {
@@ -506,7 +506,7 @@ func writeTraceEvent(name string, w io.Writer, opt teOptions) (damage.Report, er
 	for _, n := range names {
 		fmt.Fprintf(bw, "COUNT %s:%d\n", n, counts[n])
 	}
-	return damage.Of(r, readErrs), nil
+	return r.Report(readErrs), nil
 }
 
 // sortOrdinal sorts like .NET's StringComparer.Ordinal (UTF-16 code units;

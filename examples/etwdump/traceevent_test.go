@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/etwkit/etwkit/internal/damage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -90,7 +91,7 @@ func TestTraceEventBaselines(t *testing.T) {
 			var out bytes.Buffer
 			health, err := writeTraceEvent(tr.Path, &out, teOptions{})
 			require.NoError(t, err)
-			assert.Equal(t, 0, health.ExitCode(), "no damage")
+			assert.Equal(t, 0, damage.ExitCode(&health), "no damage")
 
 			wantE, wantC := teLines(base)
 			gotE, gotC := teLines(out.Bytes())

@@ -200,7 +200,7 @@ func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	res.Damage.Warn(stderr, "poolleak")
+	damage.Warn(stderr, "poolleak", &res.Damage)
 	if err := checkTag(cfg.tag, res); err != nil {
 		return 0, err
 	}
@@ -223,10 +223,10 @@ func report(path string, cfg config, stdout, stderr io.Writer) (int, error) {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		err := enc.Encode(sum)
-		return res.Damage.ExitCode(), err
+		return damage.ExitCode(&res.Damage), err
 	}
 	printText(stdout, res, sum, cfg)
-	return res.Damage.ExitCode(), nil
+	return damage.ExitCode(&res.Damage), nil
 }
 
 // checkTag returns a usage error when -tag is no tag or matches no pool

@@ -128,7 +128,7 @@ type source interface {
 }
 
 // fileSource adapts an ETL reader; damage reports are kept in errs and
-// reported at the end (see damage.Report).
+// reported at the end (see etw.ReadReport).
 type fileSource struct {
 	*etw.Reader
 	errs *[]error
@@ -262,8 +262,8 @@ func watch(cfg config, stdout, stderr io.Writer) error {
 	var partial error
 	var missing string // what a replayed trace read in part is missing
 	if r, ok := src.(fileSource); ok {
-		d := damage.Of(r.Reader, *r.errs)
-		d.Warn(stderr, "poolwatch")
+		d := r.Reader.Report(*r.errs)
+		damage.Warn(stderr, "poolwatch", &d)
 		if !d.Complete {
 			partial = errPartial
 		}

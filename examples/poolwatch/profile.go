@@ -11,7 +11,7 @@ import (
 // writeProfile writes the allocations of res as a pprof profile (heap
 // sample types; inuse = outstanding when the session ended), the same way
 // poolleak -o does. partial, when not empty, says what a replayed trace
-// read only in part is missing (damage.Report.Partial), in the comments.
+// read only in part is missing (etw.ReadReport.Partial), in the comments.
 func writeProfile(name, trace string, res *leak.Result, partial string) error {
 	p, err := res.Profile(trace, export.Options{})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/etwkit/etwkit/etw"
-	"github.com/etwkit/etwkit/internal/damage"
 )
 
 // Census is the JSON object etlstat -json prints for one trace. Its keys are
@@ -31,7 +30,7 @@ type Census struct {
 	Errors            []string         `json:"errors"`
 	// Damage says whether the trace was read whole (not part of the
 	// census JSON, whose keys are the expected files').
-	Damage damage.Report `json:"-"`
+	Damage etw.ReadReport `json:"-"`
 }
 
 // Logfile holds the TRACE_LOGFILE_HEADER fields of the census.
@@ -135,7 +134,7 @@ func FromReader(r *etw.Reader, name string) (*Census, error) {
 			c.KernelHooks[etw.HookID(h).String()] = n
 		}
 	}
-	c.Damage = damage.Of(r, errs)
+	c.Damage = r.Report(errs)
 	st := r.Stats()
 	c.Buffers = st.Buffers
 	c.CompressedBuffers = st.CompressedBuffers

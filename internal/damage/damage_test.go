@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func readAll(t *testing.T, path string) damage.Report {
+func readAll(t *testing.T, path string) etw.ReadReport {
 	t.Helper()
 	r, err := etw.Open(path)
 	require.NoError(t, err)
@@ -22,7 +22,7 @@ func readAll(t *testing.T, path string) damage.Report {
 			errs = append(errs, err)
 		}
 	}
-	return damage.Of(r, errs)
+	return r.Report(errs)
 }
 
 // TestReport: a trace read whole is complete; a trace cut at a buffer
@@ -38,9 +38,9 @@ func TestReport(t *testing.T) {
 		assert.Equal(t, tr.Buffers, d.BuffersRead)
 		assert.Equal(t, tr.Buffers, d.BuffersWritten)
 		assert.Empty(t, d.ReadErrors)
-		assert.Equal(t, damage.ExitOK, d.ExitCode())
+		assert.Equal(t, damage.ExitOK, damage.ExitCode(&d))
 		var w bytes.Buffer
-		d.Warn(&w, "tool")
+		damage.Warn(&w, "tool", &d)
 		assert.Empty(t, w.String())
 
 		d = readAll(t, tr.Cut)
@@ -48,9 +48,9 @@ func TestReport(t *testing.T) {
 		assert.Equal(t, tr.Buffers/2, d.BuffersRead)
 		assert.Equal(t, tr.Buffers, d.BuffersWritten)
 		assert.Empty(t, d.ReadErrors)
-		assert.Equal(t, damage.ExitPartial, d.ExitCode())
+		assert.Equal(t, damage.ExitPartial, damage.ExitCode(&d))
 		w.Reset()
-		d.Warn(&w, "tool")
+		damage.Warn(&w, "tool", &d)
 		assert.Contains(t, w.String(), "tool: warning: partial result: read")
 
 		d = readAll(t, tr.CircularCut)
@@ -71,18 +71,26 @@ func TestReport(t *testing.T) {
 		assert.GreaterOrEqual(t, d.ReadErrors[0].Offset, int64(3*damagetest.BufferSize))
 		assert.Less(t, d.ReadErrors[0].Offset, int64(4*damagetest.BufferSize))
 		w.Reset()
-		d.Warn(&w, "tool")
+		damage.Warn(&w, "tool", &d)
 		assert.Contains(t, w.String(), "tool: warning: etw: buffer 3")
 	}
 }
 
-func TestOfErrors(t *testing.T) {
-	d := damage.OfErrors(nil)
+// TestStoppedReport: a read stopped on purpose is complete unless it met
+// damage; the buffers left unread do not count.
+func TestStoppedReport(t *testing.T) {
+	tr := damagetest.Write(t, true)
+	r, err := etw.Open(tr.Cut)
+	require.NoError(t, err)
+	defer r.Close()
+	d := r.StoppedReport(nil)
 	assert.True(t, d.Complete)
+	assert.Empty(t, d.ReadErrors)
 	fe := &etw.FormatError{Buffer: 2, Offset: 0x100, RecordOffset: -1, Msg: "x", Err: etw.ErrCorrupt}
-	d = damage.OfErrors([]error{fe})
+	d = r.StoppedReport([]error{fe})
 	assert.False(t, d.Complete)
-	assert.Equal(t, []damage.ReadError{{Buffer: 2, Offset: 0x100, Error: fe.Error()}}, d.ReadErrors)
+	assert.Equal(t, []etw.ReadDamage{{Buffer: 2, Offset: 0x100, Error: fe.Error()}}, d.ReadErrors)
+	assert.Equal(t, damage.ExitPartial, damage.ExitCode(&d))
 }
 
 // TestPartial: Partial is the last warning without its prefix, and empty
@@ -95,7 +103,7 @@ func TestPartial(t *testing.T) {
 		d := readAll(t, path)
 		require.NotEmpty(t, d.Partial(), path)
 		var w bytes.Buffer
-		d.Summarize(&w, "tool")
+		damage.Summarize(&w, "tool", &d)
 		assert.Equal(t, "tool: warning: "+d.Partial()+"\n", w.String(), path)
 	}
 }

@@ -23,9 +23,9 @@ func Example() {
 			errs = append(errs, err) // a *etw.FormatError: reading goes on
 		}
 	}
-	d := damage.Of(r, errs)
-	d.Warn(os.Stdout, "example") // nothing for a trace read whole
-	fmt.Printf("complete %v, %d of %d buffers, exit %d\n", d.Complete, d.BuffersRead, d.BuffersWritten, d.ExitCode())
+	d := r.Report(errs)
+	damage.Warn(os.Stdout, "example", &d) // nothing for a trace read whole
+	fmt.Printf("complete %v, %d of %d buffers, exit %d\n", d.Complete, d.BuffersRead, d.BuffersWritten, damage.ExitCode(&d))
 	// Output:
 	// complete true, 41 of 41 buffers, exit 0
 }

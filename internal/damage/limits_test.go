@@ -48,7 +48,7 @@ func TestLimits(t *testing.T) {
 	assert.ErrorContains(t, err, "-max-memory")
 }
 
-func readLimited(t *testing.T, path string, order etw.Order, maxMemory string) (damage.Report, *etw.Reader, error) {
+func readLimited(t *testing.T, path string, order etw.Order, maxMemory string) (etw.ReadReport, *etw.Reader, error) {
 	t.Helper()
 	lim, err := damage.Limits(maxMemory)
 	require.NoError(t, err)
@@ -64,7 +64,7 @@ func readLimited(t *testing.T, path string, order etw.Order, maxMemory string) (
 			last = err
 		}
 	}
-	return damage.Of(r, errs), r, last
+	return r.Report(errs), r, last
 }
 
 // TestLimitReport: a trace stopped by the memory ceiling after some events
@@ -78,11 +78,11 @@ func TestLimitReport(t *testing.T) {
 		assert.True(t, damage.PartialStop(r, last))
 		assert.GreaterOrEqual(t, r.Stats().Events, int64(damagetest.LimitedEvents))
 		assert.False(t, d.Complete)
-		assert.Equal(t, damage.ExitPartial, d.ExitCode())
+		assert.Equal(t, damage.ExitPartial, damage.ExitCode(&d))
 		require.Len(t, d.ReadErrors, 1)
 		assert.Equal(t, 2, d.ReadErrors[0].Buffer, "the first full buffer after the header and the small one")
 		var w bytes.Buffer
-		d.Warn(&w, "tool")
+		damage.Warn(&w, "tool", &d)
 		assert.Contains(t, w.String(), "tool: warning: etw: buffer 2 at offset")
 		assert.Contains(t, w.String(), "(Limits.MaxMemory)")
 		assert.Contains(t, w.String(), "tool: warning: partial result: reading stopped at a resource limit after 3 buffers (1 read errors)")
@@ -115,10 +115,10 @@ func TestPendingReport(t *testing.T) {
 			}
 			break
 		}
-		s := damage.OfStopped(r, errs)
+		s := r.StoppedReport(errs)
 		require.NoError(t, r.Close())
 		assert.False(t, s.Complete, name)
-		assert.Equal(t, damage.ExitPartial, s.ExitCode())
+		assert.Equal(t, damage.ExitPartial, damage.ExitCode(&s))
 		assert.Equal(t, d.ReadErrors[n-1], s.ReadErrors[len(s.ReadErrors)-1], "the damage known at open, last")
 		assert.LessOrEqual(t, len(s.ReadErrors), n)
 	}
