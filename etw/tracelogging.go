@@ -153,6 +153,9 @@ func traitsProviderName(b []byte) string {
 		return ""
 	}
 	size := int(binary.LittleEndian.Uint16(b))
+	if size < 3 {
+		return "" // the size counts itself: no room for a name
+	}
 	if size > len(b) {
 		size = len(b)
 	}
