@@ -419,35 +419,11 @@ func readProp(dc *decoder, p *prop, ev *Event) (Field, bool) {
 	}
 	f := Field{Name: p.name, Type: p.typ, Format: p.fmt}
 	switch p.typ {
-	case TypeU8:
-		f.Uint = uint64(dc.u8f(p.name))
-	case TypeI8:
-		f.Int = int64(int8(dc.u8f(p.name)))
-	case TypeU16:
-		f.Uint = uint64(dc.u16f(p.name))
 	case wireI16:
 		f.Type, f.Int = TypeI16, int64(int16(dc.u16f(p.name)))
 	case wireU16BE:
 		v := dc.u16f(p.name)
 		f.Type, f.Uint = TypeU16, uint64(v>>8|v<<8)
-	case TypeU32:
-		f.Uint = uint64(dc.u32f(p.name))
-	case TypeI32:
-		f.Int = int64(int32(dc.u32f(p.name)))
-	case TypeU64:
-		f.Uint = dc.u64f(p.name)
-	case TypeI64:
-		f.Int = int64(dc.u64f(p.name))
-	case TypePtr:
-		f.Uint = dc.ptrf(p.name)
-	case TypeGUID:
-		f.GUID = dc.guidf(p.name)
-	case TypeSID:
-		f.Str = FormatSID(dc.sidf(p.name))
-	case TypeANSIZ:
-		f.Str = dc.ansizf(p.name)
-	case TypeUTF16Z:
-		f.Str = dc.utf16zf(p.name)
 	case wireUTF16N:
 		f.Type = TypeUTF16Z
 		f.Str = decodeFixedUTF16(dc.bytesf(p.size, p.name))
@@ -455,8 +431,6 @@ func readProp(dc *decoder, p *prop, ev *Event) (Field, bool) {
 		n := int(dc.u16f(p.name))
 		f.Type = TypeUTF16Z
 		f.Str = decodeFixedUTF16(dc.bytesf(n, p.name))
-	case TypeBytes:
-		f.Bytes = dc.bytesf(dc.remaining(), p.name)
 	case TypeSkip:
 		dc.skipf(p.size, p.name)
 	case wireBool32:
@@ -490,6 +464,8 @@ func readProp(dc *decoder, p *prop, ev *Event) (Field, bool) {
 		f.Type, f.Bytes = TypeIPv4, dc.bytesf(4, p.name)
 	case wireIPv6:
 		f.Type, f.Bytes = TypeIPv6, dc.bytesf(16, p.name)
+	default:
+		dc.scalar(p.typ, p.name, &f)
 	}
 	if dc.failed {
 		return f, false

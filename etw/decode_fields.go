@@ -105,38 +105,14 @@ func DecodeFields(ev *Event) ([]Field, error) {
 		}
 		f := Field{Name: s.Name, Type: s.Type, Format: s.Format}
 		switch s.Type {
-		case TypeU8:
-			f.Uint = uint64(d.u8f(s.Name))
-		case TypeI8:
-			f.Int = int64(int8(d.u8f(s.Name)))
-		case TypeU16:
-			f.Uint = uint64(d.u16f(s.Name))
-		case TypeU32:
-			f.Uint = uint64(d.u32f(s.Name))
-		case TypeI32:
-			f.Int = int64(int32(d.u32f(s.Name)))
-		case TypeU64:
-			f.Uint = d.u64f(s.Name)
-		case TypeI64:
-			f.Int = int64(d.u64f(s.Name))
-		case TypePtr:
-			f.Uint = d.ptrf(s.Name)
-		case TypeGUID:
-			f.GUID = d.guidf(s.Name)
-		case TypeSID:
-			f.Str = FormatSID(d.sidf(s.Name))
-		case TypeANSIZ:
-			f.Str = d.ansizf(s.Name)
-		case TypeUTF16Z:
-			f.Str = d.utf16zf(s.Name)
 		case TypePtrArray:
 			fl := d.framesf()
 			f.Array = fl.AppendFrames(make([]uint64, 0, fl.Len()))
-		case TypeBytes:
-			f.Bytes = d.bytesf(d.remaining(), s.Name)
 		case TypeSkip:
 			d.skipf(s.Size, s.Name)
 			continue
+		default:
+			d.scalar(s.Type, s.Name, &f)
 		}
 		if !d.ok() {
 			break
@@ -304,4 +280,39 @@ func FormatSID(s []byte) string {
 		b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(s[8+4*i:])), 10)
 	}
 	return string(b)
+}
+
+// scalar reads a field of one of the plain types (the integers, pointer,
+// GUID, SID, strings and the rest of the payload as bytes) into f, for the
+// layout table's decoder and for Decode's schemas alike. Other types read
+// nothing and leave f as it is.
+func (d *decoder) scalar(t FieldType, name string, f *Field) {
+	switch t {
+	case TypeU8:
+		f.Uint = uint64(d.u8f(name))
+	case TypeI8:
+		f.Int = int64(int8(d.u8f(name)))
+	case TypeU16:
+		f.Uint = uint64(d.u16f(name))
+	case TypeU32:
+		f.Uint = uint64(d.u32f(name))
+	case TypeI32:
+		f.Int = int64(int32(d.u32f(name)))
+	case TypeU64:
+		f.Uint = d.u64f(name)
+	case TypeI64:
+		f.Int = int64(d.u64f(name))
+	case TypePtr:
+		f.Uint = d.ptrf(name)
+	case TypeGUID:
+		f.GUID = d.guidf(name)
+	case TypeSID:
+		f.Str = FormatSID(d.sidf(name))
+	case TypeANSIZ:
+		f.Str = d.ansizf(name)
+	case TypeUTF16Z:
+		f.Str = d.utf16zf(name)
+	case TypeBytes:
+		f.Bytes = d.bytesf(d.remaining(), name)
+	}
 }
