@@ -64,7 +64,12 @@ func frameRecord(ev *Event, data []byte, p, end int) (int, *frameError) {
 		}
 		return 0, errNotAHeader
 	}
-	*ev = Event{Header: htype, Marker: marker, PID: NoPID, TID: NoTID, payOff: -1, extOff: -1, pmcOff: -1}
+	// Cleared in place, then set field by field: a composite literal is
+	// built on the stack and copied, which stalls on store forwarding and
+	// was the largest single cost of framing.
+	*ev = Event{}
+	ev.Header, ev.Marker, ev.PID, ev.TID = htype, marker, NoPID, NoTID
+	ev.payOff, ev.extOff, ev.pmcOff = -1, -1, -1
 	switch htype {
 	case HeaderSystem32, HeaderSystem64, HeaderCompact32, HeaderCompact64:
 		hs := htype.fixedSize()
