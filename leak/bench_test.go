@@ -63,17 +63,23 @@ func scaleTrace(b *testing.B, events int, shape string) (string, int64) {
 // records (default 2,000,000; 22 million give a 1 GB trace of keys, 14
 // million one of full stack walks).
 func BenchmarkPipeline(b *testing.B) {
-	events := 2_000_000
+	events := benchEvents(b)
+	for _, shape := range []string{"keys", "full"} {
+		b.Run(shape, func(b *testing.B) { benchPipeline(b, events, shape) })
+	}
+}
+
+// benchEvents returns the records of the benchmark traces: 2,000,000, or
+// $ETWKIT_BENCH_EVENTS.
+func benchEvents(b *testing.B) int {
 	if s := os.Getenv("ETWKIT_BENCH_EVENTS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			b.Fatal(err)
 		}
-		events = n
+		return n
 	}
-	for _, shape := range []string{"keys", "full"} {
-		b.Run(shape, func(b *testing.B) { benchPipeline(b, events, shape) })
-	}
+	return 2_000_000
 }
 
 // benchPipeline runs the stages of BenchmarkPipeline on one trace.
