@@ -115,11 +115,20 @@ func (d *ReadReport) Partial() string {
 	case d.Complete:
 		return ""
 	case d.limit != nil:
-		return fmt.Sprintf("partial result: reading stopped at a resource limit after %d buffers (%d read errors)",
-			d.BuffersRead, len(d.ReadErrors))
+		return fmt.Sprintf("partial result: reading stopped at a resource limit after %s (%s)",
+			count(d.BuffersRead, "buffer"), count(len(d.ReadErrors), "read error"))
 	case d.Missing():
-		return fmt.Sprintf("partial result: read %d of the %d buffers the trace header says were written (%d read errors)",
-			d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
+		return fmt.Sprintf("partial result: read %d of the %d buffers the trace header says were written (%s)",
+			d.BuffersRead, d.BuffersWritten, count(len(d.ReadErrors), "read error"))
 	}
-	return fmt.Sprintf("partial result: %d read errors; the rest of each damaged buffer was skipped", len(d.ReadErrors))
+	return fmt.Sprintf("partial result: %s; the rest of each damaged buffer was skipped", count(len(d.ReadErrors), "read error"))
+}
+
+// count returns n and a noun, plural unless n is 1: "1 read error",
+// "3 read errors", "0 buffers". The noun must take a plain "s".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -280,8 +280,8 @@ func printText(w io.Writer, res *leak.Result, sum *leak.Summary, cfg config) {
 	}
 	fmt.Fprintf(w, "events    %d (%d pool events; lost: %d events, %d buffers)\n", t.Events, t.PoolEvents, t.EventsLost, t.BuffersLost)
 	if d := &res.Damage; !d.Complete {
-		fmt.Fprintf(w, "partial   read %d of %d buffers, %d read errors: every figure is that of the part read\n",
-			d.BuffersRead, d.BuffersWritten, len(d.ReadErrors))
+		fmt.Fprintf(w, "partial   read %d of %d buffers, %s: every figure is that of the part read\n",
+			d.BuffersRead, d.BuffersWritten, damage.Count(len(d.ReadErrors), "read error"))
 	}
 	switch st := res.StackStats; {
 	case t.PoolEvents == 0 && !res.Damage.Complete:

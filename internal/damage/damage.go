@@ -7,6 +7,7 @@ package damage
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/etwkit/etwkit/etw"
 )
@@ -35,7 +36,9 @@ func Warn(w io.Writer, tool string, d *etw.ReadReport) {
 	}
 	for i, e := range d.ReadErrors {
 		if i == maxListed {
-			fmt.Fprintf(w, "%s: warning: %d more read errors\n", tool, len(d.ReadErrors)-maxListed)
+			more := Count(len(d.ReadErrors)-maxListed, "read error") // "N read errors"
+			n, noun, _ := strings.Cut(more, " ")
+			fmt.Fprintf(w, "%s: warning: %s more %s\n", tool, n, noun)
 			break
 		}
 		fmt.Fprintf(w, "%s: warning: %s\n", tool, e.Error)
@@ -56,6 +59,15 @@ func Summarize(w io.Writer, tool string, d *etw.ReadReport) {
 			fmt.Fprintf(w, "%s: warning: %s\n", tool, a)
 		}
 	}
+}
+
+// Count returns n and a noun, plural unless n is 1: "1 read error",
+// "3 read errors". The noun must take a plain "s".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // maxListed bounds the read errors Warn prints one by one.

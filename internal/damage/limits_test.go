@@ -85,7 +85,7 @@ func TestLimitReport(t *testing.T) {
 		damage.Warn(&w, "tool", &d)
 		assert.Contains(t, w.String(), "tool: warning: etw: buffer 2 at offset")
 		assert.Contains(t, w.String(), "(Limits.MaxMemory)")
-		assert.Contains(t, w.String(), "tool: warning: partial result: reading stopped at a resource limit after 3 buffers (1 read errors)")
+		assert.Contains(t, w.String(), "tool: warning: partial result: reading stopped at a resource limit after 3 buffers (1 read error)")
 		assert.Contains(t, w.String(), "tool: warning: the memory ceiling is 32K; to read further, raise it, e.g. with -max-memory 93K or ETWKIT_MAX_MEMORY=93K\n")
 
 		d, _, last = readLimited(t, tr.Limited, order, "93K")
@@ -127,4 +127,10 @@ func TestPendingReport(t *testing.T) {
 	assert.Contains(t, d.ReadErrors[0].Error, "trailing bytes")
 	d = readAll(t, tr.CorruptZip)
 	assert.Contains(t, d.ReadErrors[len(d.ReadErrors)-1].Error, "inflating stopped")
+}
+
+func TestCount(t *testing.T) {
+	assert.Equal(t, "0 read errors", damage.Count(0, "read error"))
+	assert.Equal(t, "1 read error", damage.Count(1, "read error"))
+	assert.Equal(t, "21 buffers", damage.Count(21, "buffer"))
 }
