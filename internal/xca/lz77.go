@@ -255,7 +255,7 @@ func (c *Compressor) AppendLZ77(dst, src []byte) []byte {
 		pos += length
 		lit = pos
 		// Index the positions the match covers.
-		next = m.insertRange(src, next, min(pos, end+1))
+		m.insertRange(src, next, min(pos, end+1))
 	}
 	m.finish(len(src))
 	w.literals(src[lit:])
