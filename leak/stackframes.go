@@ -28,7 +28,16 @@ type frameTable struct {
 	ptr   []uint8           // per list - 1: pointer size
 	off   []int             // list i's bytes are arena[off[i-1]:off[i]]
 	arena []byte
-	hot   [frameHotSize]uint32 // recently seen lists, by hash
+	hot   [frameHotSize]hotList // recently seen lists, by hash
+}
+
+// hotList is an entry of frameTable.hot: a list's number (0: empty),
+// pointer size and bytes (arena[off:end]), held in the entry so that a hit
+// reads nothing else but the bytes.
+type hotList struct {
+	off, end int
+	id       uint32
+	ptr      uint8
 }
 
 // frameHotSize is the number of entries of frameTable.hot (a power of 2).
@@ -43,13 +52,13 @@ func newFrameTable() *frameTable {
 func (t *frameTable) find(b []byte, ptr int) (uint32, bool) {
 	h := maphash.Bytes(t.seed, b)
 	slot := &t.hot[h&(frameHotSize-1)]
-	if id := *slot; id != 0 && t.is(id, b, ptr) {
-		return id, false
+	if slot.id != 0 && int(slot.ptr) == ptr && bytes.Equal(t.arena[slot.off:slot.end], b) {
+		return slot.id, false
 	}
 	first := t.idx[h]
 	for id := first; id != 0; id = t.prev[id-1] {
 		if t.is(id, b, ptr) {
-			*slot = id
+			*slot = hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: uint8(ptr)}
 			return id, false
 		}
 	}
@@ -59,7 +68,7 @@ func (t *frameTable) find(b []byte, ptr int) (uint32, bool) {
 	t.ptr = append(t.ptr, uint8(ptr))
 	id := uint32(len(t.prev))
 	t.idx[h] = id
-	*slot = id
+	*slot = hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: uint8(ptr)}
 	return id, true
 }
 

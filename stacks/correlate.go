@@ -238,6 +238,7 @@ type Correlator struct {
 
 	seed      maphash.Seed
 	frames    [][]uint64             // interned frame lists, id = index+1
+	lastFrame []uint64               // id-1 -> the list's last frame, which tells kernel from user fragments
 	frameIdx  map[uint64][]uint32    // hash -> frame ids
 	stacks    []stackKey             // id-1 -> key
 	stackIdx  map[uint64]StackID     // stackKey.hash → first StackID with that hash
@@ -246,14 +247,17 @@ type Correlator struct {
 	refDef    []uint32               // id-1 -> frames id of its definition, 0 while undefined
 	keys      [2]map[uint64]keyState // per table (0 user, 1 kernel) and key
 	keyCache  [keyCacheSize]keyCacheEntry
-	stackHot  [stackCacheSize]StackID // recently interned stacks, by stackKey.hash
-	firstTS   []int64                 // first event timestamp per StackID
-	pidOf     []etw.PID               // process per StackID
-	scratch   []uint64
-	records   []recordRef
-	stats     Stats
-	now       int64
-	cur       *pending // the event being emitted, for Attributed
+	stackHot  [stackCacheSize]hotStack // recently interned stacks, by stackKey.hash
+	// kernelOnly are the stacks of a kernel part alone, by frames id
+	// ([0]) or key reference id ([1]); 0 = not interned yet.
+	kernelOnly [2][]StackID
+	firstTS    []int64   // first event timestamp per StackID
+	pidOf      []etw.PID // process per StackID
+	scratch    []uint64
+	records    []recordRef
+	stats      Stats
+	now        int64
+	cur        *pending // the event being emitted, for Attributed
 }
 
 // NewCorrelator returns a Correlator.
@@ -513,18 +517,18 @@ func (c *Correlator) release(all bool) {
 // user part, or a kernel part and a process without user mode (Idle,
 // System).
 func (c *Correlator) complete(p *pending) bool {
-	if p.user.kind != partNone {
-		return true
-	}
-	if p.kernel.kind == partNone {
-		return false
-	}
-	if p.pid == 0 || p.pid == 4 {
-		return true
-	}
-	// The kernel logs the deferred user-mode stacks of a thread's events
-	// when the thread returns to user mode, in order; once a later event
-	// of the thread got its user part, none will come for this one.
+	// p.pid|4 == 4: process 0 (Idle) or 4 (System).
+	return p.user.kind != partNone || p.kernel.kind != partNone && (p.pid|4 == 4 || c.userAfter(p))
+}
+
+// userAfter reports whether a later event of p's thread got a user part.
+// The kernel logs the deferred user-mode stacks of a thread's events when
+// the thread returns to user mode, in order; once a later event of the
+// thread got its user part, none will come for p. It is kept out of line
+// so that complete inlines.
+//
+//go:noinline
+func (c *Correlator) userAfter(p *pending) bool {
 	ts, ok := c.userSeen.get(p.tid)
 	return ok && ts > p.ts
 }
@@ -825,6 +829,7 @@ func (c *Correlator) internFrames(frames []uint64) uint32 {
 		}
 	}
 	c.frames = append(c.frames, slices.Clone(frames))
+	c.lastFrame = append(c.lastFrame, frames[len(frames)-1])
 	id := uint32(len(c.frames))
 	c.frameIdx[sum] = append(c.frameIdx[sum], id)
 	return id
@@ -834,19 +839,36 @@ func (c *Correlator) intern(p *pending) StackID {
 	if p.kernel.kind == partNone && p.user.kind == partNone {
 		return NoStack
 	}
-	k := stackKey{kernel: p.kernel, user: p.user}
-	if p.user.kind != partNone {
-		k.pid = p.pid
+	if p.user.kind == partNone {
+		// A kernel part alone names no process: its stack is found by
+		// the part's id.
+		tab := &c.kernelOnly[p.kernel.kind-partFrames]
+		i := int(p.kernel.id)
+		if i < len(*tab) && (*tab)[i] != NoStack {
+			return (*tab)[i]
+		}
+		id := c.internKey(stackKey{kernel: p.kernel}, p)
+		for len(*tab) <= i {
+			*tab = append(*tab, NoStack)
+		}
+		(*tab)[i] = id
+		return id
 	}
+	return c.internKey(stackKey{pid: p.pid, kernel: p.kernel, user: p.user}, p)
+}
+
+// internKey returns the StackID of k, interning it (first seen with p) when
+// new.
+func (c *Correlator) internKey(k stackKey, p *pending) StackID {
 	h := k.hash()
 	slot := &c.stackHot[h&(stackCacheSize-1)]
-	if id := *slot; id != NoStack && c.stacks[id-1] == k {
-		return id
+	if slot.id != NoStack && slot.k == k {
+		return slot.id
 	}
 	first := c.stackIdx[h]
 	for id := first; id != NoStack; id = c.stackNext[id-1] {
 		if c.stacks[id-1] == k {
-			*slot = id
+			*slot = hotStack{k: k, id: id}
 			return id
 		}
 	}
@@ -856,8 +878,15 @@ func (c *Correlator) intern(p *pending) StackID {
 	c.pidOf = append(c.pidOf, p.pid)
 	id := StackID(len(c.stacks))
 	c.stackIdx[h] = id
-	*slot = id
+	*slot = hotStack{k: k, id: id}
 	return id
+}
+
+// hotStack is an entry of the interned-stack cache: a key and its ID (0:
+// empty). Holding the key saves a look into the table of all stacks.
+type hotStack struct {
+	k  stackKey
+	id StackID
 }
 
 // stackCacheSize is the number of entries of the interned-stack cache (a

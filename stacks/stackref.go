@@ -72,14 +72,13 @@ func (c *Correlator) attachStack(p *pending, s *StackRef, cpu uint16, ts int64) 
 	c.stats.Attached++
 	p.adopt(s.Process, s.Thread)
 	var pt part
-	if s.Frames != 0 && int(s.Frames) <= len(c.frames) {
-		frames := c.frames[s.Frames-1]
+	if s.Frames != 0 && int(s.Frames) <= len(c.lastFrame) {
 		ptr := s.PointerSize
 		if ptr == 0 {
 			ptr = c.opts.PointerSize
 		}
 		pt = part{kind: partFrames, id: uint32(s.Frames)}
-		if IsKernelAddress(frames[len(frames)-1], ptr) {
+		if IsKernelAddress(c.lastFrame[s.Frames-1], ptr) {
 			p.kernel = pt
 		} else {
 			p.user = pt
