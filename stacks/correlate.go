@@ -828,8 +828,12 @@ func (c *Correlator) internFrames(frames []uint64) uint32 {
 			return id
 		}
 	}
+	var last uint64 // no frame: an empty list reads as a user one
+	if len(frames) > 0 {
+		last = frames[len(frames)-1]
+	}
 	c.frames = append(c.frames, slices.Clone(frames))
-	c.lastFrame = append(c.lastFrame, frames[len(frames)-1])
+	c.lastFrame = append(c.lastFrame, last)
 	id := uint32(len(c.frames))
 	c.frameIdx[sum] = append(c.frameIdx[sum], id)
 	return id
