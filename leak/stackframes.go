@@ -28,7 +28,21 @@ type frameTable struct {
 	ptr   []uint8           // per list - 1: pointer size
 	off   []int             // list i's bytes are arena[off[i-1]:off[i]]
 	arena []byte
-	hot   [frameHotSize]uint32 // recently seen lists, by hash
+	hot   [frameHotSize]hotList // recently seen lists, by hash
+	// site guesses the kernel stack of a pool event from its tag, size
+	// and operation: the list that followed the last pool event alike
+	// (one call site allocates one tag at one size, mostly). A guess is
+	// checked byte for byte, and spares the hash when right.
+	site [frameHotSize]hotList
+}
+
+// hotList is an entry of frameTable.hot: a list's number (0: empty),
+// pointer size and bytes (arena[off:end]), held in the entry so that a hit
+// reads nothing else but the bytes.
+type hotList struct {
+	off, end int
+	id       uint32
+	ptr      uint8
 }
 
 // frameHotSize is the number of entries of frameTable.hot (a power of 2).
@@ -43,13 +57,13 @@ func newFrameTable() *frameTable {
 func (t *frameTable) find(b []byte, ptr int) (uint32, bool) {
 	h := maphash.Bytes(t.seed, b)
 	slot := &t.hot[h&(frameHotSize-1)]
-	if id := *slot; id != 0 && t.is(id, b, ptr) {
-		return id, false
+	if slot.id != 0 && int(slot.ptr) == ptr && bytes.Equal(t.arena[slot.off:slot.end], b) {
+		return slot.id, false
 	}
 	first := t.idx[h]
 	for id := first; id != 0; id = t.prev[id-1] {
 		if t.is(id, b, ptr) {
-			*slot = id
+			*slot = hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: uint8(ptr)}
 			return id, false
 		}
 	}
@@ -59,8 +73,20 @@ func (t *frameTable) find(b []byte, ptr int) (uint32, bool) {
 	t.ptr = append(t.ptr, uint8(ptr))
 	id := uint32(len(t.prev))
 	t.idx[h] = id
-	*slot = id
+	*slot = hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: uint8(ptr)}
 	return id, true
+}
+
+// findAfter is find for the Stack record that follows the pool event r.
+func (t *frameTable) findAfter(r *rec, b []byte, ptr int) (uint32, bool) {
+	h := (uint64(r.tag)|uint64(r.op)<<32)*0x9E3779B97F4A7C15 ^ r.size*0xBF58476D1CE4E5B9
+	slot := &t.site[h>>54&(frameHotSize-1)]
+	if slot.id != 0 && int(slot.ptr) == ptr && bytes.Equal(t.arena[slot.off:slot.end], b) {
+		return slot.id, false
+	}
+	id, isNew := t.find(b, ptr)
+	*slot = hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: uint8(ptr)}
+	return id, isNew
 }
 
 // is reports whether list id is b with pointer size ptr.
@@ -94,17 +120,29 @@ func stackRecord(p *Pipeline, ev *etw.Event, b *batch) bool {
 	if p.frameTab == nil {
 		p.frameTab = newFrameTable()
 	}
-	id, isNew := p.frameTab.find(pl[16:16+n*ptr], ptr)
-	if !isNew && ptr == p.ptr && len(b.recs) > 0 {
+	list := pl[16 : 16+n*ptr]
+	if ptr == p.ptr && len(b.recs) > 0 {
 		// Most pool events are followed at once by their kernel stack:
 		// one record then stands for both.
 		if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
 			r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
 			r.tid == binary.LittleEndian.Uint32(pl[12:]) {
-			r.kind, r.ref, r.refTS = recPoolStack, uint64(id), ev.Timestamp
-			return true
+			id, isNew := p.frameTab.findAfter(r, list, ptr)
+			if !isNew {
+				r.kind, r.ref, r.refTS = recPoolStack, uint64(id), ev.Timestamp
+				return true
+			}
+			return stackRec(ev, b, id, isNew, n, ptr)
 		}
 	}
+	id, isNew := p.frameTab.find(list, ptr)
+	return stackRec(ev, b, id, isNew, n, ptr)
+}
+
+// stackRec adds the Stack record ev (n frames of ptr bytes, list id, new
+// or not) as a recStack or recStackNew record.
+func stackRec(ev *etw.Event, b *batch, id uint32, isNew bool, n, ptr int) bool {
+	pl := ev.Payload
 	r := b.next()
 	r.kind, r.refTS, r.cpu, r.op, r.ref = recStack, ev.Timestamp, ev.Processor, uint8(ptr), uint64(id)
 	r.ts, r.pid, r.tid = int64(binary.LittleEndian.Uint64(pl)), binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])

@@ -101,16 +101,16 @@ type Stats struct {
 	ProcessUnknown     int64
 }
 
-// pending is a wanted event waiting for its stack.
+// pending is a wanted event waiting for its stack, held in the queue
+// itself (48 bytes); its deadline is ts + Options.Wait.
 type pending struct {
-	ts       int64
-	deadline int64
-	pid      etw.PID
-	tid      etw.TID
-	kernel   part
-	user     part
-	cpu      uint16
-	hasEv    bool
+	ts     int64
+	pid    etw.PID
+	tid    etw.TID
+	kernel part
+	user   part
+	cpu    uint16
+	hasEv  bool
 	// weak marks an event that a stack record matches only when no
 	// classic kernel event of the same timestamp and thread does
 	// (KernelTraceControl records, which xperf logs next to the Image
@@ -118,8 +118,8 @@ type pending struct {
 	weak bool
 	// from says where pid and tid came from when the header had none.
 	pidFrom, tidFrom Source
-	// ev holds a copy of the event when hasEv; it is kept apart so that
-	// the fields above, read on every lookup, stay in one cache line.
+	// ev holds a copy of the event when hasEv. The buffer stays with its
+	// queue slot for the next event queued there.
 	ev *etw.Event
 }
 
@@ -145,7 +145,7 @@ func (p *pending) matches(tid etw.TID, cpu uint16) bool {
 // nil. An event of that very thread is preferred to one of unknown thread,
 // and a classic kernel event to a weak one (see pending).
 func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
-	q, qts := c.queue[c.head:], c.qts[c.head:]
+	q, qts := c.queue[c.head:len(c.qts)], c.qts[c.head:]
 	n := len(qts)
 	i := n
 	if c.unsorted {
@@ -169,12 +169,12 @@ func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 			}
 			continue
 		}
-		if q[i].matches(tid, cpu) {
-			if !q[i].weak && q[i].tid != etw.NoTID {
-				return q[i]
+		if p := &q[i]; p.matches(tid, cpu) {
+			if !p.weak && p.tid != etw.NoTID {
+				return p
 			}
 			if fallback == nil {
-				fallback = q[i]
+				fallback = p
 			}
 		}
 	}
@@ -195,7 +195,7 @@ func (p *pending) adopt(pid etw.PID, tid etw.TID) {
 // touched notes that a part was attached to p, which may complete the head
 // of the queue.
 func (c *Correlator) touched(p *pending) {
-	if p == c.headP {
+	if c.head < len(c.queue) && p == &c.queue[c.head] {
 		c.headDirty = true
 	}
 }
@@ -221,22 +221,24 @@ func (c *Correlator) touched(p *pending) {
 // available from [Correlator.Frames] when the definition arrives. A key can
 // be reused after its KeyDelete, so references are tied to a generation.
 type Correlator struct {
-	opts     Options
-	queue    []*pending // FIFO of wanted events
+	opts Options
+	// queue is the FIFO of wanted events, from head on; the slots before
+	// head are free, and are reused once the queue empties or is moved
+	// down. A *pending into it is valid until the next event is queued.
+	queue    []pending
 	head     int
-	free     []*pending
 	qts      []int64 // timestamps of queue, for lookups
 	unsorted bool    // events were fed out of time order
 	// userSeen holds, per thread, the latest event timestamp that got a
 	// user-mode stack part.
 	userSeen threadTimes
 
-	headP        *pending // cached head of the queue, nil when empty
-	headDeadline int64
-	headDirty    bool // the head got a fragment since it was last checked
+	headDeadline int64 // of the head of the queue; the largest int64 when empty
+	headDirty    bool  // the head got a fragment since it was last checked
 
 	seed      maphash.Seed
 	frames    [][]uint64             // interned frame lists, id = index+1
+	lastFrame []uint64               // id-1 -> the list's last frame, which tells kernel from user fragments
 	frameIdx  map[uint64][]uint32    // hash -> frame ids
 	stacks    []stackKey             // id-1 -> key
 	stackIdx  map[uint64]StackID     // stackKey.hash → first StackID with that hash
@@ -245,14 +247,17 @@ type Correlator struct {
 	refDef    []uint32               // id-1 -> frames id of its definition, 0 while undefined
 	keys      [2]map[uint64]keyState // per table (0 user, 1 kernel) and key
 	keyCache  [keyCacheSize]keyCacheEntry
-	stackHot  [stackCacheSize]StackID // recently interned stacks, by stackKey.hash
-	firstTS   []int64                 // first event timestamp per StackID
-	pidOf     []etw.PID               // process per StackID
-	scratch   []uint64
-	records   []recordRef
-	stats     Stats
-	now       int64
-	cur       *pending // the event being emitted, for Attributed
+	stackHot  [stackCacheSize]hotStack // recently interned stacks, by stackKey.hash
+	// kernelOnly are the stacks of a kernel part alone, by frames id
+	// ([0]) or key reference id ([1]); 0 = not interned yet.
+	kernelOnly [2][]StackID
+	firstTS    []int64   // first event timestamp per StackID
+	pidOf      []etw.PID // process per StackID
+	scratch    []uint64
+	records    []recordRef
+	stats      Stats
+	now        int64
+	cur        *pending // the event being emitted, for Attributed
 }
 
 // NewCorrelator returns a Correlator.
@@ -317,7 +322,13 @@ func (c *Correlator) Advance(ts int64) {
 		return
 	}
 	c.now = ts
-	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
+	c.releaseDue()
+}
+
+// releaseDue releases the head of the queue when it got a fragment or its
+// deadline passed: only the head can be released.
+func (c *Correlator) releaseDue() {
+	if c.head < len(c.queue) && (c.headDirty || c.now >= c.headDeadline) {
 		c.release(false)
 	}
 }
@@ -351,11 +362,7 @@ func (c *Correlator) Event(ev *etw.Event) {
 		}
 		c.enqueue(p, ev.Timestamp, pid, tid, ev.Processor)
 	}
-	// Only the head of the queue can be released; look at it only when it
-	// got a fragment or its deadline passed.
-	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
-		c.release(false)
-	}
+	c.releaseDue()
 }
 
 // Await adds a wanted event known only by its header fields: raw
@@ -370,9 +377,7 @@ func (c *Correlator) Await(ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 	p := c.alloc()
 	p.hasEv = false
 	c.enqueue(p, ts, pid, tid, cpu)
-	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
-		c.release(false)
-	}
+	c.releaseDue()
 }
 
 // AwaitKernelKey is [Correlator.Await] for an event followed at once by
@@ -389,34 +394,29 @@ func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint
 		// The event just queued is the first waiting one with this
 		// timestamp, so it is the one the search would find.
 		c.stats.KeyReferences++
-		c.attachKey(c.queue[n-1], k, cpu, keyTS)
+		c.attachKey(&c.queue[n-1], k, cpu, keyTS)
 	} else {
 		c.keyReference(k, cpu, keyTS)
 	}
-	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
-		c.release(false)
-	}
+	c.releaseDue()
 }
 
 // enqueue appends a wanted event to the queue.
 func (c *Correlator) enqueue(p *pending, ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 	p.ts, p.pid, p.tid, p.cpu = ts, pid, tid, cpu
-	p.deadline = ts + c.opts.Wait
 	if n := len(c.qts); n > c.head && c.qts[n-1] > ts {
 		c.unsorted = true // fed out of time order: lookups scan
 	}
-	c.queue = append(c.queue, p)
 	c.qts = append(c.qts, ts)
-	if n := len(c.queue) - c.head; n > c.stats.MaxPending {
+	n := len(c.queue) - c.head
+	if n > c.stats.MaxPending {
 		c.stats.MaxPending = n
 	}
-	if c.opts.Lookahead != nil && len(c.queue)-c.head >= maxHeldForLate {
+	if c.opts.Lookahead != nil && n >= maxHeldForLate {
 		c.headDirty = true // the head may be held for a late fragment
 	}
-	if c.headP == nil {
+	if n == 1 {
 		c.setHead()
-	} else if p.kernel.kind != partNone || p.user.kind != partNone {
-		c.touched(p)
 	}
 }
 
@@ -424,24 +424,27 @@ func (c *Correlator) enqueue(p *pending, ts int64, pid etw.PID, tid etw.TID, cpu
 func (c *Correlator) setHead() {
 	c.headDirty = false
 	if c.head < len(c.queue) {
-		c.headP = c.queue[c.head]
-		c.headDeadline = c.headP.deadline
-		c.headDirty = c.complete(c.headP)
+		h := &c.queue[c.head]
+		c.headDeadline = h.ts + c.opts.Wait
+		c.headDirty = c.complete(h)
 		return
 	}
-	c.headP = nil
 	c.headDeadline = 1<<63 - 1
 }
 
+// alloc adds a slot at the tail of the queue for an event that enqueue
+// then completes.
 func (c *Correlator) alloc() *pending {
-	if n := len(c.free); n > 0 {
-		p := c.free[n-1]
-		c.free = c.free[:n-1]
-		p.kernel, p.user = part{}, part{}
-		p.weak, p.pidFrom, p.tidFrom = false, SourceNone, SourceNone
-		return p
+	n := len(c.queue)
+	if n < cap(c.queue) {
+		c.queue = c.queue[:n+1]
+	} else {
+		c.queue = append(c.queue, pending{})
 	}
-	return new(pending)
+	p := &c.queue[n]
+	p.kernel, p.user = part{}, part{}
+	p.weak, p.pidFrom, p.tidFrom = false, SourceNone, SourceNone
+	return p
 }
 
 // Finish emits every event still waiting. Key references whose definition
@@ -453,9 +456,9 @@ func (c *Correlator) Finish() { c.release(true) }
 func (c *Correlator) release(all bool) {
 	emitted := false
 	for c.head < len(c.queue) {
-		p := c.queue[c.head]
+		p := &c.queue[c.head]
 		if !all && !c.complete(p) {
-			if c.now < p.deadline {
+			if c.now < p.ts+c.opts.Wait {
 				break
 			}
 			if at, ok := c.opts.Lookahead.lateUser(p.ts, p.tid); ok && at >= c.now && len(c.queue)-c.head < maxHeldForLate {
@@ -465,7 +468,6 @@ func (c *Correlator) release(all bool) {
 				break
 			}
 		}
-		c.queue[c.head] = nil
 		c.head++
 		if p.pid == etw.NoPID || p.pidFrom != SourceNone {
 			c.attribute(p)
@@ -487,7 +489,6 @@ func (c *Correlator) release(all bool) {
 			}
 			c.cur = nil
 		}
-		c.free = append(c.free, p)
 		emitted = true
 	}
 	if !emitted {
@@ -495,9 +496,16 @@ func (c *Correlator) release(all bool) {
 		c.headDirty = false
 		return
 	}
-	if c.head > 1024 && c.head*2 > len(c.queue) {
-		n := copy(c.queue, c.queue[c.head:])
-		clear(c.queue[n:])
+	switch {
+	case c.head == len(c.queue):
+		c.queue, c.qts, c.head = c.queue[:0], c.qts[:0], 0
+	case c.head > 1024 && c.head*2 > len(c.queue):
+		// Move the waiting events down. Swapping rather than copying
+		// keeps each slot's event buffer (pending.ev) in one slot.
+		n := len(c.queue) - c.head
+		for i := range n {
+			c.queue[i], c.queue[c.head+i] = c.queue[c.head+i], c.queue[i]
+		}
 		c.queue = c.queue[:n]
 		c.qts = c.qts[:copy(c.qts, c.qts[c.head:])]
 		c.head = 0
@@ -509,18 +517,18 @@ func (c *Correlator) release(all bool) {
 // user part, or a kernel part and a process without user mode (Idle,
 // System).
 func (c *Correlator) complete(p *pending) bool {
-	if p.user.kind != partNone {
-		return true
-	}
-	if p.kernel.kind == partNone {
-		return false
-	}
-	if p.pid == 0 || p.pid == 4 {
-		return true
-	}
-	// The kernel logs the deferred user-mode stacks of a thread's events
-	// when the thread returns to user mode, in order; once a later event
-	// of the thread got its user part, none will come for this one.
+	// p.pid|4 == 4: process 0 (Idle) or 4 (System).
+	return p.user.kind != partNone || p.kernel.kind != partNone && (p.pid|4 == 4 || c.userAfter(p))
+}
+
+// userAfter reports whether a later event of p's thread got a user part.
+// The kernel logs the deferred user-mode stacks of a thread's events when
+// the thread returns to user mode, in order; once a later event of the
+// thread got its user part, none will come for p. It is kept out of line
+// so that complete inlines.
+//
+//go:noinline
+func (c *Correlator) userAfter(p *pending) bool {
 	ts, ok := c.userSeen.get(p.tid)
 	return ok && ts > p.ts
 }
@@ -531,7 +539,7 @@ func (c *Correlator) sawUser(tid etw.TID, ts int64) {
 	// The table is cleared when full, to bound memory on traces with
 	// endless thread ids.
 	if c.userSeen.raise(tid, ts, maxThreadsTracked) {
-		c.headDirty = c.headP != nil
+		c.headDirty = c.head < len(c.queue)
 	}
 }
 
@@ -613,9 +621,7 @@ func decodeKeyDef(ev *etw.Event, dst []uint64) (frames []uint64, kernel bool, ke
 func (c *Correlator) KeyReference(k *etw.StackKey, cpu uint16, ts int64) {
 	c.now = ts
 	c.keyReference(k, cpu, ts)
-	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
-		c.release(false)
-	}
+	c.releaseDue()
 }
 
 func (c *Correlator) keyReference(k *etw.StackKey, cpu uint16, ts int64) {
@@ -822,7 +828,12 @@ func (c *Correlator) internFrames(frames []uint64) uint32 {
 			return id
 		}
 	}
+	var last uint64 // no frame: an empty list reads as a user one
+	if len(frames) > 0 {
+		last = frames[len(frames)-1]
+	}
 	c.frames = append(c.frames, slices.Clone(frames))
+	c.lastFrame = append(c.lastFrame, last)
 	id := uint32(len(c.frames))
 	c.frameIdx[sum] = append(c.frameIdx[sum], id)
 	return id
@@ -832,19 +843,36 @@ func (c *Correlator) intern(p *pending) StackID {
 	if p.kernel.kind == partNone && p.user.kind == partNone {
 		return NoStack
 	}
-	k := stackKey{kernel: p.kernel, user: p.user}
-	if p.user.kind != partNone {
-		k.pid = p.pid
+	if p.user.kind == partNone {
+		// A kernel part alone names no process: its stack is found by
+		// the part's id.
+		tab := &c.kernelOnly[p.kernel.kind-partFrames]
+		i := int(p.kernel.id)
+		if i < len(*tab) && (*tab)[i] != NoStack {
+			return (*tab)[i]
+		}
+		id := c.internKey(stackKey{kernel: p.kernel}, p)
+		for len(*tab) <= i {
+			*tab = append(*tab, NoStack)
+		}
+		(*tab)[i] = id
+		return id
 	}
+	return c.internKey(stackKey{pid: p.pid, kernel: p.kernel, user: p.user}, p)
+}
+
+// internKey returns the StackID of k, interning it (first seen with p) when
+// new.
+func (c *Correlator) internKey(k stackKey, p *pending) StackID {
 	h := k.hash()
 	slot := &c.stackHot[h&(stackCacheSize-1)]
-	if id := *slot; id != NoStack && c.stacks[id-1] == k {
-		return id
+	if slot.id != NoStack && slot.k == k {
+		return slot.id
 	}
 	first := c.stackIdx[h]
 	for id := first; id != NoStack; id = c.stackNext[id-1] {
 		if c.stacks[id-1] == k {
-			*slot = id
+			*slot = hotStack{k: k, id: id}
 			return id
 		}
 	}
@@ -854,8 +882,15 @@ func (c *Correlator) intern(p *pending) StackID {
 	c.pidOf = append(c.pidOf, p.pid)
 	id := StackID(len(c.stacks))
 	c.stackIdx[h] = id
-	*slot = id
+	*slot = hotStack{k: k, id: id}
 	return id
+}
+
+// hotStack is an entry of the interned-stack cache: a key and its ID (0:
+// empty). Holding the key saves a look into the table of all stacks.
+type hotStack struct {
+	k  stackKey
+	id StackID
 }
 
 // stackCacheSize is the number of entries of the interned-stack cache (a

@@ -224,3 +224,32 @@ func TestOutOfOrderInput(t *testing.T) {
 	assert.Equal(t, []uint64{k2, u2}, a.Frames())
 	assert.Equal(t, []uint64{k1, u1}, b.Frames())
 }
+
+// TestQueueReuseKeepsEvents feeds events that wait, in numbers that make
+// the queue move its waiting events down and then reuse its slots: each
+// event must come out with its own payload, in feed order.
+func TestQueueReuseKeepsEvents(t *testing.T) {
+	const wait = 1_000_000
+	var got []uint64
+	c := stacks.NewCorrelator(stacks.Options{Wait: wait, Emit: func(ev *etw.Event, _ stacks.StackID) {
+		got = append(got, binary.LittleEndian.Uint64(ev.Payload[16:]))
+	}})
+	var want []uint64
+	feed := func(from, to int64) {
+		for ts := from; ts <= to; ts++ {
+			ev := poolEvent(ts, 42, 7)
+			binary.LittleEndian.PutUint64(ev.Payload[16:], uint64(ts))
+			want = append(want, uint64(ts))
+			c.Event(ev) // no stack: it waits until its deadline
+		}
+	}
+	feed(1, 3000)
+	c.Advance(2000 + wait) // the first 2000 are due; the other 1000 move down
+	require.Len(t, got, 2000)
+	assert.Equal(t, 1000, c.Stats().Pending)
+	feed(3001, 5000) // into the slots the 1000 were moved from, and more
+	assert.Len(t, got, 2000)
+	c.Finish()
+	assert.Equal(t, want, got)
+	assert.Equal(t, 3000, c.Stats().MaxPending)
+}

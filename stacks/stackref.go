@@ -37,9 +37,7 @@ func (c *Correlator) StackReference(s *StackRef, cpu uint16, ts int64) {
 	c.now = ts
 	c.stats.StackRecords++
 	c.attachStack(c.lookup(s.EventTimeStamp, s.Thread, cpu), s, cpu, ts)
-	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
-		c.release(false)
-	}
+	c.releaseDue()
 }
 
 // AwaitStack is [Correlator.Await] for an event followed at once by its
@@ -56,13 +54,11 @@ func (c *Correlator) AwaitStack(ts int64, pid etw.PID, tid etw.TID, cpu uint16, 
 	if s.EventTimeStamp == ts && s.Thread == tid && !c.unsorted && n > c.head && (n-1 == c.head || c.qts[n-2] < ts) {
 		// The event just queued is the first waiting one with this
 		// timestamp, so it is the one the search would find.
-		c.attachStack(c.queue[n-1], s, cpu, stackTS)
+		c.attachStack(&c.queue[n-1], s, cpu, stackTS)
 	} else {
 		c.attachStack(c.lookup(s.EventTimeStamp, s.Thread, cpu), s, cpu, stackTS)
 	}
-	if c.headP != nil && (c.headDirty || c.now >= c.headDeadline) {
-		c.release(false)
-	}
+	c.releaseDue()
 }
 
 // attachStack attaches the Stack record s, logged at raw time ts on
@@ -76,14 +72,13 @@ func (c *Correlator) attachStack(p *pending, s *StackRef, cpu uint16, ts int64) 
 	c.stats.Attached++
 	p.adopt(s.Process, s.Thread)
 	var pt part
-	if s.Frames != 0 && int(s.Frames) <= len(c.frames) {
-		frames := c.frames[s.Frames-1]
+	if s.Frames != 0 && int(s.Frames) <= len(c.lastFrame) {
 		ptr := s.PointerSize
 		if ptr == 0 {
 			ptr = c.opts.PointerSize
 		}
 		pt = part{kind: partFrames, id: uint32(s.Frames)}
-		if IsKernelAddress(frames[len(frames)-1], ptr) {
+		if IsKernelAddress(c.lastFrame[s.Frames-1], ptr) {
 			p.kernel = pt
 		} else {
 			p.user = pt
