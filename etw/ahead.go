@@ -1,8 +1,20 @@
 package etw
 
+import (
+	"runtime"
+	"slices"
+	"sync"
+)
+
 // Decompress-ahead: while the reader frames the records of a compressed
 // buffer, the next buffers of the same stream are decompressed on other
 // goroutines (the other core), so that decompression and framing overlap.
+// The jobs go to a small set of workers (one fewer than GOMAXPROCS, at
+// least one), which end when the reader has read every stream, when it is
+// closed, or when it is collected unread. When the reader
+// reaches a buffer whose job no worker has taken yet, it decompresses it
+// itself; when a worker is on it, the reader decompresses a later job
+// while it waits, so that both cores stay busy.
 // The compressed bytes are read on the reader's goroutine, in the order the
 // reader would have read them, and every outcome (an I/O error, damage
 // found while decompressing) is reported when the stream reaches that
@@ -10,12 +22,120 @@ package etw
 //
 // The buffers of the jobs are counted in the reader's memory budget. The
 // reader decompresses ahead only when the budget covers, besides every
-// stream's own largest buffer, aheadDepth more buffers per stream and
-// their compressed bytes: then no buffer can hit the budget, and an input
-// that could hits it exactly as without decompress-ahead.
+// stream's own largest buffer, r.depth more buffers per stream and their
+// compressed bytes: then no buffer can hit the budget, and an input that
+// could hits it exactly as without decompress-ahead. The jobs' buffers are
+// made at their stream's largest sizes, so that they are reused, never
+// made again.
 
-// aheadDepth is the number of buffers decompressed ahead per stream.
-const aheadDepth = 2
+// aheadDepth returns the number of buffers decompressed ahead per stream
+// for n streams with compressed buffers: about aheadJobs in all, from 1 to
+// 3 per stream. Fewer leave the worker idle while the reader frames; more
+// cost memory (fresh pages are dear) and gained nothing on two cores.
+func aheadDepth(n int) int {
+	return min(3, max(1, aheadJobs/max(n, 1)))
+}
+
+// aheadJobs is the number of buffers decompressed ahead in all that
+// aheadDepth aims at.
+const aheadJobs = 8
+
+// aheadPool runs the jobs of one Reader on up to max worker goroutines.
+// Workers wait for work between jobs and end when the pool stops: when the
+// reader has read every stream, when it is closed, or when it is dropped
+// unread (a cleanup stops the pool then).
+type aheadPool struct {
+	mu      sync.Mutex
+	queue   []*aheadJob // jobs no one has taken, oldest first
+	workers int         // workers running
+	idle    int         // workers waiting on wake
+	wake    chan struct{}
+	stopped bool
+	max     int
+	format  Compression
+}
+
+func newAheadPool(format Compression) *aheadPool {
+	n := max(1, runtime.GOMAXPROCS(0)-1)
+	return &aheadPool{max: n, wake: make(chan struct{}, n), format: format}
+}
+
+// submit queues j and wakes or starts a worker for it.
+func (p *aheadPool) submit(j *aheadJob) {
+	p.mu.Lock()
+	p.queue = append(p.queue, j)
+	start := false
+	switch {
+	case p.stopped:
+		// The reader runs the job itself when it reaches it.
+	case p.idle > 0:
+		p.idle--
+		p.wake <- struct{}{}
+	case p.workers < p.max:
+		p.workers++
+		start = true
+	}
+	p.mu.Unlock()
+	if start {
+		go p.work()
+	}
+}
+
+// work runs queued jobs, waiting for more between them, until the pool
+// stops.
+func (p *aheadPool) work() {
+	for {
+		p.mu.Lock()
+		if p.stopped {
+			p.workers--
+			p.mu.Unlock()
+			return
+		}
+		if len(p.queue) == 0 {
+			p.idle++
+			p.mu.Unlock()
+			<-p.wake
+			continue
+		}
+		j := p.queue[0]
+		p.queue = append(p.queue[:0], p.queue[1:]...)
+		p.mu.Unlock()
+		j.run(p.format)
+	}
+}
+
+// stop makes the workers end once their current job is done. Jobs still
+// queued are left to the reader, which runs them when it reaches them.
+func (p *aheadPool) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.wake)
+	}
+}
+
+// take removes j from the queue and returns it when no worker has taken
+// it; otherwise it removes and returns the oldest queued job, for the
+// reader to run while a worker finishes j, or nil when none is queued.
+func (p *aheadPool) take(j *aheadJob) *aheadJob {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) == 0 {
+		return nil
+	}
+	i := max(0, slices.Index(p.queue, j))
+	got := p.queue[i]
+	p.queue = append(p.queue[:i], p.queue[i+1:]...)
+	return got
+}
+
+// stopAhead stops the reader's workers, if it has any.
+func (r *Reader) stopAhead() {
+	if r.pool != nil {
+		r.pool.stop()
+	}
+}
 
 // aheadJob is one buffer decompressed ahead.
 type aheadJob struct {
@@ -37,6 +157,16 @@ func (j *aheadJob) run(format Compression) {
 // the worst case the buffer headers allow, and whether there is anything
 // to decompress.
 func (r *Reader) aheadFits() bool {
+	n := 0
+	for _, s := range r.streams {
+		for _, i := range s.bufs {
+			if r.bufs[i].Compressed() {
+				n++
+				break
+			}
+		}
+	}
+	r.depth = aheadDepth(n)
 	need := r.mem
 	var scratch int64
 	some := false
@@ -52,10 +182,11 @@ func (r *Reader) aheadFits() bool {
 			}
 			data = max(data, size)
 		}
+		s.maxData, s.maxRaw = int(data), int(raw)
 		scratch = max(scratch, raw)
 		need += data
 		if raw > 0 {
-			need += aheadDepth * (data + raw)
+			need += int64(r.depth) * (data + raw)
 		}
 		if need > r.budget {
 			return false
@@ -64,11 +195,11 @@ func (r *Reader) aheadFits() bool {
 	return some && need+scratch <= r.budget
 }
 
-// queueAhead starts the decompression of the next compressed buffers of s,
-// up to aheadDepth of them.
+// queueAhead starts the decompression of the compressed buffers of s after
+// the one it holds, up to r.depth of them.
 func (r *Reader) queueAhead(s *stream) {
 	s.queued = max(s.queued, s.next)
-	for len(s.ahead) < aheadDepth && s.queued < len(s.bufs) {
+	for len(s.ahead) < r.depth && s.queued < len(s.bufs) {
 		bi := &r.bufs[s.bufs[s.queued]]
 		if !bi.Compressed() {
 			s.queued++
@@ -87,8 +218,11 @@ func (r *Reader) queueAhead(s *stream) {
 		} else {
 			j = &aheadJob{done: make(chan struct{}, 1)}
 		}
+		// The job's buffers are made at the stream's largest sizes at
+		// once, which aheadFits counted, so that they are not made
+		// again for a larger buffer later.
 		avail := int(bi.Avail)
-		if r.grow(&j.raw, avail, bi) != nil || r.grow(&j.data, want, bi) != nil {
+		if r.grow(&j.raw, max(avail, s.maxRaw), bi) != nil || r.grow(&j.data, max(want, s.maxData), bi) != nil {
 			// aheadFits makes this unreachable; read in step instead.
 			s.spare = append(s.spare, j)
 			return
@@ -102,7 +236,35 @@ func (r *Reader) queueAhead(s *stream) {
 			j.done <- struct{}{}
 			continue
 		}
-		go j.run(r.format())
+		if r.pool == nil {
+			r.pool = newAheadPool(r.format())
+			// A Reader dropped before its end stops its workers when
+			// it is collected: they hold the pool, not the Reader.
+			runtime.AddCleanup(r, (*aheadPool).stop, r.pool)
+		}
+		r.pool.submit(j)
+	}
+}
+
+// wait returns once j is done. A job no worker has taken yet is run
+// here; while a worker runs j, the reader runs later jobs.
+func (r *Reader) wait(j *aheadJob) {
+	for {
+		select {
+		case <-j.done:
+			return
+		default:
+		}
+		o := r.pool.take(j)
+		if o == nil {
+			<-j.done
+			return
+		}
+		o.run(r.pool.format)
+		if o == j {
+			<-j.done
+			return
+		}
 	}
 }
 
@@ -111,7 +273,7 @@ func (r *Reader) queueAhead(s *stream) {
 func (r *Reader) takeAhead(s *stream, bi *BufferInfo) error {
 	j := s.ahead[0]
 	s.ahead = append(s.ahead[:0], s.ahead[1:]...)
-	<-j.done
+	r.wait(j)
 	s.spare = append(s.spare, j)
 	if j.ioErr != nil {
 		return j.ioErr
@@ -126,10 +288,17 @@ func (r *Reader) takeAhead(s *stream, bi *BufferInfo) error {
 	return nil
 }
 
-// releaseAhead drops the buffers of the spare jobs of a finished stream.
+// releaseAhead drops the buffers of the spare jobs of a finished stream,
+// and stops the workers once every stream is finished.
 func (r *Reader) releaseAhead(s *stream) {
 	for _, j := range s.spare {
 		r.mem -= int64(cap(j.raw) + cap(j.data))
 	}
 	s.spare = nil
+	for _, o := range r.streams {
+		if !o.done {
+			return
+		}
+	}
+	r.stopAhead()
 }

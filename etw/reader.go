@@ -98,12 +98,14 @@ type Reader struct {
 	mem     int64 // bytes held in stream buffers, scratch and the index
 
 	lim    Limits
-	disk   int64  // bytes the input holds on disk (a zip member's compressed size)
-	cdata  []byte // compressed bytes scratch, shared by all streams
-	inUse  int    // streams holding a buffer
-	budget int64  // see grow
-	prop   bool   // budget is the proportional one, not Limits.MaxMemory
-	ahead  bool   // decompress buffers ahead (see ahead.go)
+	disk   int64      // bytes the input holds on disk (a zip member's compressed size)
+	cdata  []byte     // compressed bytes scratch, shared by all streams
+	inUse  int        // streams holding a buffer
+	budget int64      // see grow
+	prop   bool       // budget is the proportional one, not Limits.MaxMemory
+	ahead  bool       // decompress buffers ahead (see ahead.go)
+	pool   *aheadPool // the workers that do, made with the first job
+	depth  int        // buffers decompressed ahead per stream
 }
 
 // stream is one chain of buffers read in order: one processor's buffers in
@@ -126,6 +128,8 @@ type stream struct {
 	ahead  []*aheadJob // buffers being decompressed ahead, in stream order
 	spare  []*aheadJob // finished jobs whose buffers can be reused
 	queued int         // next position in bufs to consider for ahead
+
+	maxData, maxRaw int // largest buffer and compressed bytes (see aheadFits)
 }
 
 // Open opens the ETL file name. A name of the form "archive.zip!member"
@@ -175,9 +179,11 @@ func NewReaderLimited(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 	return r, nil
 }
 
-// Close releases the file opened by [Open]. It does nothing for a Reader
-// made by [NewReader].
+// Close releases the file opened by [Open] and ends the goroutines that
+// decompress ahead, if any. For a Reader made by [NewReader] it closes
+// nothing.
 func (r *Reader) Close() error {
+	r.stopAhead()
 	if r.closer != nil {
 		c := r.closer
 		r.closer = nil
@@ -633,10 +639,11 @@ func (r *Reader) fill(s *stream) error {
 		}
 		s.bi = s.bufs[s.next]
 		s.next++
+		err := r.load(s)
 		if r.ahead {
 			r.queueAhead(s)
 		}
-		if err := r.load(s); err != nil {
+		if err != nil {
 			return err
 		}
 	}
