@@ -157,6 +157,13 @@ func (j *aheadJob) run(format Compression) {
 // the worst case the buffer headers allow, and whether there is anything
 // to decompress.
 func (r *Reader) aheadFits() bool {
+	if !r.walked {
+		// Following a zip member in file order (see follow.go): the
+		// budget covers the worst case.
+		r.depth = aheadDepth(1)
+		r.streams[0].maxData = int(r.followData())
+		return r.hdr.Compressed()
+	}
 	n := 0
 	for _, s := range r.streams {
 		for _, i := range s.bufs {
@@ -199,7 +206,13 @@ func (r *Reader) aheadFits() bool {
 // the one it holds, up to r.depth of them.
 func (r *Reader) queueAhead(s *stream) {
 	s.queued = max(s.queued, s.next)
-	for len(s.ahead) < r.depth && s.queued < len(s.bufs) {
+	for len(s.ahead) < r.depth {
+		if r.order == FileOrder {
+			r.follow(s, s.queued+1)
+		}
+		if s.queued >= len(s.bufs) {
+			break
+		}
 		bi := &r.bufs[s.bufs[s.queued]]
 		if !bi.Compressed() {
 			s.queued++
