@@ -79,9 +79,10 @@ type Reader struct {
 	closer io.Closer
 	name   string
 
-	src     *inflating // the zip member the walk follows, while it is inflated
-	walkOff int64      // offset of the walk's next buffer header
-	walked  bool       // the walk is over
+	src     *inflating             // the zip member the walk follows, while it is inflated
+	walkOff int64                  // offset of the walk's next buffer header
+	walked  bool                   // the walk is over
+	walkHdr [bufferHeaderSize]byte // the walk's header scratch
 
 	hdr      *LogfileHeader
 	hdrEvent *Event // the header event, cloned
@@ -397,7 +398,7 @@ func (r *Reader) walkNext() bool {
 // walkStep indexes the buffer at r.walkOff, or finds where to resume after
 // a damaged header, and reports whether the walk goes on.
 func (r *Reader) walkStep() bool {
-	var hb [bufferHeaderSize]byte
+	hb := r.walkHdr[:]
 	off := r.walkOff
 	if r.sizeAtLeast(off+1) <= off {
 		return false
@@ -408,12 +409,12 @@ func (r *Reader) walkStep() bool {
 			Msg: fmt.Sprintf("%d trailing bytes are too short for a buffer header", rest), Err: ErrTruncated})
 		return false
 	}
-	if _, err := r.ra.ReadAt(hb[:], off); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := r.ra.ReadAt(hb, off); err != nil && !errors.Is(err, io.EOF) {
 		r.tailErrs = append(r.tailErrs, fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", idx, off, err))
 		return false
 	}
 	bi := BufferInfo{Index: idx, FileOffset: off}
-	parseBufferHeader(hb[:], &bi)
+	parseBufferHeader(hb, &bi)
 	if !plausible(&bi) {
 		ferr := &FormatError{Buffer: idx, Offset: off, RecordOffset: -1,
 			Msg: fmt.Sprintf("implausible buffer header (BufferSize %d, SavedOffset %d)", bi.Size, bi.SavedOffset), Err: ErrCorrupt}
