@@ -129,5 +129,7 @@
 // A [Reader] is not safe for concurrent use; distinct Readers are
 // independent. A Reader calls its io.ReaderAt from the goroutine that
 // reads only; the goroutines that decompress ahead touch nothing but their
-// own buffers. Decoded values and clones may be shared freely.
+// own buffers. A deflated zip member is inflated on a goroutine of its own,
+// which a file-order read follows and [Reader.Close] stops. Decoded values
+// and clones may be shared freely.
 package etw

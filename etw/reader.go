@@ -219,13 +219,16 @@ func (r *Reader) PointerSize() int { return int(r.hdr.PointerSize) }
 func (r *Reader) Compression() Compression { return r.comp }
 
 // Buffers returns the per-buffer facts found by the buffer walk, in file
-// order. The slice is the reader's own; do not modify it.
+// order. The slice is the reader's own; do not modify it. For a zip member
+// still being inflated, it first waits for the end of the walk.
 func (r *Reader) Buffers() []BufferInfo {
 	r.walk()
 	return r.bufs
 }
 
-// Stats returns the counters so far.
+// Stats returns the counters so far. For a zip member still being
+// inflated, it first waits for the end of the buffer walk, which sets the
+// buffer counts.
 func (r *Reader) Stats() Stats {
 	r.walk()
 	return r.stats
@@ -237,7 +240,8 @@ func (r *Reader) Stats() Stats {
 // ceiling), which ReadEvent returns after the last event, in that order.
 // A caller that stops reading before the end reports these so that damage
 // known up front is not lost; once ReadEvent has returned an error, it is
-// no longer pending. The slice is a copy.
+// no longer pending. The slice is a copy. For a zip member still being
+// inflated, it first waits for the end of the buffer walk.
 func (r *Reader) PendingErrors() []error {
 	r.walk()
 	return slices.Clone(r.tailErrs)
