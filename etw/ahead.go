@@ -22,23 +22,19 @@ import (
 //
 // The buffers of the jobs are counted in the reader's memory budget. The
 // reader decompresses ahead only when the budget covers, besides every
-// stream's own largest buffer, r.depth more buffers per stream and their
+// stream's own largest buffer, aheadJobs more buffers and their
 // compressed bytes: then no buffer can hit the budget, and an input that
 // could hits it exactly as without decompress-ahead. The jobs' buffers are
-// made at their stream's largest sizes, so that they are reused, never
-// made again.
+// made at the largest sizes, so that they are reused, never made again.
 
-// aheadDepth returns the number of buffers decompressed ahead per stream
-// for n streams with compressed buffers: about aheadJobs in all, from 1 to
-// 3 per stream. Fewer leave the worker idle while the reader frames; more
-// cost memory (fresh pages are dear) and gained nothing on two cores.
-func aheadDepth(n int) int {
-	return min(3, max(1, aheadJobs/max(n, 1)))
-}
-
-// aheadJobs is the number of buffers decompressed ahead in all that
-// aheadDepth aims at.
-const aheadJobs = 8
+// The reader decompresses up to aheadJobs buffers ahead in all, and up to
+// aheadPerStream of one stream. Fewer leave the worker idle while the
+// reader frames a run of short buffers; more cost memory (fresh pages are
+// dear) and gained nothing on two cores.
+const (
+	aheadJobs      = 8
+	aheadPerStream = 3
+)
 
 // aheadPool runs the jobs of one Reader on up to max worker goroutines.
 // Workers wait for work between jobs and end when the pool stops: when the
@@ -46,7 +42,7 @@ const aheadJobs = 8
 // unread (a cleanup stops the pool then).
 type aheadPool struct {
 	mu      sync.Mutex
-	queue   []*aheadJob // jobs no one has taken, oldest first
+	queue   []*aheadJob // jobs no one has taken
 	workers int         // workers running
 	idle    int         // workers waiting on wake
 	wake    chan struct{}
@@ -68,7 +64,11 @@ func (p *aheadPool) submit(j *aheadJob) {
 	switch {
 	case p.stopped:
 		// The reader runs the job itself when it reaches it.
-	case p.idle > 0:
+	case p.idle > 0 && len(p.queue) >= 2:
+		// An idle worker is woken for two jobs, not one: a wake-up
+		// costs two context switches, and jobs are queued ahead of
+		// need, so the first can wait for the second (or for the
+		// reader, which runs it if it gets there first).
 		p.idle--
 		p.wake <- struct{}{}
 	case p.workers < p.max:
@@ -97,8 +97,7 @@ func (p *aheadPool) work() {
 			<-p.wake
 			continue
 		}
-		j := p.queue[0]
-		p.queue = append(p.queue[:0], p.queue[1:]...)
+		j := p.pop(-1)
 		p.mu.Unlock()
 		j.run(p.format)
 	}
@@ -116,15 +115,32 @@ func (p *aheadPool) stop() {
 }
 
 // take removes j from the queue and returns it when no worker has taken
-// it; otherwise it removes and returns the oldest queued job, for the
-// reader to run while a worker finishes j, or nil when none is queued.
+// it; otherwise it removes and returns the queued job of the earliest
+// buffer, for the reader to run while a worker finishes j, or nil when
+// none is queued.
 func (p *aheadPool) take(j *aheadJob) *aheadJob {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.queue) == 0 {
 		return nil
 	}
-	i := max(0, slices.Index(p.queue, j))
+	return p.pop(slices.Index(p.queue, j))
+}
+
+// pop removes and returns queued job i or, when i is negative, the job of
+// the earliest buffer in the file: the reader needs buffers about in file
+// order (in time order too, as buffers are flushed in time), and the queue
+// holds the next buffer of every processor, not in the order needed.
+// The caller holds p.mu.
+func (p *aheadPool) pop(i int) *aheadJob {
+	if i < 0 {
+		i = 0
+		for k, j := range p.queue {
+			if j.bi.Index < p.queue[i].bi.Index {
+				i = k
+			}
+		}
+	}
 	got := p.queue[i]
 	p.queue = append(p.queue[:i], p.queue[i+1:]...)
 	return got
@@ -155,63 +171,81 @@ func (j *aheadJob) run(format Compression) {
 
 // aheadFits reports whether the memory budget covers decompress-ahead in
 // the worst case the buffer headers allow, and whether there is anything
-// to decompress.
+// to decompress. A stream with compressed buffers may end up holding a
+// job's buffer (they trade), so it is counted at the largest size.
 func (r *Reader) aheadFits() bool {
+	r.depth = aheadPerStream
 	if !r.walked {
 		// Following a zip member in file order (see follow.go): the
 		// budget covers the worst case.
-		r.depth = aheadDepth(1)
-		r.streams[0].maxData = int(r.followData())
+		r.maxData = int(r.followData())
 		return r.hdr.Compressed()
 	}
-	n := 0
+	var maxData, maxRaw int64
 	for _, s := range r.streams {
 		for _, i := range s.bufs {
-			if r.bufs[i].Compressed() {
-				n++
-				break
+			if b := &r.bufs[i]; b.Compressed() {
+				maxRaw = max(maxRaw, int64(b.Avail))
+				maxData = max(maxData, min(int64(b.SavedOffset), MaxExpansion*int64(b.Avail)+expansionSlack))
 			}
 		}
 	}
-	r.depth = aheadDepth(n)
-	need := r.mem
-	var scratch int64
-	some := false
+	if maxRaw == 0 {
+		return false
+	}
+	need := r.mem + aheadJobs*(maxData+maxRaw) + maxRaw // the jobs and the scratch
 	for _, s := range r.streams {
-		var data, raw int64
+		var data int64
+		comp := false
 		for _, i := range s.bufs {
 			b := &r.bufs[i]
-			size := int64(b.Avail)
-			if b.Compressed() {
-				some = true
-				raw = max(raw, int64(b.Avail))
-				size = min(int64(b.SavedOffset), MaxExpansion*int64(b.Avail)+expansionSlack)
-			}
-			data = max(data, size)
+			data = max(data, int64(b.Avail))
+			comp = comp || b.Compressed()
 		}
-		s.maxData, s.maxRaw = int(data), int(raw)
-		scratch = max(scratch, raw)
+		if comp {
+			data = max(data, maxData)
+		}
 		need += data
-		if raw > 0 {
-			need += int64(r.depth) * (data + raw)
-		}
 		if need > r.budget {
 			return false
 		}
 	}
-	return some && need+scratch <= r.budget
+	r.maxData, r.maxRaw = int(maxData), int(maxRaw)
+	return true
 }
 
-// queueAhead starts the decompression of the compressed buffers of s after
-// the one it holds, up to r.depth of them.
-func (r *Reader) queueAhead(s *stream) {
-	s.queued = max(s.queued, s.next)
-	for len(s.ahead) < r.depth {
+// aheadStream returns the stream whose next buffer to decompress ahead
+// the reader will need first, with s.queued at that buffer, or nil. In
+// time order that is the stream whose last buffer queued or loaded was
+// flushed first: its next records follow that flush.
+func (r *Reader) aheadStream() *stream {
+	var best *stream
+	var key int64
+	for _, s := range r.streams {
 		if r.order == FileOrder {
-			r.follow(s, s.queued+1)
+			r.follow(s, max(s.queued, s.next)+1)
 		}
-		if s.queued >= len(s.bufs) {
-			break
+		q := max(s.queued, s.next)
+		if s.done || s.next == 0 || q >= len(s.bufs) || len(s.ahead) >= r.depth {
+			continue
+		}
+		if k := r.bufs[s.bufs[q-1]].Timestamp; best == nil || k < key {
+			best, key = s, k
+		}
+	}
+	if best != nil {
+		best.queued = max(best.queued, best.next)
+	}
+	return best
+}
+
+// queueAhead starts the decompression of the compressed buffers the
+// reader will need next, up to aheadJobs in all and r.depth per stream.
+func (r *Reader) queueAhead(*stream) {
+	for r.queuedJobs < aheadJobs {
+		s := r.aheadStream()
+		if s == nil {
+			return
 		}
 		bi := &r.bufs[s.bufs[s.queued]]
 		if !bi.Compressed() {
@@ -225,22 +259,23 @@ func (r *Reader) queueAhead(s *stream) {
 			continue
 		}
 		var j *aheadJob
-		if n := len(s.spare); n > 0 {
-			j = s.spare[n-1]
-			s.spare = s.spare[:n-1]
+		if n := len(r.spare); n > 0 {
+			j = r.spare[n-1]
+			r.spare = r.spare[:n-1]
 		} else {
 			j = &aheadJob{done: make(chan struct{}, 1)}
 		}
-		// The job's buffers are made at the stream's largest sizes at
-		// once, which aheadFits counted, so that they are not made
-		// again for a larger buffer later.
+		// The job's buffers are made at the largest sizes at once, which
+		// aheadFits counted, so that they are not made again for a
+		// larger buffer later.
 		avail := int(bi.Avail)
-		if r.grow(&j.raw, max(avail, s.maxRaw), bi) != nil || r.grow(&j.data, max(want, s.maxData), bi) != nil {
+		if r.grow(&j.raw, max(avail, r.maxRaw), bi) != nil || r.grow(&j.data, max(want, r.maxData), bi) != nil {
 			// aheadFits makes this unreachable; read in step instead.
-			s.spare = append(s.spare, j)
+			r.spare = append(r.spare, j)
 			return
 		}
 		s.queued++
+		r.queuedJobs++
 		j.bi = *bi
 		j.raw, j.data = j.raw[:avail], j.data[:want]
 		j.ioErr = r.readRaw(j.raw, bi)
@@ -287,7 +322,8 @@ func (r *Reader) takeAhead(s *stream, bi *BufferInfo) error {
 	j := s.ahead[0]
 	s.ahead = append(s.ahead[:0], s.ahead[1:]...)
 	r.wait(j)
-	s.spare = append(s.spare, j)
+	r.queuedJobs--
+	r.spare = append(r.spare, j)
 	if j.ioErr != nil {
 		return j.ioErr
 	}
@@ -301,17 +337,17 @@ func (r *Reader) takeAhead(s *stream, bi *BufferInfo) error {
 	return nil
 }
 
-// releaseAhead drops the buffers of the spare jobs of a finished stream,
-// and stops the workers once every stream is finished.
-func (r *Reader) releaseAhead(s *stream) {
-	for _, j := range s.spare {
-		r.mem -= int64(cap(j.raw) + cap(j.data))
-	}
-	s.spare = nil
+// releaseAhead drops the jobs' buffers and stops the workers once every
+// stream is finished.
+func (r *Reader) releaseAhead(*stream) {
 	for _, o := range r.streams {
 		if !o.done {
 			return
 		}
 	}
+	for _, j := range r.spare {
+		r.mem -= int64(cap(j.raw) + cap(j.data))
+	}
+	r.spare = nil
 	r.stopAhead()
 }

@@ -32,7 +32,7 @@ func (r *Reader) followFits() bool {
 	data := r.followData()
 	worst := (claimed/bufferHeaderSize+1)*indexCost + // the index
 		buf + max(buf, data) + // the scratch and the stream's buffer
-		int64(aheadDepth(1))*(buf+data) // the jobs
+		aheadPerStream*(buf+data) // the jobs
 	return worst <= r.budget
 }
 

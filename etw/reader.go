@@ -110,7 +110,11 @@ type Reader struct {
 	prop   bool       // budget is the proportional one, not Limits.MaxMemory
 	ahead  bool       // decompress buffers ahead (see ahead.go)
 	pool   *aheadPool // the workers that do, made with the first job
-	depth  int        // buffers decompressed ahead per stream
+	depth  int        // buffers decompressed ahead per stream, at most
+	spare  []*aheadJob
+	// queuedJobs counts the jobs in streams' ahead lists; maxData and
+	// maxRaw size the jobs' buffers.
+	queuedJobs, maxData, maxRaw int
 }
 
 // stream is one chain of buffers read in order: one processor's buffers in
@@ -131,10 +135,7 @@ type stream struct {
 	trunc error // damage to report once the buffer's good records are read
 
 	ahead  []*aheadJob // buffers being decompressed ahead, in stream order
-	spare  []*aheadJob // finished jobs whose buffers can be reused
 	queued int         // next position in bufs to consider for ahead
-
-	maxData, maxRaw int // largest buffer and compressed bytes (see aheadFits)
 }
 
 // Open opens the ETL file name. A name of the form "archive.zip!member"
