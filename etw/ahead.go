@@ -7,18 +7,19 @@ import (
 )
 
 // Decompress-ahead: while the reader frames the records of a compressed
-// buffer, the next buffers of the same stream are decompressed on other
+// buffer, the next buffers it will need are decompressed on other
 // goroutines (the other core), so that decompression and framing overlap.
-// The jobs go to a small set of workers (one fewer than GOMAXPROCS, at
-// least one), which end when the reader has read every stream, when it is
-// closed, or when it is collected unread. When the reader
-// reaches a buffer whose job no worker has taken yet, it decompresses it
-// itself; when a worker is on it, the reader decompresses a later job
-// while it waits, so that both cores stay busy.
-// The compressed bytes are read on the reader's goroutine, in the order the
-// reader would have read them, and every outcome (an I/O error, damage
-// found while decompressing) is reported when the stream reaches that
-// buffer, exactly as if it had been decompressed then.
+// Each job goes to the stream whose last queued or loaded buffer was
+// flushed first (in file order, the one stream). The jobs go to a small
+// set of workers (one fewer than GOMAXPROCS, at least one), which end when
+// the reader has read every stream, when it is closed, or when it is
+// collected unread. When the reader reaches a buffer whose job no worker
+// has taken yet, it decompresses it itself; when a worker is on it, the
+// reader decompresses another job while it waits, so that both cores stay
+// busy. The compressed bytes are read on the reader's goroutine, and every
+// outcome (an I/O error, damage found while decompressing) is reported
+// when the stream reaches that buffer, exactly as if it had been
+// decompressed then.
 //
 // The buffers of the jobs are counted in the reader's memory budget. The
 // reader decompresses ahead only when the budget covers, besides every

@@ -72,10 +72,10 @@
 //
 // The reader keeps one buffer (and one decompression buffer) per processor
 // stream plus a small index of buffer headers, whatever the file size. On
-// compressed traces it also decompresses the next buffers of each stream
-// ahead (up to three, about eight in all), on a few worker goroutines (the
-// other cores), when its memory budget covers them in the worst case the
-// buffer headers allow;
+// compressed traces it also decompresses the buffers it will need next
+// ahead (up to eight, three of one stream), on a few worker goroutines
+// (the other cores), when its memory budget covers them in the worst case
+// the buffer headers allow;
 // their outcome, damage included, is reported when the reader reaches
 // them, exactly as if they had been decompressed then.
 // [Reader.ReadEvent] returns a pointer into that state: the Event and its
