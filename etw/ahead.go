@@ -1,21 +1,158 @@
 package etw
 
+import (
+	"runtime"
+	"slices"
+	"sync"
+)
+
 // Decompress-ahead: while the reader frames the records of a compressed
-// buffer, the next buffers of the same stream are decompressed on other
+// buffer, the next buffers it will need are decompressed on other
 // goroutines (the other core), so that decompression and framing overlap.
-// The compressed bytes are read on the reader's goroutine, in the order the
-// reader would have read them, and every outcome (an I/O error, damage
-// found while decompressing) is reported when the stream reaches that
-// buffer, exactly as if it had been decompressed then.
+// Each job goes to the stream whose last queued or loaded buffer was
+// flushed first (in file order, the one stream). The jobs go to a small
+// set of workers (one fewer than GOMAXPROCS, at least one), which end when
+// the reader has read every stream, when it is closed, or when it is
+// collected unread. When the reader reaches a buffer whose job no worker
+// has taken yet, it decompresses it itself; when a worker is on it, the
+// reader decompresses another job while it waits, so that both cores stay
+// busy. The compressed bytes are read on the reader's goroutine, and every
+// outcome (an I/O error, damage found while decompressing) is reported
+// when the stream reaches that buffer, exactly as if it had been
+// decompressed then.
 //
 // The buffers of the jobs are counted in the reader's memory budget. The
 // reader decompresses ahead only when the budget covers, besides every
-// stream's own largest buffer, aheadDepth more buffers per stream and
-// their compressed bytes: then no buffer can hit the budget, and an input
-// that could hits it exactly as without decompress-ahead.
+// stream's own largest buffer, aheadJobs more buffers and their
+// compressed bytes: then no buffer can hit the budget, and an input that
+// could hits it exactly as without decompress-ahead. The jobs' buffers are
+// made at the largest sizes, so that they are reused, never made again.
 
-// aheadDepth is the number of buffers decompressed ahead per stream.
-const aheadDepth = 2
+// The reader decompresses up to aheadJobs buffers ahead in all, and up to
+// aheadPerStream of one stream. Fewer leave the worker idle while the
+// reader frames a run of short buffers; more cost memory (fresh pages are
+// dear) and gained nothing on two cores.
+const (
+	aheadJobs      = 8
+	aheadPerStream = 3
+)
+
+// aheadPool runs the jobs of one Reader on up to max worker goroutines.
+// Workers wait for work between jobs and end when the pool stops: when the
+// reader has read every stream, when it is closed, or when it is dropped
+// unread (a cleanup stops the pool then).
+type aheadPool struct {
+	mu      sync.Mutex
+	queue   []*aheadJob // jobs no one has taken
+	workers int         // workers running
+	idle    int         // workers waiting on wake
+	wake    chan struct{}
+	stopped bool
+	max     int
+	format  Compression
+}
+
+func newAheadPool(format Compression) *aheadPool {
+	n := max(1, runtime.GOMAXPROCS(0)-1)
+	return &aheadPool{max: n, wake: make(chan struct{}, n), format: format}
+}
+
+// submit queues j and wakes or starts a worker for it.
+func (p *aheadPool) submit(j *aheadJob) {
+	p.mu.Lock()
+	p.queue = append(p.queue, j)
+	start := false
+	switch {
+	case p.stopped:
+		// The reader runs the job itself when it reaches it.
+	case p.idle > 0 && len(p.queue) >= 2:
+		// An idle worker is woken for two jobs, not one: a wake-up
+		// costs two context switches, and jobs are queued ahead of
+		// need, so the first can wait for the second (or for the
+		// reader, which runs it if it gets there first).
+		p.idle--
+		p.wake <- struct{}{}
+	case p.workers < p.max:
+		p.workers++
+		start = true
+	}
+	p.mu.Unlock()
+	if start {
+		go p.work()
+	}
+}
+
+// work runs queued jobs, waiting for more between them, until the pool
+// stops.
+func (p *aheadPool) work() {
+	for {
+		p.mu.Lock()
+		if p.stopped {
+			p.workers--
+			p.mu.Unlock()
+			return
+		}
+		if len(p.queue) == 0 {
+			p.idle++
+			p.mu.Unlock()
+			<-p.wake
+			continue
+		}
+		j := p.pop(-1)
+		p.mu.Unlock()
+		j.run(p.format)
+	}
+}
+
+// stop makes the workers end once their current job is done. Jobs still
+// queued are left to the reader, which runs them when it reaches them.
+func (p *aheadPool) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.wake)
+	}
+}
+
+// take removes j from the queue and returns it when no worker has taken
+// it; otherwise it removes and returns the queued job of the earliest
+// buffer, for the reader to run while a worker finishes j, or nil when
+// none is queued.
+func (p *aheadPool) take(j *aheadJob) *aheadJob {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) == 0 {
+		return nil
+	}
+	return p.pop(slices.Index(p.queue, j))
+}
+
+// pop removes and returns queued job i or, when i is negative, the job of
+// the earliest buffer in the file: the reader needs buffers about in file
+// order (in time order too, as buffers are flushed in time), and the queue
+// holds the next buffer of every processor, not in the order needed.
+// The caller holds p.mu.
+func (p *aheadPool) pop(i int) *aheadJob {
+	if i < 0 {
+		i = 0
+		for k, j := range p.queue {
+			if j.bi.Index < p.queue[i].bi.Index {
+				i = k
+			}
+		}
+	}
+	got := p.queue[i]
+	p.queue = append(p.queue[:i], p.queue[i+1:]...)
+	return got
+}
+
+// stopAhead stops the reader's workers, if it has any.
+func (r *Reader) stopAhead() {
+	if r.pool != nil {
+		r.pool.stop()
+	}
+}
 
 // aheadJob is one buffer decompressed ahead.
 type aheadJob struct {
@@ -35,40 +172,82 @@ func (j *aheadJob) run(format Compression) {
 
 // aheadFits reports whether the memory budget covers decompress-ahead in
 // the worst case the buffer headers allow, and whether there is anything
-// to decompress.
+// to decompress. A stream with compressed buffers may end up holding a
+// job's buffer (they trade), so it is counted at the largest size.
 func (r *Reader) aheadFits() bool {
-	need := r.mem
-	var scratch int64
-	some := false
+	r.depth = aheadPerStream
+	if !r.walked {
+		// Following a zip member in file order (see follow.go): the
+		// budget covers the worst case.
+		r.maxData = int(r.followData())
+		return r.hdr.Compressed()
+	}
+	var maxData, maxRaw int64
 	for _, s := range r.streams {
-		var data, raw int64
+		for _, i := range s.bufs {
+			if b := &r.bufs[i]; b.Compressed() {
+				maxRaw = max(maxRaw, int64(b.Avail))
+				maxData = max(maxData, min(int64(b.SavedOffset), MaxExpansion*int64(b.Avail)+expansionSlack))
+			}
+		}
+	}
+	if maxRaw == 0 {
+		return false
+	}
+	need := r.mem + aheadJobs*(maxData+maxRaw) + maxRaw // the jobs and the scratch
+	for _, s := range r.streams {
+		var data int64
+		comp := false
 		for _, i := range s.bufs {
 			b := &r.bufs[i]
-			size := int64(b.Avail)
-			if b.Compressed() {
-				some = true
-				raw = max(raw, int64(b.Avail))
-				size = min(int64(b.SavedOffset), MaxExpansion*int64(b.Avail)+expansionSlack)
-			}
-			data = max(data, size)
+			data = max(data, int64(b.Avail))
+			comp = comp || b.Compressed()
 		}
-		scratch = max(scratch, raw)
+		if comp {
+			data = max(data, maxData)
+		}
 		need += data
-		if raw > 0 {
-			need += aheadDepth * (data + raw)
-		}
 		if need > r.budget {
 			return false
 		}
 	}
-	return some && need+scratch <= r.budget
+	r.maxData, r.maxRaw = int(maxData), int(maxRaw)
+	return true
 }
 
-// queueAhead starts the decompression of the next compressed buffers of s,
-// up to aheadDepth of them.
-func (r *Reader) queueAhead(s *stream) {
-	s.queued = max(s.queued, s.next)
-	for len(s.ahead) < aheadDepth && s.queued < len(s.bufs) {
+// aheadStream returns the stream whose next buffer to decompress ahead
+// the reader will need first, with s.queued at that buffer, or nil. In
+// time order that is the stream whose last buffer queued or loaded was
+// flushed first: its next records follow that flush.
+func (r *Reader) aheadStream() *stream {
+	var best *stream
+	var key int64
+	for _, s := range r.streams {
+		if r.order == FileOrder {
+			r.follow(s, max(s.queued, s.next)+1)
+		}
+		q := max(s.queued, s.next)
+		if s.done || s.next == 0 || q >= len(s.bufs) || len(s.ahead) >= r.depth {
+			continue
+		}
+		if k := r.bufs[s.bufs[q-1]].Timestamp; best == nil || k < key {
+			best, key = s, k
+		}
+	}
+	if best != nil {
+		best.queued = max(best.queued, best.next)
+	}
+	return best
+}
+
+// queueAhead starts the decompression of the compressed buffers the
+// reader will need next, up to aheadJobs in all and r.depth per stream.
+func (r *Reader) queueAhead(*stream) {
+	for r.queuedJobs < aheadJobs {
+		s := r.aheadStream()
+		if s == nil {
+			return
+		}
 		bi := &r.bufs[s.bufs[s.queued]]
 		if !bi.Compressed() {
 			s.queued++
@@ -81,19 +260,23 @@ func (r *Reader) queueAhead(s *stream) {
 			continue
 		}
 		var j *aheadJob
-		if n := len(s.spare); n > 0 {
-			j = s.spare[n-1]
-			s.spare = s.spare[:n-1]
+		if n := len(r.spare); n > 0 {
+			j = r.spare[n-1]
+			r.spare = r.spare[:n-1]
 		} else {
 			j = &aheadJob{done: make(chan struct{}, 1)}
 		}
+		// The job's buffers are made at the largest sizes at once, which
+		// aheadFits counted, so that they are not made again for a
+		// larger buffer later.
 		avail := int(bi.Avail)
-		if r.grow(&j.raw, avail, bi) != nil || r.grow(&j.data, want, bi) != nil {
+		if r.grow(&j.raw, max(avail, r.maxRaw), bi) != nil || r.grow(&j.data, max(want, r.maxData), bi) != nil {
 			// aheadFits makes this unreachable; read in step instead.
-			s.spare = append(s.spare, j)
+			r.spare = append(r.spare, j)
 			return
 		}
 		s.queued++
+		r.queuedJobs++
 		j.bi = *bi
 		j.raw, j.data = j.raw[:avail], j.data[:want]
 		j.ioErr = r.readRaw(j.raw, bi)
@@ -102,7 +285,35 @@ func (r *Reader) queueAhead(s *stream) {
 			j.done <- struct{}{}
 			continue
 		}
-		go j.run(r.format())
+		if r.pool == nil {
+			r.pool = newAheadPool(r.format())
+			// A Reader dropped before its end stops its workers when
+			// it is collected: they hold the pool, not the Reader.
+			runtime.AddCleanup(r, (*aheadPool).stop, r.pool)
+		}
+		r.pool.submit(j)
+	}
+}
+
+// wait returns once j is done. A job no worker has taken yet is run
+// here; while a worker runs j, the reader runs later jobs.
+func (r *Reader) wait(j *aheadJob) {
+	for {
+		select {
+		case <-j.done:
+			return
+		default:
+		}
+		o := r.pool.take(j)
+		if o == nil {
+			<-j.done
+			return
+		}
+		o.run(r.pool.format)
+		if o == j {
+			<-j.done
+			return
+		}
 	}
 }
 
@@ -111,8 +322,9 @@ func (r *Reader) queueAhead(s *stream) {
 func (r *Reader) takeAhead(s *stream, bi *BufferInfo) error {
 	j := s.ahead[0]
 	s.ahead = append(s.ahead[:0], s.ahead[1:]...)
-	<-j.done
-	s.spare = append(s.spare, j)
+	r.wait(j)
+	r.queuedJobs--
+	r.spare = append(r.spare, j)
 	if j.ioErr != nil {
 		return j.ioErr
 	}
@@ -126,10 +338,17 @@ func (r *Reader) takeAhead(s *stream, bi *BufferInfo) error {
 	return nil
 }
 
-// releaseAhead drops the buffers of the spare jobs of a finished stream.
-func (r *Reader) releaseAhead(s *stream) {
-	for _, j := range s.spare {
+// releaseAhead drops the jobs' buffers and stops the workers once every
+// stream is finished.
+func (r *Reader) releaseAhead(*stream) {
+	for _, o := range r.streams {
+		if !o.done {
+			return
+		}
+	}
+	for _, j := range r.spare {
 		r.mem -= int64(cap(j.raw) + cap(j.data))
 	}
-	s.spare = nil
+	r.spare = nil
+	r.stopAhead()
 }

@@ -3,7 +3,11 @@ package etw_test
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/etw/etltest"
@@ -11,11 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDecompressAheadSameOutcome reads compressed traces, whole and
-// damaged in several ways, with decompress-ahead and in step, in both
-// orders: the events, the errors (buffer, offset, message), their
-// interleaving and the statistics must be the same.
-func TestDecompressAheadSameOutcome(t *testing.T) {
+// compressedTrace writes a compressed trace of several processors in
+// small buffers and returns it with its compressed buffers.
+func compressedTrace(t *testing.T) ([]byte, []etw.BufferInfo) {
 	sc := etltest.Scale(3, 20_000)
 	o := sc.WriterOptions()
 	o.Compress = true
@@ -41,6 +43,16 @@ func TestDecompressAheadSameOutcome(t *testing.T) {
 		procs[b.Processor] = true
 	}
 	require.Greater(t, len(procs), 1, "processors")
+
+	return whole, comp
+}
+
+// TestDecompressAheadSameOutcome reads compressed traces, whole and
+// damaged in several ways, with decompress-ahead and in step, in both
+// orders: the events, the errors (buffer, offset, message), their
+// interleaving and the statistics must be the same.
+func TestDecompressAheadSameOutcome(t *testing.T) {
+	whole, comp := compressedTrace(t)
 
 	damage := map[string]func([]byte) []byte{
 		"whole": func(b []byte) []byte { return b },
@@ -110,4 +122,55 @@ func readLog(t *testing.T, data []byte, order etw.Order, inStep bool) ([]string,
 		log = append(log, fmt.Sprintf("%d %d %d %x %x", ev.Buffer, ev.Offset, ev.Timestamp, ev.Hook, ev.Raw()))
 	}
 	return log, r.Stats()
+}
+
+// TestDecompressAheadWorkersEnd checks that the goroutines that decompress
+// ahead end when the reader reaches the end, when it is closed part way,
+// and when it is dropped part way without Close.
+func TestDecompressAheadWorkersEnd(t *testing.T) {
+	whole, _ := compressedTrace(t)
+	path := filepath.Join(t.TempDir(), "c.etl")
+	require.NoError(t, os.WriteFile(path, whole, 0o644))
+	settled := func(t *testing.T, base int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+			runtime.GC()
+			time.Sleep(time.Millisecond)
+		}
+		require.LessOrEqual(t, runtime.NumGoroutine(), base, "goroutines left after %s", what)
+	}
+	readSome := func(t *testing.T, r *etw.Reader, order etw.Order, n int) {
+		require.NoError(t, r.SetOrder(order))
+		require.True(t, etw.DecompressesAhead(r), "decompress-ahead on")
+		for range n {
+			_, err := r.ReadEvent()
+			require.NoError(t, err)
+		}
+	}
+	for _, order := range []etw.Order{etw.FileOrder, etw.TimeOrder} {
+		t.Run(orderName(order), func(t *testing.T) {
+			base := runtime.NumGoroutine()
+			r, err := etw.Open(path)
+			require.NoError(t, err)
+			readSome(t, r, order, 3000)
+			require.NoError(t, r.Close())
+			settled(t, base, "Close")
+
+			r, err = etw.NewReader(bytesReaderAt(whole), int64(len(whole)))
+			require.NoError(t, err)
+			readSome(t, r, order, 0)
+			for _, err := range r.All() {
+				require.NoError(t, err)
+			}
+			settled(t, base, "the end")
+			runtime.KeepAlive(r)
+
+			r, err = etw.NewReader(bytesReaderAt(whole), int64(len(whole)))
+			require.NoError(t, err)
+			readSome(t, r, order, 3000)
+			r = nil
+			settled(t, base, "dropping the reader")
+		})
+	}
 }

@@ -72,9 +72,10 @@
 //
 // The reader keeps one buffer (and one decompression buffer) per processor
 // stream plus a small index of buffer headers, whatever the file size. On
-// compressed traces it also decompresses the next two buffers of each
-// stream ahead, on goroutines of their own (the other core), when its
-// memory budget covers them in the worst case the buffer headers allow;
+// compressed traces it also decompresses the buffers it will need next
+// ahead (up to eight, three of one stream), on a few worker goroutines
+// (the other cores), when its memory budget covers them in the worst case
+// the buffer headers allow;
 // their outcome, damage included, is reported when the reader reaches
 // them, exactly as if they had been decompressed then.
 // [Reader.ReadEvent] returns a pointer into that state: the Event and its
@@ -128,5 +129,7 @@
 // A [Reader] is not safe for concurrent use; distinct Readers are
 // independent. A Reader calls its io.ReaderAt from the goroutine that
 // reads only; the goroutines that decompress ahead touch nothing but their
-// own buffers. Decoded values and clones may be shared freely.
+// own buffers. A deflated zip member is inflated on a goroutine of its own,
+// which a file-order read follows and [Reader.Close] stops. Decoded values
+// and clones may be shared freely.
 package etw

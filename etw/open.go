@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 )
 
 // maxZipSpillInMemory is the largest deflated zip member inflated into
@@ -18,13 +19,128 @@ const maxZipSpillInMemory = 64 << 20
 
 // input is an opened input: its bytes, their size, the bytes it holds on
 // disk (for the memory budget), what to close, and damage found while
-// preparing it (a zip member whose inflation stopped early).
+// preparing it (a zip member whose inflation stopped early). A zip member
+// inflated in memory is still being inflated: src is set, and size and
+// damage are known once src is done.
 type input struct {
 	ra     io.ReaderAt
 	size   int64
 	disk   int64
 	closer io.Closer
 	damage error
+	src    *inflating
+}
+
+// inflateDamage is the damage reported for a zip member whose inflation
+// stopped with err after got of its claimed bytes.
+func inflateDamage(where string, got int64, claimed uint64, err error) error {
+	sentinel := ErrTruncated
+	if errors.Is(err, errNoChain) {
+		sentinel = ErrCorrupt
+	}
+	return &FormatError{Buffer: -1, Offset: got, RecordOffset: -1, Err: sentinel,
+		Msg: fmt.Sprintf("zip member %s: inflating stopped after %d of %d bytes: %v", where, got, claimed, err)}
+}
+
+// inflating is a zip member being inflated into memory on a goroutine of
+// its own. It is an io.ReaderAt over the bytes inflated so far: a read
+// waits until the bytes it asks for are there or inflation has ended, so
+// that a reader can follow inflation instead of waiting for its end.
+type inflating struct {
+	mu      sync.Mutex
+	cond    sync.Cond // signalled as bytes arrive and at the end; L is &mu
+	buf     []byte    // the claimed size; the bytes below n are final
+	w       int       // bytes written, the writer's own count
+	n       int64     // bytes inflated so far, published
+	ended   bool      // inflation has ended; damage is set
+	damage  error     // why it stopped early, or nil
+	stop    bool      // Close asked inflation to stop
+	done    chan struct{}
+	rc, zf  io.Closer
+	where   string
+	claimed uint64
+}
+
+// errInflateStopped ends the inflation of a member whose reader was closed.
+var errInflateStopped = errors.New("reader closed")
+
+func (g *inflating) run(src io.Reader) {
+	defer close(g.done)
+	got, err := io.Copy(&chainWriter{dst: g, bad: -1}, src)
+	g.rc.Close()
+	g.zf.Close()
+	g.mu.Lock()
+	if err != nil && !errors.Is(err, errInflateStopped) {
+		g.damage = inflateDamage(g.where, got, g.claimed, err)
+	}
+	g.ended = true
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// Write appends inflated bytes; archive/zip never passes more than the
+// claimed size.
+func (g *inflating) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	stop := g.stop
+	g.mu.Unlock()
+	if stop {
+		return 0, errInflateStopped
+	}
+	if len(p) > len(g.buf)-g.w {
+		return 0, fmt.Errorf("inflated past the claimed %d bytes", len(g.buf))
+	}
+	// Readers only read below n, so the bytes above it are written
+	// without the lock.
+	g.w += copy(g.buf[g.w:], p)
+	g.mu.Lock()
+	g.n = int64(g.w)
+	g.cond.Broadcast()
+	g.mu.Unlock()
+	return len(p), nil
+}
+
+// upTo waits until the first n bytes are inflated or inflation has ended,
+// and returns how many of them there are.
+func (g *inflating) upTo(n int64) int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.n < n && !g.ended {
+		g.cond.Wait()
+	}
+	return min(n, g.n)
+}
+
+// wait waits for the end of inflation and returns the size and damage.
+func (g *inflating) wait() (int64, error) {
+	<-g.done
+	return g.n, g.damage
+}
+
+// ReadAt reads as a bytes.Reader over the whole member would, once the
+// bytes it asks for are inflated.
+func (g *inflating) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("etw: negative offset")
+	}
+	have := g.upTo(off + int64(len(p)))
+	if off >= have {
+		return 0, io.EOF
+	}
+	n := copy(p, g.buf[off:have])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Close stops inflation and waits for the goroutine to end.
+func (g *inflating) Close() error {
+	g.mu.Lock()
+	g.stop = true
+	g.mu.Unlock()
+	<-g.done
+	return nil
 }
 
 // openInput opens a plain file, "archive.zip!member" or "archive.zip".
@@ -172,9 +288,12 @@ func openZipMember(zipName, member string, lim Limits) (input, error) {
 		ok = true
 		return input{ra: io.NewSectionReader(zf, off, size), size: size, disk: size, closer: zf}, nil
 	}
-	in, err := inflateMember(f, where, lim)
+	in, err := inflateMember(f, zf, where, lim)
 	if err != nil {
 		return input{}, err
+	}
+	if in.src != nil {
+		ok = true // the inflating goroutine closes zf
 	}
 	return in, nil
 }
@@ -185,7 +304,7 @@ func openZipMember(zipName, member string, lim Limits) (input, error) {
 // (archive/zip fails a member that inflates past its claimed size). When
 // inflation fails after the start, the bytes before the damage are kept and
 // the failure is returned as in.damage.
-func inflateMember(f *zip.File, where string, lim Limits) (in input, err error) {
+func inflateMember(f *zip.File, zf io.Closer, where string, lim Limits) (in input, err error) {
 	ceiling, why := zipMemberCeiling(f.CompressedSize64, lim)
 	claimed := f.UncompressedSize64
 	if claimed > uint64(ceiling) {
@@ -196,7 +315,12 @@ func inflateMember(f *zip.File, where string, lim Limits) (in input, err error) 
 	if err != nil {
 		return input{}, fmt.Errorf("%s: %w", where, err)
 	}
-	defer rc.Close()
+	keep := false // rc and zf passed to the inflating goroutine
+	defer func() {
+		if !keep {
+			rc.Close()
+		}
+	}()
 	var head [bufferHeaderSize + 8]byte
 	n, err := io.ReadFull(rc, head[:])
 	if err := checkStart(head[:n]); err != nil {
@@ -209,22 +333,16 @@ func inflateMember(f *zip.File, where string, lim Limits) (in input, err error) 
 	// checks its CRC at the end.
 	src := io.MultiReader(bytes.NewReader(head[:]), rc)
 	var damage error
-	fail := func(got int64, err error) {
-		sentinel := ErrTruncated
-		if errors.Is(err, errNoChain) {
-			sentinel = ErrCorrupt
-		}
-		damage = &FormatError{Buffer: -1, Offset: got, RecordOffset: -1, Err: sentinel,
-			Msg: fmt.Sprintf("zip member %s: inflating stopped after %d of %d bytes: %v", where, got, claimed, err)}
-	}
+	fail := func(got int64, err error) { damage = inflateDamage(where, got, claimed, err) }
 	if claimed <= maxZipSpillInMemory {
-		var data bytes.Buffer
-		data.Grow(int(claimed))
-		got, err := io.Copy(&chainWriter{dst: &data, bad: -1}, src)
-		if err != nil {
-			fail(got, err)
-		}
-		return input{ra: bytes.NewReader(data.Bytes()), size: int64(data.Len()), disk: int64(f.CompressedSize64), closer: nopCloser{}, damage: damage}, nil
+		// Inflated on a goroutine of its own into a buffer of the claimed
+		// size, which the reader may follow as it grows (see
+		// OpenLimited) or wait for.
+		g := &inflating{buf: make([]byte, int(claimed)), done: make(chan struct{}), rc: rc, zf: zf, where: where, claimed: claimed}
+		g.cond.L = &g.mu
+		go g.run(src)
+		keep = true
+		return input{ra: g, size: -1, disk: int64(f.CompressedSize64), closer: g, src: g}, nil
 	}
 	tmp, err := createTemp(lim.TempDir)
 	if err != nil {

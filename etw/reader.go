@@ -75,9 +75,14 @@ type Stats struct {
 // A Reader is not safe for concurrent use.
 type Reader struct {
 	ra     io.ReaderAt
-	size   int64
+	size   int64 // -1 until the end of a followed zip member (see follow.go)
 	closer io.Closer
 	name   string
+
+	src     *inflating             // the zip member the walk follows, while it is inflated
+	walkOff int64                  // offset of the walk's next buffer header
+	walked  bool                   // the walk is over
+	walkHdr [bufferHeaderSize]byte // the walk's header scratch
 
 	hdr      *LogfileHeader
 	hdrEvent *Event // the header event, cloned
@@ -98,12 +103,18 @@ type Reader struct {
 	mem     int64 // bytes held in stream buffers, scratch and the index
 
 	lim    Limits
-	disk   int64  // bytes the input holds on disk (a zip member's compressed size)
-	cdata  []byte // compressed bytes scratch, shared by all streams
-	inUse  int    // streams holding a buffer
-	budget int64  // see grow
-	prop   bool   // budget is the proportional one, not Limits.MaxMemory
-	ahead  bool   // decompress buffers ahead (see ahead.go)
+	disk   int64      // bytes the input holds on disk (a zip member's compressed size)
+	cdata  []byte     // compressed bytes scratch, shared by all streams
+	inUse  int        // streams holding a buffer
+	budget int64      // see grow
+	prop   bool       // budget is the proportional one, not Limits.MaxMemory
+	ahead  bool       // decompress buffers ahead (see ahead.go)
+	pool   *aheadPool // the workers that do, made with the first job
+	depth  int        // buffers decompressed ahead per stream, at most
+	spare  []*aheadJob
+	// queuedJobs counts the jobs in streams' ahead lists; maxData and
+	// maxRaw size the jobs' buffers.
+	queuedJobs, maxData, maxRaw int
 }
 
 // stream is one chain of buffers read in order: one processor's buffers in
@@ -124,7 +135,6 @@ type stream struct {
 	trunc error // damage to report once the buffer's good records are read
 
 	ahead  []*aheadJob // buffers being decompressed ahead, in stream order
-	spare  []*aheadJob // finished jobs whose buffers can be reused
 	queued int         // next position in bufs to consider for ahead
 }
 
@@ -142,8 +152,11 @@ func OpenLimited(name string, lim Limits) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{ra: in.ra, size: in.size, disk: in.disk, lim: lim}
+	r := &Reader{ra: in.ra, size: in.size, disk: in.disk, lim: lim, src: in.src}
 	if err := r.init(); err != nil {
+		if r.src != nil {
+			_, in.damage = r.src.wait()
+		}
 		if in.damage != nil {
 			err = fmt.Errorf("%w (%v)", err, in.damage)
 		}
@@ -175,9 +188,11 @@ func NewReaderLimited(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 	return r, nil
 }
 
-// Close releases the file opened by [Open]. It does nothing for a Reader
-// made by [NewReader].
+// Close releases the file opened by [Open] and ends the goroutines that
+// decompress ahead, if any. For a Reader made by [NewReader] it closes
+// nothing.
 func (r *Reader) Close() error {
+	r.stopAhead()
 	if r.closer != nil {
 		c := r.closer
 		r.closer = nil
@@ -205,11 +220,20 @@ func (r *Reader) PointerSize() int { return int(r.hdr.PointerSize) }
 func (r *Reader) Compression() Compression { return r.comp }
 
 // Buffers returns the per-buffer facts found by the buffer walk, in file
-// order. The slice is the reader's own; do not modify it.
-func (r *Reader) Buffers() []BufferInfo { return r.bufs }
+// order. The slice is the reader's own; do not modify it. For a zip member
+// still being inflated, it first waits for the end of the walk.
+func (r *Reader) Buffers() []BufferInfo {
+	r.walk()
+	return r.bufs
+}
 
-// Stats returns the counters so far.
-func (r *Reader) Stats() Stats { return r.stats }
+// Stats returns the counters so far. For a zip member still being
+// inflated, it first waits for the end of the buffer walk, which sets the
+// buffer counts.
+func (r *Reader) Stats() Stats {
+	r.walk()
+	return r.stats
+}
 
 // PendingErrors returns the damage already known that [Reader.ReadEvent]
 // has not returned yet: what opening found (a zip member whose inflation
@@ -217,8 +241,12 @@ func (r *Reader) Stats() Stats { return r.stats }
 // ceiling), which ReadEvent returns after the last event, in that order.
 // A caller that stops reading before the end reports these so that damage
 // known up front is not lost; once ReadEvent has returned an error, it is
-// no longer pending. The slice is a copy.
-func (r *Reader) PendingErrors() []error { return slices.Clone(r.tailErrs) }
+// no longer pending. The slice is a copy. For a zip member still being
+// inflated, it first waits for the end of the buffer walk.
+func (r *Reader) PendingErrors() []error {
+	r.walk()
+	return slices.Clone(r.tailErrs)
+}
 
 // SetOrder selects the delivery order. It must be called before the first
 // ReadEvent; later calls return an error.
@@ -233,16 +261,21 @@ func (r *Reader) SetOrder(o Order) error {
 	return nil
 }
 
-func (r *Reader) init() error {
-	r.budget = r.lim.maxMemory()
+// setBudget sets the memory budget from the limits and the input's size
+// on disk (see grow).
+func (r *Reader) setBudget() {
+	r.budget, r.prop = r.lim.maxMemory(), false
 	if prop := memAllowance + memPerInputByte*r.disk; prop < r.budget && r.disk < 1<<40 {
 		r.budget, r.prop = prop, true
 	}
-	if r.size == 0 {
+}
+
+func (r *Reader) init() error {
+	r.setBudget()
+	if size := r.sizeAtLeast(bufferHeaderSize); size == 0 {
 		return fmt.Errorf("%w: empty input", ErrNotETL)
-	}
-	if r.size < bufferHeaderSize {
-		return fmt.Errorf("%w: %d bytes is shorter than a buffer header", ErrNotETL, r.size)
+	} else if size < bufferHeaderSize {
+		return fmt.Errorf("%w: %d bytes is shorter than a buffer header", ErrNotETL, size)
 	}
 	var hb [bufferHeaderSize]byte
 	if _, err := r.ra.ReadAt(hb[:], 0); err != nil {
@@ -253,11 +286,7 @@ func (r *Reader) init() error {
 	}
 	var first BufferInfo
 	parseBufferHeader(hb[:], &first)
-	n := int64(first.Size)
-	if n > r.size {
-		n = r.size
-	}
-	data := make([]byte, n)
+	data := make([]byte, r.sizeAtLeast(int64(first.Size)))
 	if _, err := r.ra.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("etw: reading header buffer: %w", err)
 	}
@@ -303,19 +332,12 @@ func (r *Reader) init() error {
 			// Unknown value: buffers flagged compressed report it.
 		}
 	}
-	r.walk()
-	r.stats.Buffers = len(r.bufs)
-	for i := range r.bufs {
-		b := &r.bufs[i]
-		if b.Compressed() {
-			r.stats.CompressedBuffers++
-		}
-		if b.Flags&BufferEventsLost != 0 {
-			r.stats.EventsLostBuffers++
-		}
-		if b.Flags&BufferBufferLost != 0 {
-			r.stats.BufferLostBuffers++
-		}
+	if r.src != nil && !r.followFits() {
+		// Wait for the whole member (see follow.go).
+		r.size, _ = r.src.wait()
+	}
+	if r.size >= 0 {
+		r.walk()
 	}
 	return nil
 }
@@ -357,47 +379,89 @@ func plausible(b *BufferInfo) bool {
 	return b.SavedOffset <= MaxBufferSize
 }
 
-// walk reads every buffer header, following each buffer's own BufferSize.
+// walk reads every buffer header, following each buffer's own BufferSize,
+// or the rest of them when the walk follows a zip member's inflation.
 func (r *Reader) walk() {
-	var hb [bufferHeaderSize]byte
-	off := int64(0)
-	for off < r.size {
-		idx := len(r.bufs)
-		if r.size-off < bufferHeaderSize {
-			r.tailErrs = append(r.tailErrs, &FormatError{Buffer: idx, Offset: off, RecordOffset: -1,
-				Msg: fmt.Sprintf("%d trailing bytes are too short for a buffer header", r.size-off), Err: ErrTruncated})
-			return
+	for r.walkNext() {
+	}
+}
+
+// walkNext takes the walk one step, and reports whether it goes on. At its
+// end it counts the buffers.
+func (r *Reader) walkNext() bool {
+	if r.walked {
+		return false
+	}
+	if r.walkStep() {
+		return true
+	}
+	r.walked = true
+	r.walkEnd()
+	return false
+}
+
+// walkStep indexes the buffer at r.walkOff, or finds where to resume after
+// a damaged header, and reports whether the walk goes on.
+func (r *Reader) walkStep() bool {
+	hb := r.walkHdr[:]
+	off := r.walkOff
+	if r.sizeAtLeast(off+1) <= off {
+		return false
+	}
+	idx := len(r.bufs)
+	if rest := r.sizeAtLeast(off+bufferHeaderSize) - off; rest < bufferHeaderSize {
+		r.tailErrs = append(r.tailErrs, &FormatError{Buffer: idx, Offset: off, RecordOffset: -1,
+			Msg: fmt.Sprintf("%d trailing bytes are too short for a buffer header", rest), Err: ErrTruncated})
+		return false
+	}
+	if _, err := r.ra.ReadAt(hb, off); err != nil && !errors.Is(err, io.EOF) {
+		r.tailErrs = append(r.tailErrs, fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", idx, off, err))
+		return false
+	}
+	bi := BufferInfo{Index: idx, FileOffset: off}
+	parseBufferHeader(hb, &bi)
+	if !plausible(&bi) {
+		ferr := &FormatError{Buffer: idx, Offset: off, RecordOffset: -1,
+			Msg: fmt.Sprintf("implausible buffer header (BufferSize %d, SavedOffset %d)", bi.Size, bi.SavedOffset), Err: ErrCorrupt}
+		r.tailErrs = append(r.tailErrs, ferr)
+		// Resynchronise on the session's buffer size when the file is
+		// uncompressed and the next slot looks like a buffer.
+		if next, ok := r.resync(off); ok {
+			r.walkOff = next
+			return true
 		}
-		if _, err := r.ra.ReadAt(hb[:], off); err != nil && !errors.Is(err, io.EOF) {
-			r.tailErrs = append(r.tailErrs, fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", idx, off, err))
-			return
+		return false
+	}
+	bi.Avail = bi.Size
+	if rest := r.sizeAtLeast(off+int64(bi.Size)) - off; int64(bi.Size) > rest {
+		bi.Avail = uint32(rest)
+	}
+	if r.mem+indexCost > r.budget {
+		r.tailErrs = append(r.tailErrs, &LimitError{Resource: "the buffer index", Buffer: idx, Offset: off,
+			Need: r.mem + indexCost, Limit: r.budget, Why: r.why()})
+		return false
+	}
+	r.mem += indexCost
+	r.bufs = append(r.bufs, bi)
+	r.walkOff = off + int64(bi.Size)
+	return true
+}
+
+// walkEnd counts the buffers once the walk is over.
+func (r *Reader) walkEnd() {
+	r.endFollow()
+	r.stats.Buffers = len(r.bufs)
+	for i := range r.bufs {
+		b := &r.bufs[i]
+		if b.Compressed() {
+			r.stats.CompressedBuffers++
 		}
-		bi := BufferInfo{Index: idx, FileOffset: off}
-		parseBufferHeader(hb[:], &bi)
-		if !plausible(&bi) {
-			ferr := &FormatError{Buffer: idx, Offset: off, RecordOffset: -1,
-				Msg: fmt.Sprintf("implausible buffer header (BufferSize %d, SavedOffset %d)", bi.Size, bi.SavedOffset), Err: ErrCorrupt}
-			r.tailErrs = append(r.tailErrs, ferr)
-			// Resynchronise on the session's buffer size when the file
-			// is uncompressed and the next slot looks like a buffer.
-			if next, ok := r.resync(off); ok {
-				off = next
-				continue
-			}
-			return
+		if b.Flags&BufferEventsLost != 0 {
+			r.stats.EventsLostBuffers++
 		}
-		bi.Avail = bi.Size
-		if rest := r.size - off; int64(bi.Size) > rest {
-			bi.Avail = uint32(rest)
+		if b.Flags&BufferBufferLost != 0 {
+			r.stats.BufferLostBuffers++
 		}
-		if r.mem+indexCost > r.budget {
-			r.tailErrs = append(r.tailErrs, &LimitError{Resource: "the buffer index", Buffer: idx, Offset: off,
-				Need: r.mem + indexCost, Limit: r.budget, Why: r.why()})
-			return
-		}
-		r.mem += indexCost
-		r.bufs = append(r.bufs, bi)
-		off += int64(bi.Size)
 	}
 }
 
@@ -413,7 +477,7 @@ func (r *Reader) resync(off int64) (int64, bool) {
 		return 0, false
 	}
 	var hb [bufferHeaderSize]byte
-	for next := (off/bs + 1) * bs; next+bufferHeaderSize <= r.size; next += bs {
+	for next := (off/bs + 1) * bs; r.sizeAtLeast(next+bufferHeaderSize) == next+bufferHeaderSize; next += bs {
 		if _, err := r.ra.ReadAt(hb[:], next); err != nil {
 			return 0, false
 		}
@@ -428,6 +492,9 @@ func (r *Reader) resync(off int64) (int64, bool) {
 
 func (r *Reader) start() {
 	r.started = true
+	if r.order != FileOrder {
+		r.walk()
+	}
 	if r.order == FileOrder {
 		s := &stream{bi: -1, rank: 0}
 		s.bufs = make([]int, len(r.bufs))
@@ -626,6 +693,9 @@ func (r *Reader) fill(s *stream) error {
 			s.trunc = nil
 			return err
 		}
+		if r.order == FileOrder {
+			r.follow(s, s.next+1)
+		}
 		if s.next >= len(s.bufs) {
 			s.has = false
 			r.release(s)
@@ -633,10 +703,11 @@ func (r *Reader) fill(s *stream) error {
 		}
 		s.bi = s.bufs[s.next]
 		s.next++
+		err := r.load(s)
 		if r.ahead {
 			r.queueAhead(s)
 		}
-		if err := r.load(s); err != nil {
+		if err != nil {
 			return err
 		}
 	}

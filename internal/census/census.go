@@ -98,7 +98,8 @@ func FromReader(r *etw.Reader, name string) (*Census, error) {
 	}
 	var errs []error
 	var headerCounts [256]int64
-	var hookCounts [1 << 16]int64
+	var hooks hookCounter
+	providers, classic := newGUIDCounter(), newGUIDCounter()
 	for {
 		ev, err := r.ReadEvent()
 		if err == io.EOF {
@@ -117,23 +118,21 @@ func FromReader(r *etw.Reader, name string) (*Census, error) {
 		headerCounts[ev.Header]++
 		switch ev.Header {
 		case etw.HeaderSystem32, etw.HeaderSystem64, etw.HeaderCompact32, etw.HeaderCompact64, etw.HeaderPerfInfo32, etw.HeaderPerfInfo64:
-			hookCounts[ev.Hook]++
+			hooks.add(ev.Hook)
 		case etw.HeaderEvent32, etw.HeaderEvent64:
-			c.Providers[ev.Provider.String()]++
+			providers.add(ev.Provider)
 		case etw.HeaderFull32, etw.HeaderFull64, etw.HeaderInstance32, etw.HeaderInstance64:
-			c.ClassicProviders[ev.Provider.String()]++
+			classic.add(ev.Provider)
 		}
 	}
+	providers.into(c.Providers)
+	classic.into(c.ClassicProviders)
 	for t, n := range headerCounts {
 		if n > 0 {
 			c.HeaderTypes[etw.HeaderType(t).String()] = n
 		}
 	}
-	for h, n := range hookCounts {
-		if n > 0 {
-			c.KernelHooks[etw.HookID(h).String()] = n
-		}
-	}
+	hooks.into(c.KernelHooks)
 	c.Damage = r.Report(errs)
 	st := r.Stats()
 	c.Buffers = st.Buffers
@@ -162,4 +161,64 @@ func FromReader(r *etw.Reader, name string) (*Census, error) {
 		TimerResolution:    h.TimerResolution,
 	}
 	return c, nil
+}
+
+// guidCounter counts events per GUID without allocating per event: the
+// counts are kept by GUID value and named once at the end. Events of one
+// provider come in runs, so the last GUID's count is kept at hand.
+type guidCounter struct {
+	m    map[etw.GUID]*int64
+	last etw.GUID
+	n    *int64
+}
+
+func newGUIDCounter() guidCounter { return guidCounter{m: map[etw.GUID]*int64{}} }
+
+func (g *guidCounter) add(id etw.GUID) {
+	if g.n == nil || id != g.last {
+		n := g.m[id]
+		if n == nil {
+			n = new(int64)
+			g.m[id] = n
+		}
+		g.last, g.n = id, n
+	}
+	*g.n++
+}
+
+// into adds the counts to m under the GUIDs' string form.
+func (g *guidCounter) into(m map[string]int64) {
+	for id, n := range g.m {
+		m[id.String()] += *n
+	}
+}
+
+// hookCounter counts events per kernel hook id in a table of 256 groups
+// of 256 types, a group's row made when its first event comes: a flat
+// table of every hook id would be 512 KiB to clear for a few dozen ids.
+type hookCounter struct {
+	rows [256]*[256]int64
+}
+
+func (h *hookCounter) add(id etw.HookID) {
+	row := h.rows[id>>8]
+	if row == nil {
+		row = new([256]int64)
+		h.rows[id>>8] = row
+	}
+	row[id&0xFF]++
+}
+
+// into adds the nonzero counts to m under the hook ids' string form.
+func (h *hookCounter) into(m map[string]int64) {
+	for g, row := range h.rows {
+		if row == nil {
+			continue
+		}
+		for t, n := range row {
+			if n > 0 {
+				m[etw.HookID(g<<8|t).String()] += n
+			}
+		}
+	}
 }
