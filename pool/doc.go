@@ -53,9 +53,10 @@
 //
 // # Memory
 //
-// Memory is proportional to the open blocks (about 67 bytes each, measured
-// by BenchmarkLedgerOpenBlocks: a 32-byte hash-table slot holding address,
-// alloc time, size and an aggregation index, at a load between 3/8 and 3/4;
+// Memory is proportional to the open blocks (67 bytes each for the 1
+// million of BenchmarkLedgerOpenBlocks, 64 to 128 in general: a 32-byte
+// hash-table slot holding address, alloc time, size and an aggregation
+// index, at a load between 1/4 and 1/2;
 // the table halves when a peak drains, so it never holds more than about 8
 // slots per open block), to the distinct
 // (tag, pool kind, stack, pid) combinations and stacks, and to the lifetime
