@@ -86,6 +86,18 @@ func (t *blockTable) find(addr uint64) int {
 	}
 }
 
+// remove deletes addr and returns its block; found is false, and the table
+// unchanged, when addr is absent. It may shrink the table.
+func (t *blockTable) remove(addr uint64) (b blockSlot, found bool) {
+	i := t.find(addr)
+	if i < 0 {
+		return blockSlot{}, false
+	}
+	b = t.slots[i]
+	t.deleteAt(i)
+	return b, true
+}
+
 // slot returns the slot of addr, claiming an empty one (with hm set and
 // the other fields zero) if addr is absent; found reports whether it was
 // present. The pointer is valid until the next insert or delete.

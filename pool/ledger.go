@@ -103,6 +103,12 @@ type tkState struct {
 	unmatched uint64 // frees without an open block
 	unmBytes  uint64
 	win       []classCounters // one per declared window
+	// The histogram cells this (tag, kind) used last, as index+1 into
+	// cellVals (0 for none; coarsen clears them): the cOpen cell of alloc
+	// bin openA and the cFreed cell of (freedA, freedF). Most ops hit
+	// them, sparing the hash of cell.
+	openA, openCell           uint32
+	freedA, freedF, freedCell uint32
 }
 
 // Cell classes of the lifetime histogram.
@@ -178,7 +184,9 @@ type Ledger struct {
 	// Direct-mapped caches in front of tkIdx, groupIdx and cellIdx: slot
 	// (hash of the key) holds index+1 of an entry seen recently, 0 for none.
 	// A hit is confirmed by comparing the entry's own key, so a stale or
-	// colliding slot only costs the map lookup. Groups and tks are never
+	// colliding slot only costs the map lookup. groupCache is keyed by the
+	// allocation's tag and kind rather than its tk, so that a hit also
+	// spares tkIndex; the group's tk confirms them. Groups and tks are never
 	// removed; cells are rebuilt by coarsen, which clears cellCache.
 	tkCache    [tkCacheSize]uint32
 	groupCache [groupCacheSize]uint32
@@ -295,6 +303,9 @@ func (l *Ledger) binOf(t int64) uint32 {
 func (l *Ledger) coarsen() {
 	l.width *= 2
 	l.binW = 0
+	for i := range l.tks {
+		l.tks[i].openCell, l.tks[i].freedCell = 0, 0
+	}
 	keys, vals := l.cellKeys, l.cellVals
 	l.cellIdx = make(map[uint64]uint32, len(keys)/2)
 	l.cellKeys = make([]cellKey, 0, len(keys)/2)
@@ -313,16 +324,22 @@ func (l *Ledger) coarsen() {
 // cell returns the histogram cell of k, creating it. The pointer is valid
 // until the next new cell.
 func (l *Ledger) cell(k cellKey) *cell {
+	return &l.cellVals[l.cellIndex(k)]
+}
+
+// cellIndex returns the index in cellVals of the cell of k, creating it.
+// Indexes stay valid until coarsen.
+func (l *Ledger) cellIndex(k cellKey) uint32 {
 	cs := &l.cellCache[cacheSlot(k.tk, k.a, k.f, uint32(k.cls))>>(64-cellCacheBits)]
 	if j := *cs; j != 0 && l.cellKeys[j-1] == k {
-		return &l.cellVals[j-1]
+		return j - 1
 	}
 	h := hashKey(k.tk, k.a, k.f, uint32(k.cls))
 	first := l.cellIdx[h]
 	for j := first; j != 0; j = l.cellNext[j-1] {
 		if l.cellKeys[j-1] == k {
 			*cs = j
-			return &l.cellVals[j-1]
+			return j - 1
 		}
 	}
 	i := uint32(len(l.cellVals))
@@ -331,7 +348,7 @@ func (l *Ledger) cell(k cellKey) *cell {
 	l.cellNext = append(l.cellNext, first)
 	l.cellIdx[h] = i + 1
 	*cs = i + 1
-	return &l.cellVals[i]
+	return i
 }
 
 // hashKey mixes the fields of a composite key into a 64-bit map key, so
@@ -358,10 +375,26 @@ func (l *Ledger) addCell(k cellKey, size uint64) {
 	c.bytes += size
 }
 
-func (l *Ledger) subCell(k cellKey, size uint64) {
-	c := l.cell(k)
-	c.n--
-	c.bytes -= size
+// openCell returns the cOpen cell of the blocks of tk (whose state is s)
+// allocated in bin a.
+func (l *Ledger) openCell(s *tkState, tk, a uint32) *cell {
+	j := s.openCell
+	if j == 0 || s.openA != a {
+		j = l.cellIndex(cellKey{tk: tk, a: a, cls: cOpen}) + 1
+		s.openA, s.openCell = a, j
+	}
+	return &l.cellVals[j-1]
+}
+
+// freedCell returns the cFreed cell of the blocks of tk (whose state is s)
+// allocated in bin a and freed in bin f.
+func (l *Ledger) freedCell(s *tkState, tk, a, f uint32) *cell {
+	j := s.freedCell
+	if j == 0 || s.freedA != a || s.freedF != f {
+		j = l.cellIndex(cellKey{tk: tk, a: a, f: f, cls: cFreed}) + 1
+		s.freedA, s.freedF, s.freedCell = a, f, j
+	}
+	return &l.cellVals[j-1]
 }
 
 func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
@@ -384,14 +417,20 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 	return i
 }
 
-func (l *Ledger) groupIndex(tk uint32, stack StackID, key uint64, pid uint32) uint32 {
+// groupIndex returns the group of an allocation, adding its (tag, kind)
+// and its group on first sight. The cache is keyed by the tag and kind
+// themselves, so that a hit costs one probe (no tkIndex).
+func (l *Ledger) groupIndex(tag Tag, kind Kind, stack StackID, key uint64, pid uint32) uint32 {
 	k := uint32(key) ^ uint32(key>>32)
-	cs := &l.groupCache[cacheSlot(tk, pid, uint32(stack), k)>>(64-groupCacheBits)]
+	cs := &l.groupCache[cacheSlot(uint32(tag), pid, uint32(stack)^uint32(kind)<<30, k)>>(64-groupCacheBits)]
 	if j := *cs; j != 0 {
-		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack && g.key == key {
-			return j - 1
+		if g := &l.groups[j-1]; g.pid == pid && g.stack == stack && g.key == key {
+			if s := &l.tks[g.tk]; s.tag == tag && s.kind == kind {
+				return j - 1
+			}
 		}
 	}
+	tk := l.tkIndex(tag, kind)
 	h := hashKey(tk, pid, uint32(stack), k)
 	first := l.groupIdx[h]
 	for j := first; j != 0; j = l.groups[j-1].next {
@@ -449,33 +488,36 @@ func (l *Ledger) Apply(op *Op) {
 }
 
 func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
-	kind := KindOf(op.Type, op.Session)
-	tk := l.tkIndex(op.Tag, kind)
-	if Type(op.Type).IsBigPool() {
-		l.tks[tk].bigPool++
-	}
 	stack := op.Stack
 	if stack != NoStack && !l.stacks.valid(stack) {
 		l.anom.UnknownStack++
 		stack = NoStack
 	}
-	g := l.groupIndex(tk, stack, op.Key, op.PID)
+	g := l.groupIndex(op.Tag, KindOf(op.Type, op.Session), stack, op.Key, op.PID)
+	// No group or (tag, kind) is added below, so gr and ts stay valid.
+	gr := &l.groups[g]
+	tk := gr.tk
+	ts := &l.tks[tk]
+	if Type(op.Type).IsBigPool() {
+		ts.bigPool++
+	}
 	s, found := l.space(op, true).slot(op.Entry)
 	if found && s.group != foreignGroup {
 		l.replace(s, bin)
 	}
 	s.time, s.size, s.group = t, op.Size, g
-	gr := &l.groups[g]
 	gr.allocs++
 	gr.bytesA += op.Size
 	gr.outN++
 	gr.outBytes += op.Size
-	l.addCell(cellKey{tk: tk, a: bin, cls: cOpen}, op.Size)
+	c := l.openCell(ts, tk, bin)
+	c.n++
+	c.bytes += op.Size
 	for i, w := range l.windows {
 		if t >= w.End {
 			continue
 		}
-		c := &l.tks[tk].win[i]
+		c := &ts.win[i]
 		if t >= w.Start {
 			c.allocs++
 			c.bAllocs += op.Size
@@ -497,7 +539,9 @@ func (l *Ledger) replace(old *blockSlot, bin uint32) {
 	gr.outN--
 	gr.outBytes -= old.size
 	ab := l.binOf(old.time)
-	l.subCell(cellKey{tk: gr.tk, a: ab, cls: cOpen}, old.size)
+	c := l.openCell(&l.tks[gr.tk], gr.tk, ab)
+	c.n--
+	c.bytes -= old.size
 	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cReplaced}, old.size)
 	for i, w := range l.windows {
 		if old.time >= w.End {
@@ -535,20 +579,16 @@ func (l *Ledger) foreignAlloc(op *Op, t int64, bin uint32) {
 func (l *Ledger) Applied() uint64 { return l.poolEvents }
 
 func (l *Ledger) free(op *Op, t int64, bin uint32) {
-	m := l.space(op, false)
-	i := -1
-	if m != nil {
-		i = m.find(op.Entry)
+	var blk blockSlot
+	found := false
+	if m := l.space(op, false); m != nil {
+		blk, found = m.remove(op.Entry)
 	}
-	if l.hasPID && (i < 0 || m.slots[i].group == foreignGroup) {
-		// Not a block of the process: not its free.
-		if i >= 0 {
-			m.deleteAt(i)
-		}
-		return
+	if l.hasPID && (!found || blk.group == foreignGroup) {
+		return // not a block of the process: not its free
 	}
 	l.poolEvents++
-	if i < 0 {
+	if !found {
 		l.anom.FreeWithoutAlloc++
 		tk := l.tkIndex(op.Tag, KindOf(op.Type, op.Session))
 		s := &l.tks[tk]
@@ -566,20 +606,24 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 		}
 		return
 	}
-	blk := m.slots[i]
-	m.deleteAt(i)
 	gr := &l.groups[blk.group]
-	if l.tks[gr.tk].tag != op.Tag {
+	tk := gr.tk
+	ts := &l.tks[tk]
+	if ts.tag != op.Tag {
 		l.anom.TagMismatch++
 	}
 	gr.bytesF += blk.size
 	gr.outN--
 	gr.outBytes -= blk.size
 	ab := l.binOf(blk.time)
-	l.subCell(cellKey{tk: gr.tk, a: ab, cls: cOpen}, blk.size)
-	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cFreed}, blk.size)
+	c := l.openCell(ts, tk, ab)
+	c.n--
+	c.bytes -= blk.size
+	c = l.freedCell(ts, tk, ab, bin)
+	c.n++
+	c.bytes += blk.size
 	for i, w := range l.windows {
-		c := &l.tks[gr.tk].win[i]
+		c := &ts.win[i]
 		if t >= w.Start && t < w.End {
 			c.frees++
 			c.bFrees += blk.size
