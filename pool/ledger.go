@@ -103,12 +103,14 @@ type tkState struct {
 	unmatched uint64 // frees without an open block
 	unmBytes  uint64
 	win       []classCounters // one per declared window
-	// The histogram cells this (tag, kind) used last, as index+1 into
-	// cellVals (0 for none; coarsen clears them): the cOpen cell of alloc
-	// bin openA and the cFreed cell of (freedA, freedF). Most ops hit
-	// them, sparing the hash of cell.
-	openA, openCell           uint32
-	freedA, freedF, freedCell uint32
+	// The histogram cells this (tag, kind) used last, as indexes into
+	// cellVals: the cOpen cell of alloc bin openA and the cFreed cell of
+	// alloc bin and free bin freedAF (a<<32 | f). Most ops hit them,
+	// sparing the hash of cell. noBin in openA and in the alloc bin of
+	// freedAF (set at creation and by coarsen) marks them empty.
+	openA, openCell uint32
+	freedCell       uint32
+	freedAF         uint64
 }
 
 // Cell classes of the lifetime histogram.
@@ -254,7 +256,8 @@ func (l *Ledger) Stack(id StackID) (pid uint32, frames []uint64) {
 }
 
 // advance sets the current time from an op, clamping out-of-order times, and
-// returns the op's bin. It may widen the bins.
+// returns the op's bin. It may widen the bins. Apply does its common case
+// (an op in order, in the bin of the previous one) itself.
 func (l *Ledger) advance(t int64) (int64, uint32) {
 	if !l.started {
 		l.started = true
@@ -304,7 +307,7 @@ func (l *Ledger) coarsen() {
 	l.width *= 2
 	l.binW = 0
 	for i := range l.tks {
-		l.tks[i].openCell, l.tks[i].freedCell = 0, 0
+		l.tks[i].openA, l.tks[i].freedAF = noBin, noFreedAF
 	}
 	keys, vals := l.cellKeys, l.cellVals
 	l.cellIdx = make(map[uint64]uint32, len(keys)/2)
@@ -348,6 +351,9 @@ func (l *Ledger) cellIndex(k cellKey) uint32 {
 	l.cellNext = append(l.cellNext, first)
 	l.cellIdx[h] = i + 1
 	*cs = i + 1
+	if len(l.cellVals) >= l.cellCap {
+		l.binW = 0 // the next op coarsens (advanceSlow)
+	}
 	return i
 }
 
@@ -378,23 +384,40 @@ func (l *Ledger) addCell(k cellKey, size uint64) {
 // openCell returns the cOpen cell of the blocks of tk (whose state is s)
 // allocated in bin a.
 func (l *Ledger) openCell(s *tkState, tk, a uint32) *cell {
-	j := s.openCell
-	if j == 0 || s.openA != a {
-		j = l.cellIndex(cellKey{tk: tk, a: a, cls: cOpen}) + 1
-		s.openA, s.openCell = a, j
+	if s.openA == a {
+		return &l.cellVals[s.openCell]
 	}
-	return &l.cellVals[j-1]
+	return l.openCellMiss(s, tk, a)
 }
+
+// openCellMiss is openCell when s does not hold the cell: it looks it up
+// (or creates it) and keeps it in s.
+func (l *Ledger) openCellMiss(s *tkState, tk, a uint32) *cell {
+	i := l.cellIndex(cellKey{tk: tk, a: a, cls: cOpen})
+	s.openA, s.openCell = a, i
+	return &l.cellVals[i]
+}
+
+// noBin is a bin number no op reaches (bins are below MaxBinsLimit).
+const noBin = ^uint32(0)
+
+// noFreedAF is an empty tkState.freedAF.
+const noFreedAF = uint64(noBin) << 32
 
 // freedCell returns the cFreed cell of the blocks of tk (whose state is s)
 // allocated in bin a and freed in bin f.
 func (l *Ledger) freedCell(s *tkState, tk, a, f uint32) *cell {
-	j := s.freedCell
-	if j == 0 || s.freedA != a || s.freedF != f {
-		j = l.cellIndex(cellKey{tk: tk, a: a, f: f, cls: cFreed}) + 1
-		s.freedA, s.freedF, s.freedCell = a, f, j
+	if s.freedAF == uint64(a)<<32|uint64(f) {
+		return &l.cellVals[s.freedCell]
 	}
-	return &l.cellVals[j-1]
+	return l.freedCellMiss(s, tk, a, f)
+}
+
+// freedCellMiss is freedCell when s does not hold the cell.
+func (l *Ledger) freedCellMiss(s *tkState, tk, a, f uint32) *cell {
+	i := l.cellIndex(cellKey{tk: tk, a: a, f: f, cls: cFreed})
+	s.freedAF, s.freedCell = uint64(a)<<32|uint64(f), i
+	return &l.cellVals[i]
 }
 
 func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
@@ -409,7 +432,7 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 	}
 	i := uint32(len(l.tks))
 	*cs = i + 1
-	l.tks = append(l.tks, tkState{tag: tag, kind: kind})
+	l.tks = append(l.tks, tkState{tag: tag, kind: kind, openA: noBin, freedAF: noFreedAF})
 	if len(l.windows) > 0 {
 		l.tks[i].win = make([]classCounters, len(l.windows))
 	}
@@ -470,20 +493,27 @@ func (l *Ledger) space(op *Op, create bool) *blockTable {
 // allocate only for a new (tag, pool kind, stack, pid) combination, a new
 // time bin, or table growth.
 func (l *Ledger) Apply(op *Op) {
-	switch op.Kind {
-	case Alloc:
-		t, bin := l.advance(op.Time)
-		if l.hasPID && op.PID != l.pid {
-			l.foreignAlloc(op, t, bin)
-			return
-		}
+	if op.Kind != Alloc && op.Kind != Free {
+		l.anom.InvalidOps++
+		return
+	}
+	// The common case of advance, inline: an op in order in the current
+	// bin. binW is 0 until the first op, after coarsen and once the
+	// histogram is full (see cellIndex), which all take advance.
+	t, bin := op.Time, l.binCur
+	if d := uint64(t) - uint64(l.start); t >= l.last && d-l.binLo < l.binW {
+		l.last = t
+	} else {
+		t, bin = l.advance(t)
+	}
+	switch {
+	case op.Kind == Free:
+		l.free(op, t, bin)
+	case l.hasPID && op.PID != l.pid:
+		l.foreignAlloc(op, t, bin)
+	default:
 		l.poolEvents++
 		l.alloc(op, t, bin)
-	case Free:
-		t, bin := l.advance(op.Time)
-		l.free(op, t, bin)
-	default:
-		l.anom.InvalidOps++
 	}
 }
 
@@ -513,6 +543,14 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 	c := l.openCell(ts, tk, bin)
 	c.n++
 	c.bytes += op.Size
+	if len(l.windows) > 0 {
+		l.allocWindows(ts, t, op.Size)
+	}
+}
+
+// allocWindows counts an allocation of size bytes at time t in the
+// declared windows of its tk, whose state is ts.
+func (l *Ledger) allocWindows(ts *tkState, t int64, size uint64) {
 	for i, w := range l.windows {
 		if t >= w.End {
 			continue
@@ -520,12 +558,12 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 		c := &ts.win[i]
 		if t >= w.Start {
 			c.allocs++
-			c.bAllocs += op.Size
+			c.bAllocs += size
 			c.aifo++
-			c.bAIFO += op.Size
+			c.bAIFO += size
 		} else {
 			c.aofo++
-			c.bAOFO += op.Size
+			c.bAOFO += size
 		}
 	}
 }
@@ -622,26 +660,35 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 	c = l.freedCell(ts, tk, ab, bin)
 	c.n++
 	c.bytes += blk.size
+	if len(l.windows) > 0 {
+		l.freeWindows(ts, t, blk.time, blk.size)
+	}
+}
+
+// freeWindows counts the free at time t of a block of size bytes
+// allocated at time at in the declared windows of its tk, whose state is
+// ts.
+func (l *Ledger) freeWindows(ts *tkState, t, at int64, size uint64) {
 	for i, w := range l.windows {
 		c := &ts.win[i]
 		if t >= w.Start && t < w.End {
 			c.frees++
-			c.bFrees += blk.size
+			c.bFrees += size
 		}
-		if blk.time >= w.End || t >= w.End {
+		if at >= w.End || t >= w.End {
 			continue // allocated after the window, or still outstanding at its end
 		}
-		if blk.time >= w.Start {
+		if at >= w.Start {
 			c.aifo--
-			c.bAIFO -= blk.size
+			c.bAIFO -= size
 			c.aifi++
-			c.bAIFI += blk.size
+			c.bAIFI += size
 		} else {
 			c.aofo--
-			c.bAOFO -= blk.size
+			c.bAOFO -= size
 			if t >= w.Start {
 				c.aofi++
-				c.bAOFI += blk.size
+				c.bAOFI += size
 			}
 		}
 	}
