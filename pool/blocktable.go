@@ -86,16 +86,17 @@ func (t *blockTable) find(addr uint64) int {
 	}
 }
 
-// remove deletes addr and returns its block; found is false, and the table
-// unchanged, when addr is absent. It may shrink the table.
-func (t *blockTable) remove(addr uint64) (b blockSlot, found bool) {
+// remove deletes addr and returns its block's fields; found is false, and
+// the table unchanged, when addr is absent. It may shrink the table.
+func (t *blockTable) remove(addr uint64) (time int64, size uint64, group uint32, found bool) {
 	i := t.find(addr)
 	if i < 0 {
-		return blockSlot{}, false
+		return 0, 0, 0, false
 	}
-	b = t.slots[i]
+	s := &t.slots[i]
+	time, size, group = s.time, s.size, s.group
 	t.deleteAt(i)
-	return b, true
+	return time, size, group, true
 }
 
 // slot returns the slot of addr, claiming an empty one (with hm set and

@@ -617,12 +617,16 @@ func (l *Ledger) foreignAlloc(op *Op, t int64, bin uint32) {
 func (l *Ledger) Applied() uint64 { return l.poolEvents }
 
 func (l *Ledger) free(op *Op, t int64, bin uint32) {
-	var blk blockSlot
-	found := false
+	var (
+		at    int64  // allocation time
+		size  uint64 // allocation size
+		g     uint32
+		found bool
+	)
 	if m := l.space(op, false); m != nil {
-		blk, found = m.remove(op.Entry)
+		at, size, g, found = m.remove(op.Entry)
 	}
-	if l.hasPID && (!found || blk.group == foreignGroup) {
+	if l.hasPID && (!found || g == foreignGroup) {
 		return // not a block of the process: not its free
 	}
 	l.poolEvents++
@@ -644,24 +648,24 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 		}
 		return
 	}
-	gr := &l.groups[blk.group]
+	gr := &l.groups[g]
 	tk := gr.tk
 	ts := &l.tks[tk]
 	if ts.tag != op.Tag {
 		l.anom.TagMismatch++
 	}
-	gr.bytesF += blk.size
+	gr.bytesF += size
 	gr.outN--
-	gr.outBytes -= blk.size
-	ab := l.binOf(blk.time)
+	gr.outBytes -= size
+	ab := l.binOf(at)
 	c := l.openCell(ts, tk, ab)
 	c.n--
-	c.bytes -= blk.size
+	c.bytes -= size
 	c = l.freedCell(ts, tk, ab, bin)
 	c.n++
-	c.bytes += blk.size
+	c.bytes += size
 	if len(l.windows) > 0 {
-		l.freeWindows(ts, t, blk.time, blk.size)
+		l.freeWindows(ts, t, at, size)
 	}
 }
 
