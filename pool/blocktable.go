@@ -3,23 +3,28 @@ package pool
 import "math/rand/v2"
 
 // blockSlot is one slot of a blockTable: an open block stored inline with its
-// address. hm is the index of the address's home slot plus one, and 0 in an
+// address, in 24 bytes. ref is the block's group index plus one, and 0 in an
 // empty slot: it tells an occupied slot from an empty one, so every uint64
-// (address 0 included) is a valid key, and it spares deleteAt rehashing the
-// entries it may move. (A table of 2^32 slots would take 128 GiB.)
+// (address 0 included) is a valid key. size holds sizes below bigSize; a
+// larger one (possible only in a crafted trace) is kept in blockTable.big.
 type blockSlot struct {
-	addr  uint64
-	time  int64
-	size  uint64
-	group uint32
-	hm    uint32
+	addr uint64
+	time int64
+	size uint32
+	ref  uint32
 }
+
+// group returns the group index of an occupied slot.
+func (s *blockSlot) group() uint32 { return s.ref - 1 }
+
+// bigSize in blockSlot.size says that the block's size is in blockTable.big.
+const bigSize = ^uint32(0)
 
 // minBlockSlots is the smallest blockTable. The table grows (doubling) when
 // an insert would take the load above 1/2 and halves when a delete leaves it
 // below 1/8, so its slot count stays within max(minBlockSlots, 8*live+8):
-// memory is proportional to the open blocks even after a peak. A slot is 32
-// bytes, so a growing table costs about 64 to 128 bytes per open block.
+// memory is proportional to the open blocks even after a peak. A slot is 24
+// bytes, so a growing table costs about 48 to 96 bytes per open block.
 //
 // The load bound is the speed of the table: under 1/2 a lookup of an absent
 // address (every allocation) probes about 1.9 slots on the pool streams of
@@ -41,6 +46,9 @@ type blockTable struct {
 	n     int    // occupied slots
 	shift uint   // 64 - log2(len(slots))
 	seed  uint64 // hash key, drawn by init
+	// big holds the sizes of the open blocks of bigSize bytes or more, by
+	// address: at most one entry per open block.
+	big map[uint64]uint64
 }
 
 // home returns the preferred slot of addr.
@@ -77,7 +85,7 @@ func (t *blockTable) find(addr uint64) int {
 	mask := len(t.slots) - 1
 	for i := t.home(addr); ; i = (i + 1) & mask {
 		s := &t.slots[i]
-		if s.hm == 0 {
+		if s.ref == 0 {
 			return -1
 		}
 		if s.addr == addr {
@@ -94,27 +102,53 @@ func (t *blockTable) remove(addr uint64) (time int64, size uint64, group uint32,
 		return 0, 0, 0, false
 	}
 	s := &t.slots[i]
-	time, size, group = s.time, s.size, s.group
+	time, size, group = s.time, t.sizeOf(s), s.group()
 	t.deleteAt(i)
 	return time, size, group, true
 }
 
-// slot returns the slot of addr, claiming an empty one (with hm set and
-// the other fields zero) if addr is absent; found reports whether it was
-// present. The pointer is valid until the next insert or delete.
-func (t *blockTable) slot(addr uint64) (s *blockSlot, found bool) {
+// sizeOf returns the size of the block in slot s.
+func (t *blockTable) sizeOf(s *blockSlot) uint64 {
+	if s.size == bigSize {
+		return t.big[s.addr]
+	}
+	return uint64(s.size)
+}
+
+// set stores an allocation in slot s (returned by slot): its time, size
+// and group.
+func (t *blockTable) set(s *blockSlot, time int64, size uint64, group uint32) {
+	if s.size == bigSize {
+		delete(t.big, s.addr)
+	}
+	s.time, s.ref = time, group+1
+	if size < uint64(bigSize) {
+		s.size = uint32(size)
+		return
+	}
+	if t.big == nil {
+		t.big = make(map[uint64]uint64)
+	}
+	t.big[s.addr] = size
+	s.size = bigSize
+}
+
+// slot returns the slot of addr, claiming an empty one for group (time and
+// size zero) if addr is absent; found reports whether it was present. The
+// pointer is valid until the next insert or delete. group must be below
+// ^uint32(0).
+func (t *blockTable) slot(addr uint64, group uint32) (s *blockSlot, found bool) {
 	if (t.n+1)*2 > len(t.slots) {
 		t.resize(max(2*len(t.slots), minBlockSlots))
 	}
 	mask := len(t.slots) - 1
-	h := t.home(addr)
-	for i := h; ; i = (i + 1) & mask {
+	for i := t.home(addr); ; i = (i + 1) & mask {
 		s = &t.slots[i]
-		if s.hm == 0 {
+		if s.ref == 0 {
 			t.n++
 			// Field by field: a composite literal is built on the stack
 			// and copied, which stalls on store forwarding.
-			s.addr, s.time, s.size, s.group, s.hm = addr, 0, 0, 0, uint32(h)+1
+			s.addr, s.time, s.size, s.ref = addr, 0, 0, group+1
 			return s, false
 		}
 		if s.addr == addr {
@@ -127,17 +161,20 @@ func (t *blockTable) slot(addr uint64) (s *blockSlot, found bool) {
 // the probe run back so that every remaining key stays reachable from its
 // home slot without tombstones. It may shrink the table.
 func (t *blockTable) deleteAt(i int) {
+	if s := &t.slots[i]; s.size == bigSize {
+		delete(t.big, s.addr)
+	}
 	mask := len(t.slots) - 1
 	j := i
 	for {
 		j = (j + 1) & mask
 		s := &t.slots[j]
-		if s.hm == 0 {
+		if s.ref == 0 {
 			break
 		}
 		// The entry at j may move to the hole at i only if its home is not
 		// cyclically within (i, j]: otherwise i lies before its home.
-		h := int(s.hm - 1)
+		h := t.home(s.addr)
 		if (j-h)&mask < (j-i)&mask {
 			continue
 		}
@@ -158,16 +195,14 @@ func (t *blockTable) resize(n int) {
 	mask := n - 1
 	for k := range old {
 		o := &old[k]
-		if o.hm == 0 {
+		if o.ref == 0 {
 			continue
 		}
-		h := t.home(o.addr)
-		i := h
-		for t.slots[i].hm != 0 {
+		i := t.home(o.addr)
+		for t.slots[i].ref != 0 {
 			i = (i + 1) & mask
 		}
 		t.slots[i] = *o
-		t.slots[i].hm = uint32(h) + 1
 		t.n++
 	}
 }

@@ -531,11 +531,12 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 	if Type(op.Type).IsBigPool() {
 		ts.bigPool++
 	}
-	s, found := l.space(op, true).slot(op.Entry)
-	if found && s.group != foreignGroup {
-		l.replace(s, bin)
+	m := l.space(op, true)
+	s, found := m.slot(op.Entry, g)
+	if found && s.group() != foreignGroup {
+		l.replace(m, s, bin)
 	}
-	s.time, s.size, s.group = t, op.Size, g
+	m.set(s, t, op.Size, g)
 	gr.allocs++
 	gr.bytesA += op.Size
 	gr.outN++
@@ -570,45 +571,49 @@ func (l *Ledger) allocWindows(ts *tkState, t int64, size uint64) {
 
 // replace closes an open block overwritten by a new allocation at the same
 // address: freed at an unknown time, so neither freed nor outstanding.
-func (l *Ledger) replace(old *blockSlot, bin uint32) {
+// The block is in slot old of m.
+func (l *Ledger) replace(m *blockTable, old *blockSlot, bin uint32) {
 	l.anom.AllocOverOpenBlock++
-	gr := &l.groups[old.group]
+	gr := &l.groups[old.group()]
+	size, at := m.sizeOf(old), old.time
 	gr.replaced++
 	gr.outN--
-	gr.outBytes -= old.size
-	ab := l.binOf(old.time)
+	gr.outBytes -= size
+	ab := l.binOf(at)
 	c := l.openCell(&l.tks[gr.tk], gr.tk, ab)
 	c.n--
-	c.bytes -= old.size
-	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cReplaced}, old.size)
+	c.bytes -= size
+	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cReplaced}, size)
 	for i, w := range l.windows {
-		if old.time >= w.End {
+		if at >= w.End {
 			continue
 		}
 		c := &l.tks[gr.tk].win[i]
-		if old.time >= w.Start {
+		if at >= w.Start {
 			c.aifo--
-			c.bAIFO -= old.size
+			c.bAIFO -= size
 		} else {
 			c.aofo--
-			c.bAOFO -= old.size
+			c.bAOFO -= size
 		}
 	}
 }
 
 // foreignGroup marks the block slot of an allocation that [Options.PID]
 // leaves out: it holds its address until freed, and counts nowhere.
-const foreignGroup = ^uint32(0)
+// Group indexes stay below it (2^32-2 groups would take 300 GB).
+const foreignGroup = ^uint32(0) - 1
 
 // foreignAlloc records an allocation of another process than
 // [Options.PID]. A block of PID open at the same address lost its free
 // (as in alloc).
 func (l *Ledger) foreignAlloc(op *Op, t int64, bin uint32) {
-	s, found := l.space(op, true).slot(op.Entry)
-	if found && s.group != foreignGroup {
-		l.replace(s, bin)
+	m := l.space(op, true)
+	s, found := m.slot(op.Entry, foreignGroup)
+	if found && s.group() != foreignGroup {
+		l.replace(m, s, bin)
 	}
-	s.time, s.size, s.group = t, op.Size, foreignGroup
+	m.set(s, t, op.Size, foreignGroup)
 }
 
 // Applied returns the number of alloc and free ops counted so far
