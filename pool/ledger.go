@@ -170,6 +170,10 @@ type Ledger struct {
 	stacks   *stackTable
 	regular  blockTable
 	sessions map[uint32]*blockTable
+	// The session table used last (nil for none) and its session: ops of
+	// one session come in runs, and session tables are never dropped.
+	lastSession *blockTable
+	lastSID     uint32
 
 	groups   []group
 	groupIdx map[uint64]uint32 // hashKey of a group → index+1 of the first group with that hash
@@ -475,10 +479,16 @@ func (l *Ledger) space(op *Op, create bool) *blockTable {
 	if !op.Session {
 		return &l.regular
 	}
+	if l.lastSession != nil && l.lastSID == op.SessionID {
+		return l.lastSession
+	}
 	m := l.sessions[op.SessionID]
 	if m == nil && create {
 		m = new(blockTable)
 		l.sessions[op.SessionID] = m
+	}
+	if m != nil {
+		l.lastSession, l.lastSID = m, op.SessionID
 	}
 	return m
 }
