@@ -77,34 +77,26 @@ func (t *blockTable) init(n int) {
 	t.shift = s
 }
 
-// find returns the slot index of addr, or -1.
-func (t *blockTable) find(addr uint64) int {
-	if t.n == 0 {
-		return -1
-	}
-	mask := len(t.slots) - 1
-	for i := t.home(addr); ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.ref == 0 {
-			return -1
-		}
-		if s.addr == addr {
-			return i
-		}
-	}
-}
-
 // remove deletes addr and returns its block's fields; found is false, and
 // the table unchanged, when addr is absent. It may shrink the table.
 func (t *blockTable) remove(addr uint64) (time int64, size uint64, group uint32, found bool) {
-	i := t.find(addr)
-	if i < 0 {
+	if t.n == 0 {
 		return 0, 0, 0, false
 	}
-	s := &t.slots[i]
-	time, size, group = s.time, t.sizeOf(s), s.group()
-	t.deleteAt(i)
-	return time, size, group, true
+	mask := len(t.slots) - 1
+	i := t.home(addr)
+	for {
+		s := &t.slots[i]
+		if s.ref == 0 {
+			return 0, 0, 0, false
+		}
+		if s.addr == addr {
+			time, size, group = s.time, t.sizeOf(s), s.group()
+			t.deleteAt(i)
+			return time, size, group, true
+		}
+		i = (i + 1) & mask
+	}
 }
 
 // sizeOf returns the size of the block in slot s.

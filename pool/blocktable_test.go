@@ -15,6 +15,24 @@ type tableEntry struct {
 	group uint32
 }
 
+// find returns the slot index of addr, or -1: the lookup of remove, for
+// the tests to inspect a slot without deleting it.
+func (t *blockTable) find(addr uint64) int {
+	if t.n == 0 {
+		return -1
+	}
+	mask := len(t.slots) - 1
+	for i := t.home(addr); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.ref == 0 {
+			return -1
+		}
+		if s.addr == addr {
+			return i
+		}
+	}
+}
+
 // checkBlockTable verifies t against a reference map: same count, every
 // reference key found with its value, every occupied slot reachable from its
 // home without crossing an empty slot, big sizes kept only for open blocks,
@@ -87,12 +105,20 @@ func TestBlockTableAgainstMap(t *testing.T) {
 				}
 				bt.set(s, int64(step), size, g)
 				ref[k] = tableEntry{int64(step), size, g}
-			default:
+			case rng.IntN(2) == 0:
 				i := bt.find(k)
 				_, inRef := ref[k]
 				require.Equal(t, inRef, i >= 0, "step %d key %#x", step, k)
 				if i >= 0 {
 					bt.deleteAt(i)
+					delete(ref, k)
+				}
+			default:
+				tm, size, g, found := bt.remove(k)
+				want, inRef := ref[k]
+				require.Equal(t, inRef, found, "step %d key %#x", step, k)
+				if found {
+					require.Equal(t, want, tableEntry{tm, size, g}, "step %d key %#x", step, k)
 					delete(ref, k)
 				}
 			}

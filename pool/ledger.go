@@ -501,9 +501,9 @@ func (l *Ledger) space(op *Op, create bool) *blockTable {
 //
 // Apply does not allocate in steady state: frees never allocate, and allocs
 // allocate only for a new (tag, pool kind, stack, pid) combination, a new
-// time bin, or table growth.
+// time bin, table growth, or a block of 4 GiB or more (kept in a map).
 func (l *Ledger) Apply(op *Op) {
-	if op.Kind != Alloc && op.Kind != Free {
+	if op.Kind-Alloc > Free-Alloc { // neither Alloc nor Free
 		l.anom.InvalidOps++
 		return
 	}
