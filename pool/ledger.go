@@ -457,17 +457,24 @@ func (l *Ledger) groupIndex(tag Tag, kind Kind, stack StackID, key uint64, pid u
 			}
 		}
 	}
+	g := l.groupMiss(tag, kind, stack, key, pid)
+	*cs = g + 1
+	return g
+}
+
+// groupMiss is groupIndex when its cache does not hold the group: the
+// lookup through tkIndex and groupIdx, adding what is new. Out of line,
+// so that the hit path of groupIndex saves no registers.
+func (l *Ledger) groupMiss(tag Tag, kind Kind, stack StackID, key uint64, pid uint32) uint32 {
 	tk := l.tkIndex(tag, kind)
-	h := hashKey(tk, pid, uint32(stack), k)
+	h := hashKey(tk, pid, uint32(stack), uint32(key)^uint32(key>>32))
 	first := l.groupIdx[h]
 	for j := first; j != 0; j = l.groups[j-1].next {
 		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack && g.key == key {
-			*cs = j
 			return j - 1
 		}
 	}
 	i := uint32(len(l.groups))
-	*cs = i + 1
 	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack, key: key, next: first})
 	l.groupIdx[h] = i + 1
 	return i
@@ -646,21 +653,7 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 	}
 	l.poolEvents++
 	if !found {
-		l.anom.FreeWithoutAlloc++
-		tk := l.tkIndex(op.Tag, KindOf(op.Type, op.Session))
-		s := &l.tks[tk]
-		s.unmatched++
-		s.unmBytes += op.Size
-		l.addCell(cellKey{tk: tk, f: bin, cls: cUnmatched}, op.Size)
-		for i, w := range l.windows {
-			if t >= w.Start && t < w.End {
-				c := &s.win[i]
-				c.frees++
-				c.bFrees += op.Size
-				c.aofi++
-				c.bAOFI += op.Size
-			}
-		}
+		l.unmatchedFree(op, t, bin)
 		return
 	}
 	gr := &l.groups[g]
@@ -709,6 +702,25 @@ func (l *Ledger) freeWindows(ts *tkState, t, at int64, size uint64) {
 				c.aofi++
 				c.bAOFI += size
 			}
+		}
+	}
+}
+
+// unmatchedFree counts a free without an open block (out of line: rare).
+func (l *Ledger) unmatchedFree(op *Op, t int64, bin uint32) {
+	l.anom.FreeWithoutAlloc++
+	tk := l.tkIndex(op.Tag, KindOf(op.Type, op.Session))
+	s := &l.tks[tk]
+	s.unmatched++
+	s.unmBytes += op.Size
+	l.addCell(cellKey{tk: tk, f: bin, cls: cUnmatched}, op.Size)
+	for i, w := range l.windows {
+		if t >= w.Start && t < w.End {
+			c := &s.win[i]
+			c.frees++
+			c.bFrees += op.Size
+			c.aofi++
+			c.bAOFI += op.Size
 		}
 	}
 }
