@@ -53,16 +53,18 @@
 //
 // # Memory
 //
-// Memory is proportional to the open blocks (about 67 bytes each, measured
-// by BenchmarkLedgerOpenBlocks: a 32-byte hash-table slot holding address,
-// alloc time, size and an aggregation index, at a load between 3/8 and 3/4;
+// Memory is proportional to the open blocks (about 50 bytes each for the
+// 1 million of BenchmarkLedgerOpenBlocks, 48 to 96 in general: a 24-byte
+// hash-table slot holding address, alloc time, size and an aggregation
+// index, at a load between 1/4 and 1/2; a size of 4 GiB or more, which
+// only a crafted trace holds, takes a map entry besides;
 // the table halves when a peak drains, so it never holds more than about 8
 // slots per open block), to the distinct
 // (tag, pool kind, stack, pid) combinations and stacks, and to the lifetime
 // histogram, which is bounded by [Options.MaxCells] and [Options.MaxBins];
 // it does not grow with the number of events. BenchmarkLedgerLarge measures
-// it: 10 million events with 1 million blocks outstanding take about 65 MB
-// of heap, 100 million events about 71 MB.
+// it: 10 million events with 1 million blocks outstanding take about 49 MB
+// of heap.
 //
 // # Security
 //

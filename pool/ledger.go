@@ -103,6 +103,14 @@ type tkState struct {
 	unmatched uint64 // frees without an open block
 	unmBytes  uint64
 	win       []classCounters // one per declared window
+	// The histogram cells this (tag, kind) used last, as indexes into
+	// cellVals: the cOpen cell of alloc bin openA and the cFreed cell of
+	// alloc bin and free bin freedAF (a<<32 | f). Most ops hit them,
+	// sparing the hash of cell. noBin in openA and in the alloc bin of
+	// freedAF (set at creation and by coarsen) marks them empty.
+	openA, openCell uint32
+	freedCell       uint32
+	freedAF         uint64
 }
 
 // Cell classes of the lifetime histogram.
@@ -162,6 +170,10 @@ type Ledger struct {
 	stacks   *stackTable
 	regular  blockTable
 	sessions map[uint32]*blockTable
+	// The session table used last (nil for none) and its session: ops of
+	// one session come in runs, and session tables are never dropped.
+	lastSession *blockTable
+	lastSID     uint32
 
 	groups   []group
 	groupIdx map[uint64]uint32 // hashKey of a group → index+1 of the first group with that hash
@@ -178,7 +190,9 @@ type Ledger struct {
 	// Direct-mapped caches in front of tkIdx, groupIdx and cellIdx: slot
 	// (hash of the key) holds index+1 of an entry seen recently, 0 for none.
 	// A hit is confirmed by comparing the entry's own key, so a stale or
-	// colliding slot only costs the map lookup. Groups and tks are never
+	// colliding slot only costs the map lookup. groupCache is keyed by the
+	// allocation's tag and kind rather than its tk, so that a hit also
+	// spares tkIndex; the group's tk confirms them. Groups and tks are never
 	// removed; cells are rebuilt by coarsen, which clears cellCache.
 	tkCache    [tkCacheSize]uint32
 	groupCache [groupCacheSize]uint32
@@ -246,7 +260,8 @@ func (l *Ledger) Stack(id StackID) (pid uint32, frames []uint64) {
 }
 
 // advance sets the current time from an op, clamping out-of-order times, and
-// returns the op's bin. It may widen the bins.
+// returns the op's bin. It may widen the bins. Apply does its common case
+// (an op in order, in the bin of the previous one) itself.
 func (l *Ledger) advance(t int64) (int64, uint32) {
 	if !l.started {
 		l.started = true
@@ -295,6 +310,9 @@ func (l *Ledger) binOf(t int64) uint32 {
 func (l *Ledger) coarsen() {
 	l.width *= 2
 	l.binW = 0
+	for i := range l.tks {
+		l.tks[i].openA, l.tks[i].freedAF = noBin, noFreedAF
+	}
 	keys, vals := l.cellKeys, l.cellVals
 	l.cellIdx = make(map[uint64]uint32, len(keys)/2)
 	l.cellKeys = make([]cellKey, 0, len(keys)/2)
@@ -313,16 +331,22 @@ func (l *Ledger) coarsen() {
 // cell returns the histogram cell of k, creating it. The pointer is valid
 // until the next new cell.
 func (l *Ledger) cell(k cellKey) *cell {
+	return &l.cellVals[l.cellIndex(k)]
+}
+
+// cellIndex returns the index in cellVals of the cell of k, creating it.
+// Indexes stay valid until coarsen.
+func (l *Ledger) cellIndex(k cellKey) uint32 {
 	cs := &l.cellCache[cacheSlot(k.tk, k.a, k.f, uint32(k.cls))>>(64-cellCacheBits)]
 	if j := *cs; j != 0 && l.cellKeys[j-1] == k {
-		return &l.cellVals[j-1]
+		return j - 1
 	}
 	h := hashKey(k.tk, k.a, k.f, uint32(k.cls))
 	first := l.cellIdx[h]
 	for j := first; j != 0; j = l.cellNext[j-1] {
 		if l.cellKeys[j-1] == k {
 			*cs = j
-			return &l.cellVals[j-1]
+			return j - 1
 		}
 	}
 	i := uint32(len(l.cellVals))
@@ -331,7 +355,10 @@ func (l *Ledger) cell(k cellKey) *cell {
 	l.cellNext = append(l.cellNext, first)
 	l.cellIdx[h] = i + 1
 	*cs = i + 1
-	return &l.cellVals[i]
+	if len(l.cellVals) >= l.cellCap {
+		l.binW = 0 // the next op coarsens (advanceSlow)
+	}
+	return i
 }
 
 // hashKey mixes the fields of a composite key into a 64-bit map key, so
@@ -358,10 +385,43 @@ func (l *Ledger) addCell(k cellKey, size uint64) {
 	c.bytes += size
 }
 
-func (l *Ledger) subCell(k cellKey, size uint64) {
-	c := l.cell(k)
-	c.n--
-	c.bytes -= size
+// openCell returns the cOpen cell of the blocks of tk (whose state is s)
+// allocated in bin a.
+func (l *Ledger) openCell(s *tkState, tk, a uint32) *cell {
+	if s.openA == a {
+		return &l.cellVals[s.openCell]
+	}
+	return l.openCellMiss(s, tk, a)
+}
+
+// openCellMiss is openCell when s does not hold the cell: it looks it up
+// (or creates it) and keeps it in s.
+func (l *Ledger) openCellMiss(s *tkState, tk, a uint32) *cell {
+	i := l.cellIndex(cellKey{tk: tk, a: a, cls: cOpen})
+	s.openA, s.openCell = a, i
+	return &l.cellVals[i]
+}
+
+// noBin is a bin number no op reaches (bins are below MaxBinsLimit).
+const noBin = ^uint32(0)
+
+// noFreedAF is an empty tkState.freedAF.
+const noFreedAF = uint64(noBin) << 32
+
+// freedCell returns the cFreed cell of the blocks of tk (whose state is s)
+// allocated in bin a and freed in bin f.
+func (l *Ledger) freedCell(s *tkState, tk, a, f uint32) *cell {
+	if s.freedAF == uint64(a)<<32|uint64(f) {
+		return &l.cellVals[s.freedCell]
+	}
+	return l.freedCellMiss(s, tk, a, f)
+}
+
+// freedCellMiss is freedCell when s does not hold the cell.
+func (l *Ledger) freedCellMiss(s *tkState, tk, a, f uint32) *cell {
+	i := l.cellIndex(cellKey{tk: tk, a: a, f: f, cls: cFreed})
+	s.freedAF, s.freedCell = uint64(a)<<32|uint64(f), i
+	return &l.cellVals[i]
 }
 
 func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
@@ -376,7 +436,7 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 	}
 	i := uint32(len(l.tks))
 	*cs = i + 1
-	l.tks = append(l.tks, tkState{tag: tag, kind: kind})
+	l.tks = append(l.tks, tkState{tag: tag, kind: kind, openA: noBin, freedAF: noFreedAF})
 	if len(l.windows) > 0 {
 		l.tks[i].win = make([]classCounters, len(l.windows))
 	}
@@ -384,24 +444,37 @@ func (l *Ledger) tkIndex(tag Tag, kind Kind) uint32 {
 	return i
 }
 
-func (l *Ledger) groupIndex(tk uint32, stack StackID, key uint64, pid uint32) uint32 {
+// groupIndex returns the group of an allocation, adding its (tag, kind)
+// and its group on first sight. The cache is keyed by the tag and kind
+// themselves, so that a hit costs one probe (no tkIndex).
+func (l *Ledger) groupIndex(tag Tag, kind Kind, stack StackID, key uint64, pid uint32) uint32 {
 	k := uint32(key) ^ uint32(key>>32)
-	cs := &l.groupCache[cacheSlot(tk, pid, uint32(stack), k)>>(64-groupCacheBits)]
+	cs := &l.groupCache[cacheSlot(uint32(tag), pid, uint32(stack)^uint32(kind)<<30, k)>>(64-groupCacheBits)]
 	if j := *cs; j != 0 {
-		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack && g.key == key {
-			return j - 1
+		if g := &l.groups[j-1]; g.pid == pid && g.stack == stack && g.key == key {
+			if s := &l.tks[g.tk]; s.tag == tag && s.kind == kind {
+				return j - 1
+			}
 		}
 	}
-	h := hashKey(tk, pid, uint32(stack), k)
+	g := l.groupMiss(tag, kind, stack, key, pid)
+	*cs = g + 1
+	return g
+}
+
+// groupMiss is groupIndex when its cache does not hold the group: the
+// lookup through tkIndex and groupIdx, adding what is new. Out of line,
+// so that the hit path of groupIndex saves no registers.
+func (l *Ledger) groupMiss(tag Tag, kind Kind, stack StackID, key uint64, pid uint32) uint32 {
+	tk := l.tkIndex(tag, kind)
+	h := hashKey(tk, pid, uint32(stack), uint32(key)^uint32(key>>32))
 	first := l.groupIdx[h]
 	for j := first; j != 0; j = l.groups[j-1].next {
 		if g := &l.groups[j-1]; g.tk == tk && g.pid == pid && g.stack == stack && g.key == key {
-			*cs = j
 			return j - 1
 		}
 	}
 	i := uint32(len(l.groups))
-	*cs = i + 1
 	l.groups = append(l.groups, group{tk: tk, pid: pid, stack: stack, key: key, next: first})
 	l.groupIdx[h] = i + 1
 	return i
@@ -413,10 +486,16 @@ func (l *Ledger) space(op *Op, create bool) *blockTable {
 	if !op.Session {
 		return &l.regular
 	}
+	if l.lastSession != nil && l.lastSID == op.SessionID {
+		return l.lastSession
+	}
 	m := l.sessions[op.SessionID]
 	if m == nil && create {
 		m = new(blockTable)
 		l.sessions[op.SessionID] = m
+	}
+	if m != nil {
+		l.lastSession, l.lastSID = m, op.SessionID
 	}
 	return m
 }
@@ -429,104 +508,129 @@ func (l *Ledger) space(op *Op, create bool) *blockTable {
 //
 // Apply does not allocate in steady state: frees never allocate, and allocs
 // allocate only for a new (tag, pool kind, stack, pid) combination, a new
-// time bin, or table growth.
+// time bin, table growth, or a block of 4 GiB or more (kept in a map).
 func (l *Ledger) Apply(op *Op) {
-	switch op.Kind {
-	case Alloc:
-		t, bin := l.advance(op.Time)
-		if l.hasPID && op.PID != l.pid {
-			l.foreignAlloc(op, t, bin)
-			return
-		}
+	if op.Kind-Alloc > Free-Alloc { // neither Alloc nor Free
+		l.anom.InvalidOps++
+		return
+	}
+	// The common case of advance, inline: an op in order in the current
+	// bin. binW is 0 until the first op, after coarsen and once the
+	// histogram is full (see cellIndex), which all take advance.
+	t, bin := op.Time, l.binCur
+	if d := uint64(t) - uint64(l.start); t >= l.last && d-l.binLo < l.binW {
+		l.last = t
+	} else {
+		t, bin = l.advance(t)
+	}
+	switch {
+	case op.Kind == Free:
+		l.free(op, t, bin)
+	case l.hasPID && op.PID != l.pid:
+		l.foreignAlloc(op, t, bin)
+	default:
 		l.poolEvents++
 		l.alloc(op, t, bin)
-	case Free:
-		t, bin := l.advance(op.Time)
-		l.free(op, t, bin)
-	default:
-		l.anom.InvalidOps++
 	}
 }
 
 func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
-	kind := KindOf(op.Type, op.Session)
-	tk := l.tkIndex(op.Tag, kind)
-	if Type(op.Type).IsBigPool() {
-		l.tks[tk].bigPool++
-	}
 	stack := op.Stack
 	if stack != NoStack && !l.stacks.valid(stack) {
 		l.anom.UnknownStack++
 		stack = NoStack
 	}
-	g := l.groupIndex(tk, stack, op.Key, op.PID)
-	s, found := l.space(op, true).slot(op.Entry)
-	if found && s.group != foreignGroup {
-		l.replace(s, bin)
-	}
-	s.time, s.size, s.group = t, op.Size, g
+	g := l.groupIndex(op.Tag, KindOf(op.Type, op.Session), stack, op.Key, op.PID)
+	// No group or (tag, kind) is added below, so gr and ts stay valid.
 	gr := &l.groups[g]
+	tk := gr.tk
+	ts := &l.tks[tk]
+	if Type(op.Type).IsBigPool() {
+		ts.bigPool++
+	}
+	m := l.space(op, true)
+	s, found := m.slot(op.Entry, g)
+	if found && s.group() != foreignGroup {
+		l.replace(m, s, bin)
+	}
+	m.set(s, t, op.Size, g)
 	gr.allocs++
 	gr.bytesA += op.Size
 	gr.outN++
 	gr.outBytes += op.Size
-	l.addCell(cellKey{tk: tk, a: bin, cls: cOpen}, op.Size)
+	c := l.openCell(ts, tk, bin)
+	c.n++
+	c.bytes += op.Size
+	if len(l.windows) > 0 {
+		l.allocWindows(ts, t, op.Size)
+	}
+}
+
+// allocWindows counts an allocation of size bytes at time t in the
+// declared windows of its tk, whose state is ts.
+func (l *Ledger) allocWindows(ts *tkState, t int64, size uint64) {
 	for i, w := range l.windows {
 		if t >= w.End {
 			continue
 		}
-		c := &l.tks[tk].win[i]
+		c := &ts.win[i]
 		if t >= w.Start {
 			c.allocs++
-			c.bAllocs += op.Size
+			c.bAllocs += size
 			c.aifo++
-			c.bAIFO += op.Size
+			c.bAIFO += size
 		} else {
 			c.aofo++
-			c.bAOFO += op.Size
+			c.bAOFO += size
 		}
 	}
 }
 
 // replace closes an open block overwritten by a new allocation at the same
 // address: freed at an unknown time, so neither freed nor outstanding.
-func (l *Ledger) replace(old *blockSlot, bin uint32) {
+// The block is in slot old of m.
+func (l *Ledger) replace(m *blockTable, old *blockSlot, bin uint32) {
 	l.anom.AllocOverOpenBlock++
-	gr := &l.groups[old.group]
+	gr := &l.groups[old.group()]
+	size, at := m.sizeOf(old), old.time
 	gr.replaced++
 	gr.outN--
-	gr.outBytes -= old.size
-	ab := l.binOf(old.time)
-	l.subCell(cellKey{tk: gr.tk, a: ab, cls: cOpen}, old.size)
-	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cReplaced}, old.size)
+	gr.outBytes -= size
+	ab := l.binOf(at)
+	c := l.openCell(&l.tks[gr.tk], gr.tk, ab)
+	c.n--
+	c.bytes -= size
+	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cReplaced}, size)
 	for i, w := range l.windows {
-		if old.time >= w.End {
+		if at >= w.End {
 			continue
 		}
 		c := &l.tks[gr.tk].win[i]
-		if old.time >= w.Start {
+		if at >= w.Start {
 			c.aifo--
-			c.bAIFO -= old.size
+			c.bAIFO -= size
 		} else {
 			c.aofo--
-			c.bAOFO -= old.size
+			c.bAOFO -= size
 		}
 	}
 }
 
 // foreignGroup marks the block slot of an allocation that [Options.PID]
 // leaves out: it holds its address until freed, and counts nowhere.
-const foreignGroup = ^uint32(0)
+// Group indexes stay below it (2^32-2 groups would take 300 GB).
+const foreignGroup = ^uint32(0) - 1
 
 // foreignAlloc records an allocation of another process than
 // [Options.PID]. A block of PID open at the same address lost its free
 // (as in alloc).
 func (l *Ledger) foreignAlloc(op *Op, t int64, bin uint32) {
-	s, found := l.space(op, true).slot(op.Entry)
-	if found && s.group != foreignGroup {
-		l.replace(s, bin)
+	m := l.space(op, true)
+	s, found := m.slot(op.Entry, foreignGroup)
+	if found && s.group() != foreignGroup {
+		l.replace(m, s, bin)
 	}
-	s.time, s.size, s.group = t, op.Size, foreignGroup
+	m.set(s, t, op.Size, foreignGroup)
 }
 
 // Applied returns the number of alloc and free ops counted so far
@@ -535,70 +639,88 @@ func (l *Ledger) foreignAlloc(op *Op, t int64, bin uint32) {
 func (l *Ledger) Applied() uint64 { return l.poolEvents }
 
 func (l *Ledger) free(op *Op, t int64, bin uint32) {
-	m := l.space(op, false)
-	i := -1
-	if m != nil {
-		i = m.find(op.Entry)
+	var (
+		at    int64  // allocation time
+		size  uint64 // allocation size
+		g     uint32
+		found bool
+	)
+	if m := l.space(op, false); m != nil {
+		at, size, g, found = m.remove(op.Entry)
 	}
-	if l.hasPID && (i < 0 || m.slots[i].group == foreignGroup) {
-		// Not a block of the process: not its free.
-		if i >= 0 {
-			m.deleteAt(i)
-		}
-		return
+	if l.hasPID && (!found || g == foreignGroup) {
+		return // not a block of the process: not its free
 	}
 	l.poolEvents++
-	if i < 0 {
-		l.anom.FreeWithoutAlloc++
-		tk := l.tkIndex(op.Tag, KindOf(op.Type, op.Session))
-		s := &l.tks[tk]
-		s.unmatched++
-		s.unmBytes += op.Size
-		l.addCell(cellKey{tk: tk, f: bin, cls: cUnmatched}, op.Size)
-		for i, w := range l.windows {
-			if t >= w.Start && t < w.End {
-				c := &s.win[i]
-				c.frees++
-				c.bFrees += op.Size
-				c.aofi++
-				c.bAOFI += op.Size
-			}
-		}
+	if !found {
+		l.unmatchedFree(op, t, bin)
 		return
 	}
-	blk := m.slots[i]
-	m.deleteAt(i)
-	gr := &l.groups[blk.group]
-	if l.tks[gr.tk].tag != op.Tag {
+	gr := &l.groups[g]
+	tk := gr.tk
+	ts := &l.tks[tk]
+	if ts.tag != op.Tag {
 		l.anom.TagMismatch++
 	}
-	gr.bytesF += blk.size
+	gr.bytesF += size
 	gr.outN--
-	gr.outBytes -= blk.size
-	ab := l.binOf(blk.time)
-	l.subCell(cellKey{tk: gr.tk, a: ab, cls: cOpen}, blk.size)
-	l.addCell(cellKey{tk: gr.tk, a: ab, f: bin, cls: cFreed}, blk.size)
+	gr.outBytes -= size
+	ab := l.binOf(at)
+	c := l.openCell(ts, tk, ab)
+	c.n--
+	c.bytes -= size
+	c = l.freedCell(ts, tk, ab, bin)
+	c.n++
+	c.bytes += size
+	if len(l.windows) > 0 {
+		l.freeWindows(ts, t, at, size)
+	}
+}
+
+// freeWindows counts the free at time t of a block of size bytes
+// allocated at time at in the declared windows of its tk, whose state is
+// ts.
+func (l *Ledger) freeWindows(ts *tkState, t, at int64, size uint64) {
 	for i, w := range l.windows {
-		c := &l.tks[gr.tk].win[i]
+		c := &ts.win[i]
 		if t >= w.Start && t < w.End {
 			c.frees++
-			c.bFrees += blk.size
+			c.bFrees += size
 		}
-		if blk.time >= w.End || t >= w.End {
+		if at >= w.End || t >= w.End {
 			continue // allocated after the window, or still outstanding at its end
 		}
-		if blk.time >= w.Start {
+		if at >= w.Start {
 			c.aifo--
-			c.bAIFO -= blk.size
+			c.bAIFO -= size
 			c.aifi++
-			c.bAIFI += blk.size
+			c.bAIFI += size
 		} else {
 			c.aofo--
-			c.bAOFO -= blk.size
+			c.bAOFO -= size
 			if t >= w.Start {
 				c.aofi++
-				c.bAOFI += blk.size
+				c.bAOFI += size
 			}
+		}
+	}
+}
+
+// unmatchedFree counts a free without an open block (out of line: rare).
+func (l *Ledger) unmatchedFree(op *Op, t int64, bin uint32) {
+	l.anom.FreeWithoutAlloc++
+	tk := l.tkIndex(op.Tag, KindOf(op.Type, op.Session))
+	s := &l.tks[tk]
+	s.unmatched++
+	s.unmBytes += op.Size
+	l.addCell(cellKey{tk: tk, f: bin, cls: cUnmatched}, op.Size)
+	for i, w := range l.windows {
+		if t >= w.Start && t < w.End {
+			c := &s.win[i]
+			c.frees++
+			c.bFrees += op.Size
+			c.aofi++
+			c.bAOFI += op.Size
 		}
 	}
 }

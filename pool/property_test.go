@@ -17,6 +17,7 @@ type genParams struct {
 	maxStep  int64   // max ticks between true operations
 	sessions bool    // use session pool too
 	unsorted int     // if > 0, leave the merged stream unsorted within this many positions
+	huge     bool    // sizes from 2^31-1 to 2^43 (a block table slot holds 32 bits)
 }
 
 var genTags = []Tag{MakeTag("Irp "), MakeTag("MmSt"), MakeTag("File"), MakeTag("Ntfx"), MakeTag("Se  ")}
@@ -97,6 +98,9 @@ func genStream(rng *rand.Rand, p genParams, ids []StackID) []Op {
 				continue
 			}
 			lv := live{tag: genTags[rng.IntN(len(genTags))], typ: types[rng.IntN(len(types))], size: uint64(1 + rng.IntN(4096))}
+			if p.huge {
+				lv.size = lv.size<<31 - 1 // 2 gives 2^32-1, the first size kept out of the slot
+			}
 			if k.session {
 				lv.typ |= uint32(TypeSession)
 			}
@@ -207,6 +211,7 @@ func TestPropertyAgainstModel(t *testing.T) {
 		{"coarsen-bins", genParams{n: 3000, addrs: 50, dropP: 0.05, skew: 2, maxStep: 3, sessions: true}, Options{Resolution: 10, MaxBins: 8}},
 		{"coarsen-cells", genParams{n: 3000, addrs: 50, dropP: 0.05, skew: 2, maxStep: 3, sessions: true}, Options{Resolution: 7, MaxCells: 64}},
 		{"start-given", genParams{n: 1000, addrs: 50, dropP: 0.05, skew: 2, maxStep: 3}, Options{Start: 1_000_100, Resolution: 100}},
+		{"huge-sizes", genParams{n: 3000, addrs: 20, dropP: 0.05, skew: 2, maxStep: 3, sessions: true, huge: true}, Options{Resolution: 300}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
