@@ -20,12 +20,127 @@ const (
 // item would be a match or a new flag word (the encoder marks unused flag
 // bits as matches). Callers that know the expected output size should
 // compare it with the returned count.
+//
+// The bytes of dst past the returned count may be overwritten: they serve
+// as scratch space for wide copies.
 func DecompressLZ77(dst, src []byte) (int, error) {
-	const f = FormatXpress
 	in, out := 0, 0
 	var flags uint32 // remaining flag bits, next one in bit 31
 	nflags := 0      // number of valid bits in flags
 	half := -1       // input offset of a byte whose high nibble is pending
+	// The fast loop moves literals and matches in 8, 16 and 32-byte words,
+	// which may run past the item's end into bytes a later item writes.
+	// It runs while that slack exists at both ends and leaves every
+	// error, and the last bytes of input and output, to lz77Careful,
+	// which resumes exactly where it stopped.
+	for len(src)-in >= lz77SrcSlack && len(dst)-out >= lz77DstSlack {
+		if nflags == 0 {
+			flags = binary.LittleEndian.Uint32(src[in:])
+			in += 4
+			nflags = 32
+		}
+		if int32(flags) >= 0 {
+			// A run of 1 to 32 literals, moved as 32 bytes.
+			run := min(bits.LeadingZeros32(flags), nflags)
+			copyWide(dst[out:], src[in:], run)
+			in += run
+			out += run
+			flags <<= uint(run)
+			nflags -= run
+			continue
+		}
+		// A match: the input holds all of its bytes, thanks to the slack.
+		at, h := in, half
+		w := int(binary.LittleEndian.Uint16(src[in:]))
+		in += 2
+		dist := w>>3 + 1
+		length := w & 7
+		if length == 7 {
+			if half < 0 {
+				length = int(src[in] & 15)
+				half = in
+				in++
+			} else {
+				length = int(src[half] >> 4)
+				half = -1
+			}
+			if length == 15 {
+				length = int(src[in])
+				in++
+				if length == 255 {
+					length = int(binary.LittleEndian.Uint16(src[in:]))
+					in += 2
+					if length == 0 {
+						// Beyond any destination here: let lz77Careful
+						// report it (int may have 32 bits).
+						in, half = at, h
+						break
+					}
+					if length < 15+7 {
+						in, half = at, h
+						break
+					}
+					length -= 15 + 7
+				}
+				length += 15
+			}
+			length += 7
+		}
+		length += 3
+		if dist > out || length > len(dst)-out-16 {
+			// An error, or a match too close to the end of dst for
+			// wide moves.
+			in, half = at, h
+			break
+		}
+		flags <<= 1
+		nflags--
+		copyMatchWide(dst, out, dist, length)
+		out += length
+	}
+	return lz77Careful(dst, src, in, out, flags, nflags, half)
+}
+
+// Slack the fast loop of DecompressLZ77 needs: a flag word and a run of 32
+// literals in src; a 32-byte literal move, or a match's last 16-byte move,
+// in dst.
+const (
+	lz77SrcSlack = 4 + 32
+	lz77DstSlack = 32
+)
+
+// copyWide copies n bytes (1 <= n <= 32) from src to dst by whole 8-byte
+// words, moving up to 32 bytes; both must hold 32 bytes.
+func copyWide(dst, src []byte, n int) {
+	*(*[8]byte)(dst) = *(*[8]byte)(src)
+	if n > 8 {
+		*(*[24]byte)(dst[8:]) = *(*[24]byte)(src[8:])
+	}
+}
+
+// copyMatchWide is copyMatch for a match whose output has 16 bytes of
+// slack after it in dst: it moves up to 16 bytes beyond length.
+func copyMatchWide(dst []byte, out, dist, length int) {
+	from := out - dist
+	switch {
+	case dist >= 16:
+		// Each 16-byte move reads bytes already written.
+		for i := 0; i < length; i += 16 {
+			*(*[16]byte)(dst[out+i:]) = *(*[16]byte)(dst[from+i:])
+		}
+	case dist >= length:
+		// One move of at most 16 bytes: its first length bytes come
+		// from before out.
+		*(*[16]byte)(dst[out:]) = *(*[16]byte)(dst[from:])
+	default:
+		copyMatch(dst, out, dist, length)
+	}
+}
+
+// lz77Careful decodes the rest of src into dst from the given state, with
+// every bound checked and an error for anything wrong.
+func lz77Careful(dst, src []byte, in, out int, flags uint32, nflags, half int) (int, error) {
+	const f = FormatXpress
 	for {
 		if nflags == 0 {
 			if in == len(src) {
