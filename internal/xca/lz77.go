@@ -28,25 +28,31 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 	var flags uint32 // remaining flag bits, next one in bit 31
 	nflags := 0      // number of valid bits in flags
 	half := -1       // input offset of a byte whose high nibble is pending
-	// The fast loop moves literals and matches in 8, 16 and 32-byte words,
-	// which may run past the item's end into bytes a later item writes.
-	// It runs while that slack exists at both ends and leaves every
-	// error, and the last bytes of input and output, to lz77Careful,
-	// which resumes exactly where it stopped.
+	// The fast loop moves literals and matches in 16-byte words, which
+	// may run past the item's end into bytes a later item writes. It runs
+	// while that slack exists at both ends and leaves every error, and
+	// the last bytes of input and output, to lz77Careful, which resumes
+	// exactly where it stopped.
 	for len(src)-in >= lz77SrcSlack && len(dst)-out >= lz77DstSlack {
 		if nflags == 0 {
 			flags = binary.LittleEndian.Uint32(src[in:])
 			in += 4
 			nflags = 32
 		}
-		if int32(flags) >= 0 {
-			// A run of 1 to 32 literals, moved as 32 bytes.
-			run := min(bits.LeadingZeros32(flags), nflags)
-			copyWide(dst[out:], src[in:], run)
-			in += run
-			out += run
-			flags <<= uint(run)
-			nflags -= run
+		// A run of 0 to 32 literals, moved as 16 or 32 bytes: the zero
+		// bits before the next one. Moving 16 bytes for an empty run
+		// costs less than a branch that goes either way.
+		run := min(bits.LeadingZeros32(flags), nflags)
+		d, s := dst[out:out+32], src[in:in+32]
+		*(*[16]byte)(d) = *(*[16]byte)(s)
+		if run > 16 {
+			*(*[16]byte)(d[16:]) = *(*[16]byte)(s[16:])
+		}
+		in += run
+		out += run
+		flags <<= uint(run)
+		nflags -= run
+		if nflags == 0 {
 			continue
 		}
 		// A match: the input holds all of its bytes, thanks to the slack.
@@ -70,12 +76,9 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 				if length == 255 {
 					length = int(binary.LittleEndian.Uint16(src[in:]))
 					in += 2
-					if length == 0 {
-						// Beyond any destination here: let lz77Careful
-						// report it (int may have 32 bits).
-						in, half = at, h
-						break
-					}
+					// The 32-bit form is beyond any destination here
+					// (and int may have 32 bits): lz77Careful reports
+					// it, and lengths below the minimum.
 					if length < 15+7 {
 						in, half = at, h
 						break
@@ -95,46 +98,38 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 		}
 		flags <<= 1
 		nflags--
-		copyMatchWide(dst, out, dist, length)
+		from := out - dist
+		if dist >= min(length, 16) {
+			// The first 16 bytes in one move: when length <= dist
+			// they all come from before out. Longer matches here
+			// have dist >= 16: each further move reads bytes
+			// already written.
+			*(*[16]byte)(dst[out : out+16]) = *(*[16]byte)(dst[from : from+16])
+			for i := 16; i < length; i += 16 {
+				*(*[16]byte)(dst[out+i : out+i+16]) = *(*[16]byte)(dst[from+i : from+i+16])
+			}
+		} else {
+			copyMatchOutOfLine(dst, out, dist, length)
+		}
 		out += length
 	}
 	return lz77Careful(dst, src, in, out, flags, nflags, half)
 }
 
-// Slack the fast loop of DecompressLZ77 needs: a flag word and a run of 32
-// literals in src; a 32-byte literal move, or a match's last 16-byte move,
-// in dst.
+// Slack the fast loop of DecompressLZ77 needs: in src, a flag word, a run
+// of 32 literals and a match up to its 16-bit length; in dst, a 32-byte
+// literal move, or a match's last 16-byte move.
 const (
-	lz77SrcSlack = 4 + 32
+	lz77SrcSlack = 4 + 32 + 2 + 1 + 1 + 2
 	lz77DstSlack = 32
 )
 
-// copyWide copies n bytes (1 <= n <= 32) from src to dst by whole 8-byte
-// words, moving up to 32 bytes; both must hold 32 bytes.
-func copyWide(dst, src []byte, n int) {
-	*(*[8]byte)(dst) = *(*[8]byte)(src)
-	if n > 8 {
-		*(*[24]byte)(dst[8:]) = *(*[24]byte)(src[8:])
-	}
-}
-
-// copyMatchWide is copyMatch for a match whose output has 16 bytes of
-// slack after it in dst: it moves up to 16 bytes beyond length.
-func copyMatchWide(dst []byte, out, dist, length int) {
-	from := out - dist
-	switch {
-	case dist >= 16:
-		// Each 16-byte move reads bytes already written.
-		for i := 0; i < length; i += 16 {
-			*(*[16]byte)(dst[out+i:]) = *(*[16]byte)(dst[from+i:])
-		}
-	case dist >= length:
-		// One move of at most 16 bytes: its first length bytes come
-		// from before out.
-		*(*[16]byte)(dst[out:]) = *(*[16]byte)(dst[from:])
-	default:
-		copyMatch(dst, out, dist, length)
-	}
+// copyMatchOutOfLine is copyMatch kept out of the fast loop of
+// DecompressLZ77, for the rare overlapping matches at distances below 16.
+//
+//go:noinline
+func copyMatchOutOfLine(dst []byte, out, dist, length int) {
+	copyMatch(dst, out, dist, length)
 }
 
 // lz77Careful decodes the rest of src into dst from the given state, with

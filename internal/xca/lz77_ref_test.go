@@ -247,6 +247,12 @@ func TestLZ77MatchesReferenceCrafted(t *testing.T) {
 			diffLZ77(t, "crafted stream", comp, n)
 		}
 		diffLZ77(t, "damaged crafted stream", damage(r, comp), size)
+		if i%8 == 0 {
+			// Every cut near the end, where the fast loop hands over.
+			for cut := max(0, len(comp)-80); cut < len(comp); cut++ {
+				diffLZ77(t, "truncated crafted stream", comp[:cut], size)
+			}
+		}
 		if i%10 == 0 {
 			for _, kind := range []string{"records", "text", "zeros", "skewed", "repetitive"} {
 				data := genData(kind, 1+r.IntN(5000), r.Uint64())
