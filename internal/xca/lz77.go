@@ -33,6 +33,7 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 	// while that slack exists at both ends and leaves every error, and
 	// the last bytes of input and output, to lz77Careful, which resumes
 	// exactly where it stopped.
+	dst, src = dst[:len(dst):len(dst)], src[:len(src):len(src)]
 	for len(src)-in >= lz77SrcSlack && len(dst)-out >= lz77DstSlack {
 		if nflags == 0 {
 			flags = binary.LittleEndian.Uint32(src[in:])
@@ -105,8 +106,12 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 			// have dist >= 16: each further move reads bytes
 			// already written.
 			*(*[16]byte)(dst[out : out+16]) = *(*[16]byte)(dst[from : from+16])
-			for i := 16; i < length; i += 16 {
-				*(*[16]byte)(dst[out+i : out+i+16]) = *(*[16]byte)(dst[from+i : from+i+16])
+			if length > 64 && dist >= length {
+				copy(dst[out+16:out+length], dst[from+16:])
+			} else {
+				for i := 16; i < length; i += 16 {
+					*(*[16]byte)(dst[out+i : out+i+16]) = *(*[16]byte)(dst[from+i : from+i+16])
+				}
 			}
 		} else {
 			copyMatchOutOfLine(dst, out, dist, length)
