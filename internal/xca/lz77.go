@@ -100,7 +100,10 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 		flags <<= 1
 		nflags--
 		from := out - dist
-		if dist >= min(length, 16) {
+		if length <= 8 && dist >= length {
+			// Most matches: one 8-byte move, all from before out.
+			*(*[8]byte)(dst[out : out+8]) = *(*[8]byte)(dst[from : from+8])
+		} else if dist >= min(length, 16) {
 			// The first 16 bytes in one move: when length <= dist
 			// they all come from before out. Longer matches here
 			// have dist >= 16: each further move reads bytes
