@@ -28,11 +28,12 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 	var flags uint32 // remaining flag bits, next one in bit 31
 	nflags := 0      // number of valid bits in flags
 	half := -1       // input offset of a byte whose high nibble is pending
-	// The fast loop moves literals and matches in 16-byte words, which
-	// may run past the item's end into bytes a later item writes. It runs
-	// while that slack exists at both ends and leaves every error, and
-	// the last bytes of input and output, to lz77Careful, which resumes
-	// exactly where it stopped.
+	// The fast loop moves literals and matches in 8 and 16-byte words,
+	// which may run past the item's end into bytes a later item writes.
+	// It runs while that slack exists at both ends and leaves every
+	// error, and the last bytes of input and output, to lz77Careful,
+	// which resumes exactly where it stopped. (Capping the capacities
+	// spares the loop a register for each.)
 	dst, src = dst[:len(dst):len(dst)], src[:len(src):len(src)]
 	for len(src)-in >= lz77SrcSlack && len(dst)-out >= lz77DstSlack {
 		if nflags == 0 {
