@@ -59,20 +59,20 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 			continue
 		}
 		// A match: the input holds all of its bytes, thanks to the slack.
-		at, h := in, half
+		start, h := in, half
 		w := int(binary.LittleEndian.Uint16(src[in:]))
 		in += 2
 		dist := w>>3 + 1
 		length := w & 7
 		if length == 7 {
-			if half < 0 {
-				length = int(src[in] & 15)
-				half = in
-				in++
-			} else {
-				length = int(src[half] >> 4)
-				half = -1
-			}
+			// The low nibble of a new byte, or the high nibble of
+			// the pending one; selected without a branch, which
+			// would go either way.
+			none := half >> (bits.UintSize - 1) // -1 if no nibble is pending, else 0
+			at := in&none | half&^none
+			length = int(src[at]>>uint(^none&4)) & 15
+			half = in&none | ^none
+			in -= none
 			if length == 15 {
 				length = int(src[in])
 				in++
@@ -83,7 +83,7 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 					// (and int may have 32 bits): lz77Careful reports
 					// it, and lengths below the minimum.
 					if length < 15+7 {
-						in, half = at, h
+						in, half = start, h
 						break
 					}
 					length -= 15 + 7
@@ -96,7 +96,7 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 		if dist > out || length > len(dst)-out-16 {
 			// An error, or a match too close to the end of dst for
 			// wide moves.
-			in, half = at, h
+			in, half = start, h
 			break
 		}
 		flags <<= 1
