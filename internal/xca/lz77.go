@@ -119,7 +119,7 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 				}
 			}
 		} else {
-			copyMatchOutOfLine(dst, out, dist, length)
+			copyMatchNear(dst, out, dist, length)
 		}
 		out += length
 	}
@@ -134,13 +134,33 @@ const (
 	lz77DstSlack = 32
 )
 
-// copyMatchOutOfLine is copyMatch kept out of the fast loop of
-// DecompressLZ77, for the rare overlapping matches at distances below 16.
+// copyMatchNear copies an overlapping match (dist < 16, dist < length)
+// for the fast loop of DecompressLZ77, by 8-byte moves that may write up
+// to 7 bytes past out+length. It is kept out of the loop, being rare.
 //
 //go:noinline
-func copyMatchOutOfLine(dst []byte, out, dist, length int) {
-	copyMatch(dst, out, dist, length)
+func copyMatchNear(dst []byte, out, dist, length int) {
+	from := out - dist
+	if dist >= 8 {
+		// Each move reads bytes already written.
+		for i := 0; i < length; i += 8 {
+			*(*[8]byte)(dst[out+i : out+i+8]) = *(*[8]byte)(dst[from+i : from+i+8])
+		}
+		return
+	}
+	// The first 8 bytes one at a time, then 8-byte moves from a whole
+	// number of periods back, at least 8 bytes.
+	for i := range 8 {
+		dst[out+i] = dst[from+i]
+	}
+	back := nearPeriods[dist]
+	for i := 8; i < length; i += 8 {
+		*(*[8]byte)(dst[out+i : out+i+8]) = *(*[8]byte)(dst[out+i-back : out+i-back+8])
+	}
 }
+
+// nearPeriods[d] is the smallest multiple of d that is at least 8.
+var nearPeriods = [8]int{0, 8, 8, 9, 8, 10, 12, 14}
 
 // lz77Careful decodes the rest of src into dst from the given state, with
 // every bound checked and an error for anything wrong.
