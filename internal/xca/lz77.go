@@ -20,12 +20,152 @@ const (
 // item would be a match or a new flag word (the encoder marks unused flag
 // bits as matches). Callers that know the expected output size should
 // compare it with the returned count.
+//
+// The bytes of dst past the returned count may be overwritten: they serve
+// as scratch space for wide copies.
 func DecompressLZ77(dst, src []byte) (int, error) {
-	const f = FormatXpress
 	in, out := 0, 0
 	var flags uint32 // remaining flag bits, next one in bit 31
 	nflags := 0      // number of valid bits in flags
 	half := -1       // input offset of a byte whose high nibble is pending
+	// The fast loop moves literals and matches in 8 and 16-byte words,
+	// which may run past the item's end into bytes a later item writes.
+	// It runs while that slack exists at both ends and leaves every
+	// error, and the last bytes of input and output, to lz77Careful,
+	// which resumes exactly where it stopped. (Capping the capacities
+	// spares the loop a register for each.)
+	dst, src = dst[:len(dst):len(dst)], src[:len(src):len(src)]
+	for len(src)-in >= lz77SrcSlack && len(dst)-out >= lz77DstSlack {
+		if nflags == 0 {
+			flags = binary.LittleEndian.Uint32(src[in:])
+			in += 4
+			nflags = 32
+		}
+		// A run of 0 to 32 literals, moved as 8 or 32 bytes: the zero
+		// bits before the next one. Moving 8 bytes for an empty run
+		// costs less than a branch that goes either way.
+		run := min(bits.LeadingZeros32(flags), nflags)
+		d, s := dst[out:out+32], src[in:in+32]
+		*(*[8]byte)(d) = *(*[8]byte)(s)
+		if run > 8 {
+			*(*[8]byte)(d[8:]) = *(*[8]byte)(s[8:])
+			*(*[16]byte)(d[16:]) = *(*[16]byte)(s[16:])
+		}
+		in += run
+		out += run
+		flags <<= uint(run)
+		nflags -= run
+		if nflags == 0 {
+			continue
+		}
+		// A match: the input holds all of its bytes, thanks to the slack.
+		start, h := in, half
+		w := int(binary.LittleEndian.Uint16(src[in:]))
+		in += 2
+		dist := w>>3 + 1
+		length := w & 7
+		if length == 7 {
+			// The low nibble of a new byte, or the high nibble of
+			// the pending one; selected without a branch, which
+			// would go either way.
+			none := half >> (bits.UintSize - 1) // -1 if no nibble is pending, else 0
+			at := in&none | half&^none
+			length = int(src[at]>>uint(^none&4)) & 15
+			half = in&none | ^none
+			in -= none
+			if length == 15 {
+				length = int(src[in])
+				in++
+				if length == 255 {
+					length = int(binary.LittleEndian.Uint16(src[in:]))
+					in += 2
+					// The 32-bit form is beyond any destination here
+					// (and int may have 32 bits): lz77Careful reports
+					// it, and lengths below the minimum.
+					if length < 15+7 {
+						in, half = start, h
+						break
+					}
+					length -= 15 + 7
+				}
+				length += 15
+			}
+			length += 7
+		}
+		length += 3
+		if dist > out || length > len(dst)-out-16 {
+			// An error, or a match too close to the end of dst for
+			// wide moves.
+			in, half = start, h
+			break
+		}
+		flags <<= 1
+		nflags--
+		from := out - dist
+		if length <= 8 && dist >= length {
+			// Most matches: one 8-byte move, all from before out.
+			*(*[8]byte)(dst[out : out+8]) = *(*[8]byte)(dst[from : from+8])
+		} else if dist >= min(length, 16) {
+			// The first 16 bytes in one move: when length <= dist
+			// they all come from before out. Longer matches here
+			// have dist >= 16: each further move reads bytes
+			// already written.
+			*(*[16]byte)(dst[out : out+16]) = *(*[16]byte)(dst[from : from+16])
+			if length > 64 && dist >= length {
+				copy(dst[out+16:out+length], dst[from+16:])
+			} else {
+				for i := 16; i < length; i += 16 {
+					*(*[16]byte)(dst[out+i : out+i+16]) = *(*[16]byte)(dst[from+i : from+i+16])
+				}
+			}
+		} else {
+			copyMatchNear(dst, out, dist, length)
+		}
+		out += length
+	}
+	return lz77Careful(dst, src, in, out, flags, nflags, half)
+}
+
+// Slack the fast loop of DecompressLZ77 needs: in src, a flag word, a run
+// of 32 literals and a match up to its 16-bit length; in dst, a 32-byte
+// literal move, or a match's last 16-byte move.
+const (
+	lz77SrcSlack = 4 + 32 + 2 + 1 + 1 + 2
+	lz77DstSlack = 32
+)
+
+// copyMatchNear copies an overlapping match (dist < 16, dist < length)
+// for the fast loop of DecompressLZ77, by 8-byte moves that may write up
+// to 7 bytes past out+length. It is kept out of the loop, being rare.
+//
+//go:noinline
+func copyMatchNear(dst []byte, out, dist, length int) {
+	from := out - dist
+	if dist >= 8 {
+		// Each move reads bytes already written.
+		for i := 0; i < length; i += 8 {
+			*(*[8]byte)(dst[out+i : out+i+8]) = *(*[8]byte)(dst[from+i : from+i+8])
+		}
+		return
+	}
+	// The first 8 bytes one at a time, then 8-byte moves from a whole
+	// number of periods back, at least 8 bytes.
+	for i := range 8 {
+		dst[out+i] = dst[from+i]
+	}
+	back := nearPeriods[dist]
+	for i := 8; i < length; i += 8 {
+		*(*[8]byte)(dst[out+i : out+i+8]) = *(*[8]byte)(dst[out+i-back : out+i-back+8])
+	}
+}
+
+// nearPeriods[d] is the smallest multiple of d that is at least 8.
+var nearPeriods = [8]int{0, 8, 8, 9, 8, 10, 12, 14}
+
+// lz77Careful decodes the rest of src into dst from the given state, with
+// every bound checked and an error for anything wrong.
+func lz77Careful(dst, src []byte, in, out int, flags uint32, nflags, half int) (int, error) {
+	const f = FormatXpress
 	for {
 		if nflags == 0 {
 			if in == len(src) {
