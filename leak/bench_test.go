@@ -106,7 +106,7 @@ func benchPipeline(b *testing.B, events int, shape string) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for !bt.add(p, ev) {
+				for !bt.add(p.reading(), ev) {
 					bt.reset()
 				}
 			}
@@ -132,7 +132,7 @@ func benchPipeline(b *testing.B, events int, shape string) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for !bt.add(p0, ev) {
+			for !bt.add(p0.reading(), ev) {
 				batches = append(batches, bt)
 				bt = newBatch()
 			}

@@ -171,7 +171,7 @@ func batchKinds(t *testing.T, path string) map[uint8]int {
 	}
 	for ev, err := range r.All() {
 		require.NoError(t, err)
-		for !bt.add(p, ev) {
+		for !bt.add(p.reading(), ev) {
 			count()
 		}
 	}

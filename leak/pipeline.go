@@ -170,9 +170,8 @@ type Pipeline struct {
 	// framesOf maps the reading goroutine's frame list numbers (see
 	// frameTable) to the correlator's.
 	framesOf []stacks.FramesID
-	// frameTab belongs to the goroutine that fills batches (see
-	// stackRecord).
-	frameTab *frameTable
+	// rd belongs to the goroutine that fills batches (see reading).
+	rd *reading
 	// keys gives each correlator stack the ledger key of its allocations
 	// (pool.Op.Key), by correlator StackID; 0 = none yet. Keys are dense
 	// from 1 in the order the stacks' first allocations were applied, and
@@ -718,16 +717,16 @@ func (b *batch) room() bool {
 // stack-key reference, copied when the pipeline uses it otherwise, and
 // counted in a skip record when not. It reports false, adding nothing,
 // when the batch is full.
-func (b *batch) add(p *Pipeline, ev *etw.Event) bool {
+func (b *batch) add(rd *reading, ev *etw.Event) bool {
 	if !b.room() {
 		return false
 	}
 	// Records are written field by field into their slot: building one on
 	// the stack and copying it stalls on store forwarding.
 	switch {
-	case fastRecord(ev, b), stackRecord(p, ev, b), decodedRecord(ev, b):
+	case fastRecord(ev, b), stackRecord(rd, ev, b), decodedRecord(ev, b):
 		return true
-	case !p.uses(ev):
+	case !rd.p.uses(ev):
 		if n := len(b.recs); n > 0 && b.recs[n-1].kind == recSkip {
 			b.recs[n-1].entry++
 			b.recs[n-1].ts = ev.Timestamp
@@ -898,6 +897,7 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	runtime.LockOSThread() // see RunReader
 	defer runtime.UnlockOSThread()
 	defer close(full)
+	rd := p.reading()
 	var b *batch
 	select {
 	case b = <-free:
@@ -914,7 +914,7 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 			b.err = err
 			break
 		}
-		for !b.add(p, ev) {
+		for !b.add(rd, ev) {
 			select {
 			case full <- b:
 			case <-stop:

@@ -110,7 +110,7 @@ func TestStackRecordsAgree(t *testing.T) {
 		}
 		for _, ev := range evs {
 			serial.Event(ev)
-			for !bt.add(batched, ev) {
+			for !bt.add(batched.reading(), ev) {
 				flush()
 			}
 		}
