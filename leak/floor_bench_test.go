@@ -13,9 +13,10 @@ import (
 // its own: reading and counting every record as `etlstat -json` does
 // (census), and applying the trace's pool events to a ledger (ledger,
 // with the events decoded beforehand and no stacks, which only makes the
-// ledger's work smaller). Their sum, set against the census alone, bounds
-// the speed the pipeline can reach against etlstat on a machine whose two
-// cores do not add up to twice one (see BENCHMARKS.md).
+// ledger's work smaller). Set against BenchmarkPipeline's stages, they
+// show how much of the pipeline's cost is that work and how much is the
+// rest: merging, correlating stacks, handing records between goroutines
+// (see BENCHMARKS.md, issue 19).
 func BenchmarkFloor(b *testing.B) {
 	for _, shape := range []string{"keys", "full"} {
 		b.Run(shape, func(b *testing.B) {
