@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math"
 	"slices"
 
 	"github.com/etwkit/etwkit/etw"
@@ -90,7 +91,11 @@ type Stats struct {
 	KernelOnly     int64 // wanted events emitted with only a kernel part
 	Pending        int   // wanted events waiting now
 	MaxPending     int   // most wanted events waiting at once
-	ResolvedKeys   int64 // key references whose definition arrived (or was known from Options.Lookahead)
+	// Crowded counts the wanted events emitted before their wait was over
+	// because too many were waiting (see maxWaiting): a crafted trace
+	// whose timestamps stand still, never a real one seen so far.
+	Crowded      int64
+	ResolvedKeys int64 // key references whose definition arrived (or was known from Options.Lookahead)
 	// Wanted events whose header names no process (PERFINFO headers), by
 	// where their process came from: their own payload (Image and Process
 	// events), their stack records, their thread (through
@@ -147,9 +152,10 @@ func (p *pending) matches(tid etw.TID, cpu uint16) bool {
 func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 	q, qts := c.queue[c.head:len(c.qts)], c.qts[c.head:]
 	n := len(qts)
-	i := n
+	i, end := n, n
 	if c.unsorted {
-		i = 0
+		// Among the latest maxScan events only.
+		i = max(0, n-maxScan)
 		for i < n && qts[i] != ts {
 			i++
 		}
@@ -160,9 +166,17 @@ func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
 		if i > 0 && qts[i-1] >= ts {
 			i, _ = slices.BinarySearch(qts, ts)
 		}
+		if n-i > maxScan && qts[i+maxScan] == ts {
+			// More than maxScan events of timestamp ts: the latest of
+			// them, as a stack record follows its event closely.
+			if ts < math.MaxInt64 {
+				end, _ = slices.BinarySearch(qts, ts+1)
+			}
+			i = end - maxScan
+		}
 	}
 	var fallback *pending
-	for ; i < n; i++ {
+	for ; i < end; i++ {
 		if qts[i] != ts {
 			if !c.unsorted {
 				break
@@ -213,7 +227,9 @@ func (c *Correlator) touched(p *pending) {
 // wanted event waits (at most Options.Wait ticks) until both are there.
 // Events are emitted in the order they were fed, so a consumer such as a
 // pool ledger sees them in time order. Memory is bounded by the events of
-// that waiting window plus the interned stacks.
+// that waiting window (at most 262,144 of them: past that the oldest goes
+// out without waiting longer, see Stats.Crowded) plus the interned
+// stacks.
 //
 // Stack keys name stacks that the kernel caches; their frames arrive with
 // the key's KeyDelete (on eviction) or KeyRundown (at the end of the trace)
@@ -412,8 +428,9 @@ func (c *Correlator) enqueue(p *pending, ts int64, pid etw.PID, tid etw.TID, cpu
 	if n > c.stats.MaxPending {
 		c.stats.MaxPending = n
 	}
-	if c.opts.Lookahead != nil && n >= maxHeldForLate {
-		c.headDirty = true // the head may be held for a late fragment
+	if n > maxWaiting || c.opts.Lookahead != nil && n >= maxHeldForLate {
+		// The head goes out now, or may be held for a late fragment.
+		c.headDirty = true
 	}
 	if n == 1 {
 		c.setHead()
@@ -458,10 +475,13 @@ func (c *Correlator) release(all bool) {
 	for c.head < len(c.queue) {
 		p := &c.queue[c.head]
 		if !all && !c.complete(p) {
-			if c.now < p.ts+c.opts.Wait {
+			crowded := len(c.queue)-c.head > maxWaiting
+			if c.now < p.ts+c.opts.Wait && !crowded {
 				break
 			}
-			if at, ok := c.opts.Lookahead.lateUser(p.ts, p.tid); ok && at >= c.now && len(c.queue)-c.head < maxHeldForLate {
+			if crowded {
+				c.stats.Crowded++
+			} else if at, ok := c.opts.Lookahead.lateUser(p.ts, p.tid); ok && at >= c.now && len(c.queue)-c.head < maxHeldForLate {
 				// The first pass saw its user fragment come late; the
 				// events behind it wait too, up to a bound.
 				c.headDeadline = at + 1
@@ -542,6 +562,21 @@ func (c *Correlator) sawUser(tid etw.TID, ts int64) {
 		c.headDirty = c.head < len(c.queue)
 	}
 }
+
+// maxWaiting bounds the wanted events waiting for their stacks. Real
+// traces hold the events of the last Options.Wait ticks at most (tens to
+// thousands; 4 to 31 on average on the generated scale traces); a trace
+// whose timestamps stand still would hold every event, and with them the
+// pool ops a pipeline queues beside them. Past the bound the oldest goes
+// out with the stack it has (Stats.Crowded counts them).
+const maxWaiting = 1 << 18
+
+// maxScan bounds the waiting events a stack record is compared with: the
+// events of its timestamp (the latest maxScan of them), or when events
+// were fed out of time order the latest ones. Real traces have a few events of one timestamp; a crafted
+// one with thousands waiting at one timestamp would otherwise make every
+// stack record compare with all of them.
+const maxScan = 1 << 12
 
 // maxHeldForLate bounds the waiting events held back behind an event whose
 // user fragment a Lookahead says comes later than the wait (a thread that

@@ -253,3 +253,26 @@ func TestQueueReuseKeepsEvents(t *testing.T) {
 	assert.Equal(t, want, got)
 	assert.Equal(t, 3000, c.Stats().MaxPending)
 }
+
+// TestCrowdedQueue feeds pool events that never get a stack, all at one
+// timestamp, as a crafted trace can: the time never reaches their
+// deadline, so without a bound every event would wait to the end. The
+// queue stays at its bound, the oldest events go out in feed order, and a
+// stack record for a recent event is still found.
+func TestCrowdedQueue(t *testing.T) {
+	const n = 300_000
+	var out []emitted
+	c := newTestCorrelator(&out)
+	for i := range n {
+		c.Event(poolEvent(1000, 42, etw.TID(i%50_000)))
+	}
+	st := c.Stats()
+	assert.LessOrEqual(t, st.MaxPending, 1<<18+1)
+	assert.Equal(t, int64(n-(1<<18)), st.Crowded)
+	assert.Len(t, out, n-(1<<18))
+	c.Event(stackEvent(1001, 1000, 42, 49_999, k1, u1)) // the latest event of thread 49,999
+	assert.Equal(t, int64(1), c.Stats().Attached)
+	c.Finish()
+	require.Len(t, out, n)
+	assert.Equal(t, int64(n), c.Stats().Emitted)
+}
