@@ -565,7 +565,7 @@ func (c *Correlator) sawUser(tid etw.TID, ts int64) {
 
 // maxWaiting bounds the wanted events waiting for their stacks. Real
 // traces hold the events of the last Options.Wait ticks at most (tens to
-// thousands; 4 to 31 on average on the generated scale traces); a trace
+// thousands; 26 to 31 on average on the generated scale traces); a trace
 // whose timestamps stand still would hold every event, and with them the
 // pool ops a pipeline queues beside them. Past the bound the oldest goes
 // out with the stack it has (Stats.Crowded counts them).
@@ -573,9 +573,10 @@ const maxWaiting = 1 << 18
 
 // maxScan bounds the waiting events a stack record is compared with: the
 // events of its timestamp (the latest maxScan of them), or when events
-// were fed out of time order the latest ones. Real traces have a few events of one timestamp; a crafted
-// one with thousands waiting at one timestamp would otherwise make every
-// stack record compare with all of them.
+// were fed out of time order the latest ones. Real traces have a few
+// events of one timestamp; a crafted one with thousands waiting at one
+// timestamp would otherwise make every stack record compare with all of
+// them.
 const maxScan = 1 << 12
 
 // maxHeldForLate bounds the waiting events held back behind an event whose
