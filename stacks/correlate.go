@@ -553,6 +553,17 @@ func (c *Correlator) userAfter(p *pending) bool {
 	return ok && ts > p.ts
 }
 
+// setPart gives p its kernel or its user part; a user part also tells the
+// correlator that p's thread is back in user mode (see sawUser).
+func (c *Correlator) setPart(p *pending, pt part, kernel bool) {
+	if kernel {
+		p.kernel = pt
+		return
+	}
+	p.user = pt
+	c.sawUser(p.tid, p.ts)
+}
+
 // sawUser notes that an event of thread tid at raw time ts got a user-mode
 // stack part.
 func (c *Correlator) sawUser(tid etw.TID, ts int64) {
@@ -675,12 +686,7 @@ func (c *Correlator) attachKey(p *pending, k *etw.StackKey, cpu uint16, ts int64
 	c.stats.Attached++
 	p.adopt(k.Process, k.Thread)
 	pt := c.keyPart(k.Kernel, k.Key)
-	if k.Kernel {
-		p.kernel = pt
-	} else {
-		p.user = pt
-		c.sawUser(p.tid, p.ts)
-	}
+	c.setPart(p, pt, k.Kernel)
 	c.touched(p)
 	if c.opts.KeepRecords {
 		op := etw.StackWalkStackKeyUser
@@ -765,12 +771,7 @@ func (c *Correlator) attachFrames(p *pending, frames []uint64, ptrSize int) part
 		ptrSize = c.opts.PointerSize
 	}
 	pt := part{kind: partFrames, id: c.internFrames(frames)}
-	if IsKernelAddress(frames[len(frames)-1], ptrSize) {
-		p.kernel = pt
-	} else {
-		p.user = pt
-		c.sawUser(p.tid, p.ts)
-	}
+	c.setPart(p, pt, IsKernelAddress(frames[len(frames)-1], ptrSize))
 	return pt
 }
 

@@ -78,12 +78,7 @@ func (c *Correlator) attachStack(p *pending, s *StackRef, cpu uint16, ts int64) 
 			ptr = c.opts.PointerSize
 		}
 		pt = part{kind: partFrames, id: uint32(s.Frames)}
-		if IsKernelAddress(c.lastFrame[s.Frames-1], ptr) {
-			p.kernel = pt
-		} else {
-			p.user = pt
-			c.sawUser(p.tid, p.ts)
-		}
+		c.setPart(p, pt, IsKernelAddress(c.lastFrame[s.Frames-1], ptr))
 	}
 	c.touched(p)
 	if c.opts.KeepRecords {
