@@ -21,16 +21,7 @@ func appendDecoded(b []byte, schemas *etw.SchemaSet, ev *etw.Event, raw bool) []
 	b = append(b, `,"event":`...)
 	b = appendString(b, dec.FullName())
 	if len(dec.Fields) > 0 || err == nil {
-		b = append(b, `,"data":{`...)
-		for i, f := range dec.Fields {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, f.Name)
-			b = append(b, ':')
-			b = appendValue(b, f)
-		}
-		b = append(b, '}')
+		b = appendData(b, dec.Fields)
 	}
 	if err != nil {
 		b = append(b, `,"error":`...)

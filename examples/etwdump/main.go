@@ -339,16 +339,7 @@ func (d *dumper) appendEvent(b []byte, ev *etw.Event) []byte {
 				b = appendPayload(b, ev.Payload)
 			}
 		} else {
-			b = append(b, `,"data":{`...)
-			for i, f := range fields {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = appendString(b, f.Name)
-				b = append(b, ':')
-				b = appendValue(b, f)
-			}
-			b = append(b, '}')
+			b = appendData(b, fields)
 		}
 	} else {
 		d.schemas.Add(ev)
@@ -393,6 +384,20 @@ func appendHex(b []byte, v uint64) []byte {
 	b = append(b, `"0x`...)
 	b = strconv.AppendUint(b, v, 16)
 	return append(b, '"')
+}
+
+// appendData appends `,"data":{...}`: the fields by name, in order.
+func appendData(b []byte, fields []etw.Field) []byte {
+	b = append(b, `,"data":{`...)
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.Name)
+		b = append(b, ':')
+		b = appendValue(b, f)
+	}
+	return append(b, '}')
 }
 
 func appendValue(b []byte, f etw.Field) []byte {
