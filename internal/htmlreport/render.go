@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -97,15 +98,19 @@ var cssText string
 //go:embed report.js
 var jsText string
 
-var (
-	reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+// reportTemplate is parsed on first use, not at init: every run of the
+// tools that link this package would pay for it (about 1 ms and 2,700
+// allocations), and most never write HTML.
+var reportTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
 		"add":  func(a, b int) int { return a + b },
 		"sub":  func(a, b int) int { return a - b },
 		"half": func(a int) float64 { return float64(a) / 2 },
 	}).Parse(templateText))
-	csp = "default-src 'none'; script-src '" + hash(jsText) + "'; style-src '" + hash(cssText) +
-		"'; img-src data:; base-uri 'none'; form-action 'none'"
-)
+})
+
+var csp = "default-src 'none'; script-src '" + hash(jsText) + "'; style-src '" + hash(cssText) +
+	"'; img-src data:; base-uri 'none'; form-action 'none'"
 
 func hash(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -120,7 +125,7 @@ func Render(w io.Writer, res *leak.Result, opts Options) error {
 	}
 	v := build(res, opts)
 	var buf bytes.Buffer
-	if err := reportTemplate.Execute(&buf, v); err != nil {
+	if err := reportTemplate().Execute(&buf, v); err != nil {
 		return fmt.Errorf("htmlreport: %w", err)
 	}
 	if _, err := w.Write(sanitize(buf.Bytes())); err != nil {
