@@ -574,9 +574,6 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 	defer p.Close()
 	full := make(chan *batch, batchesInFlight)
 	free := make(chan *batch, batchesInFlight)
-	for range batchesInFlight {
-		free <- newBatch()
-	}
 	stop := make(chan struct{})
 	go readBatches(r, p, full, free, stop)
 	defer func() {
@@ -630,6 +627,7 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 // buffers for reuse unless larger than maxKeptRecord.
 const (
 	batchLen        = 4096
+	batchEvents     = batchLen / 8
 	batchesInFlight = 8
 	maxKeptRecord   = 4096
 )
@@ -695,7 +693,9 @@ type batch struct {
 }
 
 func newBatch() *batch {
-	return &batch{recs: make([]rec, 0, batchLen), evs: make([]etw.Event, batchLen/8), frames: make([]uint64, 0, batchFrames)}
+	// Copies of events and frames are made as records need them: most
+	// batches hold neither.
+	return &batch{recs: make([]rec, 0, batchLen)}
 }
 
 func (b *batch) reset() {
@@ -710,7 +710,7 @@ func (b *batch) reset() {
 // room reports whether the batch takes one more record, which may be a
 // copied event or a stack record with new frames.
 func (b *batch) room() bool {
-	return len(b.recs) < cap(b.recs) && b.nev < len(b.evs) && len(b.frames) <= batchFrames-maxListFrames
+	return len(b.recs) < cap(b.recs) && b.nev < batchEvents && len(b.frames) <= batchFrames-maxListFrames
 }
 
 // add appends ev to the batch: decoded when it is a pool event or a
@@ -735,6 +735,9 @@ func (b *batch) add(rd *reading, ev *etw.Event) bool {
 			r.kind, r.ts, r.entry = recSkip, ev.Timestamp, 1
 		}
 		return true
+	}
+	if b.nev == len(b.evs) {
+		b.evs = append(b.evs, etw.Event{})
 	}
 	ev.CloneInto(&b.evs[b.nev])
 	r := b.next()
@@ -898,10 +901,30 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	defer runtime.UnlockOSThread()
 	defer close(full)
 	rd := p.reading()
-	var b *batch
-	select {
-	case b = <-free:
-	case <-stop:
+	// Batches are made as the reading gets ahead of the pipeline, up to
+	// batchesInFlight: while the pipeline keeps up, a few go round and the
+	// others are never made (fresh memory costs a page fault per page on
+	// first use, see BENCHMARKS.md).
+	made := 0
+	next := func() *batch {
+		select {
+		case b := <-free:
+			return b
+		default:
+		}
+		if made < batchesInFlight {
+			made++
+			return newBatch()
+		}
+		select {
+		case b := <-free:
+			return b
+		case <-stop:
+			return nil
+		}
+	}
+	b := next()
+	if b == nil {
 		return
 	}
 	for ev, err := range r.All() {
@@ -920,9 +943,7 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 			case <-stop:
 				return
 			}
-			select {
-			case b = <-free:
-			case <-stop:
+			if b = next(); b == nil {
 				return
 			}
 		}
