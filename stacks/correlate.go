@@ -403,6 +403,11 @@ func (c *Correlator) Await(ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 // has its timestamp and thread, the reference is attached without a
 // search; the outcome is the same either way.
 func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
+	if k.Kernel && k.EventTimeStamp == ts && k.Thread == tid && c.attachesAtOnce(ts, keyTS) {
+		c.stats.KeyReferences++
+		c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, c.keyPart(true, k.Key), true, keyTS)
+		return
+	}
 	c.Await(ts, pid, tid, cpu)
 	c.now = keyTS
 	n := len(c.queue)
@@ -413,6 +418,49 @@ func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint
 		c.attachKey(&c.queue[n-1], k, cpu, keyTS)
 	} else {
 		c.keyReference(k, cpu, keyTS)
+	}
+	c.releaseDue()
+}
+
+// attachesAtOnce reports whether an event at raw time ts, about to be
+// queued, is the first waiting one with its timestamp, so that a stack
+// record that names it and is logged at partTS can be attached without a
+// search, and whether awaitWith then does what Await and the attachment
+// would do one after the other: events fed in order, the record not
+// earlier than its event, a positive wait (the event cannot go out before
+// its record) and no records kept.
+func (c *Correlator) attachesAtOnce(ts, partTS int64) bool {
+	n := len(c.qts)
+	return !c.unsorted && (n == c.head || c.qts[n-1] < ts) && partTS >= ts && c.opts.Wait > 0 && !c.opts.KeepRecords
+}
+
+// awaitWith is Await for an event at raw time ts, then the attachment of
+// the part pt (kernel or user) of the stack record logged at raw time
+// partTS that names the event (its process rpid and thread rtid), with one
+// release of the events due instead of two: whatever the first would have
+// released, the second releases as well, in the same order. The caller
+// has checked attachesAtOnce and counted the record.
+func (c *Correlator) awaitWith(ts int64, pid etw.PID, tid etw.TID, cpu uint16, rpid etw.PID, rtid etw.TID, pt part, kernel bool, partTS int64) {
+	p := c.alloc()
+	p.hasEv = false
+	p.ts, p.pid, p.tid, p.cpu = ts, pid, tid, cpu
+	c.qts = append(c.qts, ts)
+	n := len(c.queue) - c.head
+	if n > c.stats.MaxPending {
+		c.stats.MaxPending = n
+	}
+	if n > maxWaiting || c.opts.Lookahead != nil && n >= maxHeldForLate {
+		c.headDirty = true
+	}
+	c.now = partTS
+	c.stats.Attached++
+	p.adopt(rpid, rtid)
+	if pt.kind != partNone {
+		c.setPart(p, pt, kernel)
+	}
+	if n == 1 {
+		// The event is the head, and has just got a fragment.
+		c.headDeadline, c.headDirty = ts+c.opts.Wait, true
 	}
 	c.releaseDue()
 }
