@@ -273,7 +273,10 @@ type Correlator struct {
 	records    []recordRef
 	stats      Stats
 	now        int64
-	cur        *pending // the event being emitted, for Attributed
+	// cur is the queue index + 1 of the event being emitted, for
+	// Attributed; 0 for none. An index rather than a pointer: storing it
+	// twice per event then costs no write barrier.
+	cur int
 }
 
 // NewCorrelator returns a Correlator.
@@ -405,7 +408,14 @@ func (c *Correlator) Await(ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
 	if k.Kernel && k.EventTimeStamp == ts && k.Thread == tid && c.attachesAtOnce(ts, keyTS) {
 		c.stats.KeyReferences++
-		c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, c.keyPart(true, k.Key), true, keyTS)
+		// keyPart, its cache hit inline.
+		var pt part
+		if e := &c.keyCache[keySlot(true, k.Key)]; e.ref != 0 && e.key == k.Key && e.kernel {
+			pt = part{kind: partKey, id: e.ref}
+		} else {
+			pt = c.keyPartMiss(true, k.Key)
+		}
+		c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, pt, true, keyTS)
 		return
 	}
 	c.Await(ts, pid, tid, cpu)
@@ -441,28 +451,51 @@ func (c *Correlator) attachesAtOnce(ts, partTS int64) bool {
 // released, the second releases as well, in the same order. The caller
 // has checked attachesAtOnce and counted the record.
 func (c *Correlator) awaitWith(ts int64, pid etw.PID, tid etw.TID, cpu uint16, rpid etw.PID, rtid etw.TID, pt part, kernel bool, partTS int64) {
-	p := c.alloc()
-	p.hasEv = false
+	// As alloc and enqueue, with the growth out of line: this is the path
+	// of most pool events, and no argument is needed after a call.
+	i, j := len(c.queue), len(c.qts)
+	if i == cap(c.queue) || j == cap(c.qts) {
+		c.awaitGrown(ts, pid, tid, cpu, rpid, rtid, pt, kernel, partTS)
+		return
+	}
+	c.queue, c.qts = c.queue[:i+1], c.qts[:j+1]
+	c.qts[j] = ts
+	p := &c.queue[i]
 	p.ts, p.pid, p.tid, p.cpu = ts, pid, tid, cpu
-	c.qts = append(c.qts, ts)
-	n := len(c.queue) - c.head
+	p.kernel, p.user = part{}, part{}
+	p.hasEv, p.weak, p.pidFrom, p.tidFrom = false, false, SourceNone, SourceNone
+	n := i + 1 - c.head
 	if n > c.stats.MaxPending {
 		c.stats.MaxPending = n
 	}
 	if n > maxWaiting || c.opts.Lookahead != nil && n >= maxHeldForLate {
 		c.headDirty = true
 	}
+	if n == 1 {
+		// The event is the head, and gets a fragment below.
+		c.headDeadline, c.headDirty = ts+c.opts.Wait, true
+	}
 	c.now = partTS
 	c.stats.Attached++
 	p.adopt(rpid, rtid)
 	if pt.kind != partNone {
-		c.setPart(p, pt, kernel)
-	}
-	if n == 1 {
-		// The event is the head, and has just got a fragment.
-		c.headDeadline, c.headDirty = ts+c.opts.Wait, true
+		if kernel {
+			p.kernel = pt
+		} else {
+			c.setPart(p, pt, false)
+		}
 	}
 	c.releaseDue()
+}
+
+// awaitGrown is awaitWith when the queue is full: it grows the queue, then
+// queues the event.
+//
+//go:noinline
+func (c *Correlator) awaitGrown(ts int64, pid etw.PID, tid etw.TID, cpu uint16, rpid etw.PID, rtid etw.TID, pt part, kernel bool, partTS int64) {
+	c.queue = slices.Grow(c.queue, 1)
+	c.qts = slices.Grow(c.qts, 1)
+	c.awaitWith(ts, pid, tid, cpu, rpid, rtid, pt, kernel, partTS)
 }
 
 // enqueue appends a wanted event to the queue.
@@ -549,13 +582,13 @@ func (c *Correlator) release(all bool) {
 		}
 		c.stats.Emitted++
 		if c.opts.Emit != nil {
-			c.cur = p
+			c.cur = c.head // p is queue[c.head-1]
 			if p.hasEv {
 				c.opts.Emit(p.ev, id)
 			} else {
 				c.opts.Emit(nil, id)
 			}
-			c.cur = nil
+			c.cur = 0
 		}
 		emitted = true
 	}
@@ -760,10 +793,15 @@ type keyState struct {
 }
 
 func (c *Correlator) keyPart(kernel bool, key uint64) part {
-	e := &c.keyCache[keySlot(kernel, key)]
-	if e.ref != 0 && e.key == key && e.kernel == kernel {
+	if e := &c.keyCache[keySlot(kernel, key)]; e.ref != 0 && e.key == key && e.kernel == kernel {
 		return part{kind: partKey, id: e.ref}
 	}
+	return c.keyPartMiss(kernel, key)
+}
+
+// keyPartMiss is keyPart when the key cache does not hold the key.
+func (c *Correlator) keyPartMiss(kernel bool, key uint64) part {
+	e := &c.keyCache[keySlot(kernel, key)]
 	tab := c.keys[tableOf(kernel)]
 	st := tab[key]
 	if st.ref == 0 {
