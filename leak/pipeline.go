@@ -275,6 +275,24 @@ func (p *Pipeline) skipped(n, ts int64) {
 // is the oldest of the pool events RunReader decoded itself (see
 // Correlator.Await).
 func (p *Pipeline) apply(ev *etw.Event, id stacks.StackID) {
+	if ev == nil && !p.filtered {
+		// The common case, without a call to applyOp: an op RunReader
+		// decoded, no filter.
+		op := &p.ops[p.opsHead]
+		p.opsHead++
+		if p.opsHead == len(p.ops) {
+			p.ops, p.opsHead = p.ops[:0], 0
+		}
+		if op.PID == uint32(etw.NoPID) || op.Time >= p.winEnd {
+			p.applyOp(op, id)
+			return
+		}
+		if op.Kind == pool.Alloc {
+			op.Key = p.keyOf(id)
+		}
+		p.ledger.Apply(op)
+		return
+	}
 	if p.filtered {
 		p.noteKernelOnly()
 	}
@@ -380,11 +398,16 @@ func (p *Pipeline) otherTag(t pool.Tag) {
 // which for stack keys may only be known at the end of the trace; Finish
 // resolves each key's stack once.
 func (p *Pipeline) keyOf(id stacks.StackID) uint64 {
-	if id == stacks.NoStack {
-		return 0
-	}
 	if int(id) < len(p.keys) && p.keys[id] != 0 {
 		return p.keys[id]
+	}
+	return p.newKey(id)
+}
+
+// newKey is keyOf for a stack without a key yet (or NoStack).
+func (p *Pipeline) newKey(id stacks.StackID) uint64 {
+	if id == stacks.NoStack {
+		return 0
 	}
 	for len(p.keys) <= int(id) {
 		p.keys = append(p.keys, 0)
