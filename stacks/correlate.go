@@ -573,7 +573,14 @@ func (c *Correlator) release(all bool) {
 		if p.pid == etw.NoPID || p.pidFrom != SourceNone {
 			c.attribute(p)
 		}
-		id := c.intern(p)
+		// intern, its common case inline: a kernel part alone, seen before.
+		var id StackID
+		if tab := c.kernelOnly[(p.kernel.kind-partFrames)&1]; p.user.kind == partNone && p.kernel.kind != partNone &&
+			int(p.kernel.id) < len(tab) && tab[p.kernel.id] != NoStack {
+			id = tab[p.kernel.id]
+		} else {
+			id = c.intern(p)
+		}
 		switch {
 		case id == NoStack:
 			c.stats.WithoutStack++
