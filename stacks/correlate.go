@@ -417,18 +417,35 @@ func (c *Correlator) Await(ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 // has its timestamp and thread, the reference is attached without a
 // search; the outcome is the same either way.
 func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
-	if k.Kernel && k.EventTimeStamp == ts && k.Thread == tid && c.attachesAtOnce(ts, keyTS) {
-		c.stats.KeyReferences++
-		// keyPart, its cache hit inline.
-		var pt part
-		if e := &c.keyCache[keySlot(true, k.Key)]; e.ref != 0 && e.key == k.Key && e.kernel {
-			pt = part{kind: partKey, id: e.ref}
-		} else {
-			pt = c.keyPartMiss(true, k.Key)
-		}
-		c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, pt, true, keyTS)
+	// Every path but the common one (attached at once, the key in the key
+	// cache) is a call in tail position, so that no argument needs saving.
+	if !k.Kernel || k.EventTimeStamp != ts || k.Thread != tid || !c.attachesAtOnce(ts, keyTS) {
+		c.awaitKernelKeySearch(ts, pid, tid, cpu, k, keyTS)
 		return
 	}
+	e := &c.keyCache[keySlot(true, k.Key)]
+	if e.ref == 0 || e.key != k.Key || !e.kernel {
+		c.awaitKernelKeyMiss(ts, pid, tid, cpu, k, keyTS)
+		return
+	}
+	c.stats.KeyReferences++
+	c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, part{kind: partKey, id: e.ref}, true, keyTS)
+}
+
+// awaitKernelKeyMiss is AwaitKernelKey attaching at once a key the key
+// cache does not hold.
+//
+//go:noinline
+func (c *Correlator) awaitKernelKeyMiss(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
+	c.stats.KeyReferences++
+	c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, c.keyPartMiss(true, k.Key), true, keyTS)
+}
+
+// awaitKernelKeySearch is AwaitKernelKey when attachesAtOnce does not
+// hold: Await, then the key reference.
+//
+//go:noinline
+func (c *Correlator) awaitKernelKeySearch(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
 	c.Await(ts, pid, tid, cpu)
 	c.now = keyTS
 	n := len(c.queue)
