@@ -65,7 +65,9 @@ func homeOf(addr, seed uint64, shift uint) int {
 	h *= 0x9E3779B97F4A7C15
 	h ^= h >> 32
 	h *= 0xD6E8FEB86659FD93
-	return int(h >> shift)
+	// shift is at most 61 (minBlockSlots): the mask spares the test Go
+	// makes for a shift of 64 or more.
+	return int(h >> (shift & 63))
 }
 
 // init allocates n slots (a power of two, at least minBlockSlots).
