@@ -274,7 +274,7 @@ type Correlator struct {
 	refDef    []uint32               // id-1 -> frames id of its definition, 0 while undefined
 	keys      [2]map[uint64]keyState // per table (0 user, 1 kernel) and key
 	keyCache  [keyCacheSize]keyCacheEntry
-	stackHot  [stackCacheSize]hotStack // recently interned stacks, by stackKey.hash
+	stackHot  [stackCacheSize]hotStack // recently interned stacks, by stackKey.hotSlot
 	// kernelOnly are the stacks of a kernel part alone, by frames id
 	// ([0]) or key reference id ([1]); 0 = not interned yet.
 	kernelOnly [2][]StackID
@@ -1022,11 +1022,11 @@ func (c *Correlator) intern(p *pending) StackID {
 // internKey returns the StackID of k, interning it (first seen with p) when
 // new.
 func (c *Correlator) internKey(k stackKey, p *pending) StackID {
-	h := k.hash()
-	slot := &c.stackHot[h&(stackCacheSize-1)]
+	slot := &c.stackHot[k.hotSlot()]
 	if slot.id != NoStack && slot.k == k {
 		return slot.id
 	}
+	h := k.hash()
 	first := c.stackIdx[h]
 	for id := first; id != NoStack; id = c.stackNext[id-1] {
 		if c.stacks[id-1] == k {
@@ -1051,9 +1051,19 @@ type hotStack struct {
 	id StackID
 }
 
-// stackCacheSize is the number of entries of the interned-stack cache (a
-// power of 2).
-const stackCacheSize = 1024
+// stackCacheSize is the number of entries of the interned-stack cache, a
+// power of 2 (stackCacheBits bits of stackKey.hotSlot).
+const (
+	stackCacheBits = 10
+	stackCacheSize = 1 << stackCacheBits
+)
+
+// hotSlot is the entry of a stack key in the interned-stack cache: two
+// multiplies, cheaper than hash; a poor spread costs only misses.
+func (k stackKey) hotSlot() int {
+	h := (uint64(k.pid)<<32|uint64(k.kernel.id))*0x9E3779B97F4A7C15 + (uint64(k.user.id)<<32|uint64(k.kernel.kind)<<8|uint64(k.user.kind))*0xC2B2AE3D27D4EB4F
+	return int(h >> (64 - stackCacheBits))
+}
 
 // hash mixes a stack key into a 64-bit map key, so that interning uses the
 // runtime's fast 64-bit map path; equal hashes are told apart by comparing
