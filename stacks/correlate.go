@@ -496,7 +496,8 @@ func (c *Correlator) awaitWith(ts int64, pid etw.PID, tid etw.TID, cpu uint16, r
 	if n > c.stats.MaxPending {
 		c.stats.MaxPending = n
 	}
-	if n > maxWaiting || c.opts.Lookahead != nil && n >= maxHeldForLate {
+	// As enqueue, behind one comparison with a constant for the common case.
+	if n >= min(maxWaiting+1, maxHeldForLate) && (n > maxWaiting || c.opts.Lookahead != nil && n >= maxHeldForLate) {
 		c.headDirty = true
 	}
 	if n == 1 {
@@ -602,11 +603,13 @@ func (c *Correlator) release(all bool) {
 			c.attribute(p)
 		}
 		// intern, its common case inline: a kernel part alone, seen before.
-		var id StackID
-		if tab := c.kernelOnly[(p.kernel.kind-partFrames)&1]; p.user.kind == partNone && p.kernel.kind != partNone &&
-			int(p.kernel.id) < len(tab) && tab[p.kernel.id] != NoStack {
-			id = tab[p.kernel.id]
-		} else {
+		id := NoStack
+		if p.user.kind == partNone && p.kernel.kind != partNone {
+			if tab := c.kernelOnly[(p.kernel.kind-partFrames)&1]; int(p.kernel.id) < len(tab) {
+				id = tab[p.kernel.id]
+			}
+		}
+		if id == NoStack {
 			id = c.intern(p)
 		}
 		switch {
