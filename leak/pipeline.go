@@ -278,20 +278,27 @@ func (p *Pipeline) skipped(n, ts int64) {
 // is the oldest of the pool events RunReader decoded itself (see
 // Correlator.Await).
 func (p *Pipeline) apply(ev *etw.Event, id stacks.StackID) {
-	if ev == nil && !p.filtered {
-		// The common case, without a call to applyOp: an op RunReader
-		// decoded, no filter.
-		op := p.popOp()
-		if op.PID == uint32(etw.NoPID) || op.Time >= p.winEnd {
-			p.applyOp(op, id)
-			return
-		}
-		if op.Kind == pool.Alloc {
-			op.Key = p.keyOf(id)
-		}
-		p.ledger.Apply(op)
+	if ev != nil || p.filtered {
+		p.applyOther(ev, id)
 		return
 	}
+	// The common case, without a call to applyOp: an op RunReader
+	// decoded, no filter.
+	op := p.popOp()
+	if op.PID == uint32(etw.NoPID) || op.Time >= p.winEnd {
+		p.applyOp(op, id)
+		return
+	}
+	if op.Kind == pool.Alloc {
+		op.Key = p.keyOf(id)
+	}
+	p.ledger.Apply(op)
+}
+
+// applyOther is apply for an event fed through Event, or with a filter.
+// It is a function of its own so that apply, every pool event's path,
+// has a small frame and saves no arguments.
+func (p *Pipeline) applyOther(ev *etw.Event, id stacks.StackID) {
 	if p.filtered {
 		p.noteKernelOnly()
 	}
