@@ -162,11 +162,13 @@ type Pipeline struct {
 	resolver *stacks.Resolver
 	resolved map[stacks.StackID][]stacks.Frame // after Finish; see resolve
 	// ops are the pool events fed with Correlator.Await, waiting for
-	// their stacks, oldest at opsHead.
-	ops     []pool.Op
-	opsHead int
-	key     etw.StackKey    // scratch of feed
-	stack   stacks.StackRef // scratch of feed
+	// their stacks: a ring whose size is a power of 2. opsHead and opsTail count the ops taken and added (an op's
+	// slot is its count masked by opsMask, len(ops)-1), so the oldest is
+	// at opsHead.
+	ops                       []pool.Op
+	opsHead, opsTail, opsMask uint
+	key                       etw.StackKey    // scratch of feed
+	stack                     stacks.StackRef // scratch of feed
 	// framesOf maps the reading goroutine's frame list numbers (see
 	// frameTable) to the correlator's.
 	framesOf []stacks.FramesID
@@ -219,6 +221,7 @@ func New(clock *etw.Clock, ptrSize int, start int64, opts Options) (*Pipeline, e
 		p.winEnd = b
 	}
 	p.ledger = pool.NewLedger(lo)
+	p.ops, p.opsMask = make([]pool.Op, minOps), minOps-1
 	p.corr = stacks.NewCorrelator(stacks.Options{
 		PointerSize: ptrSize,
 		Wait:        stacks.WaitFor(clock),
@@ -275,16 +278,32 @@ func (p *Pipeline) skipped(n, ts int64) {
 // is the oldest of the pool events RunReader decoded itself (see
 // Correlator.Await).
 func (p *Pipeline) apply(ev *etw.Event, id stacks.StackID) {
+	if ev != nil || p.filtered {
+		p.applyOther(ev, id)
+		return
+	}
+	// The common case, without a call to applyOp: an op RunReader
+	// decoded, no filter.
+	op := p.popOp()
+	if op.PID == uint32(etw.NoPID) || op.Time >= p.winEnd {
+		p.applyOp(op, id)
+		return
+	}
+	if op.Kind == pool.Alloc {
+		op.Key = p.keyOf(id)
+	}
+	p.ledger.Apply(op)
+}
+
+// applyOther is apply for an event fed through Event, or with a filter.
+// It is a function of its own so that apply, every pool event's path,
+// has a small frame and saves no arguments.
+func (p *Pipeline) applyOther(ev *etw.Event, id stacks.StackID) {
 	if p.filtered {
 		p.noteKernelOnly()
 	}
 	if ev == nil {
-		op := &p.ops[p.opsHead]
-		p.opsHead++
-		if p.opsHead == len(p.ops) {
-			p.ops, p.opsHead = p.ops[:0], 0
-		}
-		p.applyOp(op, id)
+		p.applyOp(p.popOp(), id)
 		return
 	}
 	pe, err := etw.DecodePool(ev)
@@ -380,11 +399,16 @@ func (p *Pipeline) otherTag(t pool.Tag) {
 // which for stack keys may only be known at the end of the trace; Finish
 // resolves each key's stack once.
 func (p *Pipeline) keyOf(id stacks.StackID) uint64 {
-	if id == stacks.NoStack {
-		return 0
-	}
 	if int(id) < len(p.keys) && p.keys[id] != 0 {
 		return p.keys[id]
+	}
+	return p.newKey(id)
+}
+
+// newKey is keyOf for a stack without a key yet (or NoStack).
+func (p *Pipeline) newKey(id stacks.StackID) uint64 {
+	if id == stacks.NoStack {
+		return 0
 	}
 	for len(p.keys) <= int(id) {
 		p.keys = append(p.keys, 0)
@@ -836,12 +860,16 @@ func (p *Pipeline) feed(b *batch) {
 	// through Event and skipped ones count themselves).
 	var n int64
 	defer func() { p.count(n) }()
-	for i := range b.recs {
-		r := &b.recs[i]
+	recs := b.recs // a local: the calls below would make b.recs load again
+	for i := range recs {
+		r := &recs[i]
 		switch r.kind {
 		case recPool, recPoolKey, recPoolStack:
 			n++
 			po := etw.PoolOp(r.op)
+			if p.fullOps() {
+				p.growOps()
+			}
 			op := p.pushOp()
 			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.session, r.typ, pool.Tag(r.tag)
 			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.size, r.entry, r.pid, r.tid, pool.NoStack, 0
@@ -877,22 +905,42 @@ func (p *Pipeline) feed(b *batch) {
 	}
 }
 
-// pushOp adds a slot to the queue of decoded pool events waiting for the
-// correlator to emit them, and returns it for the caller to fill, every
-// field (it may hold an earlier op), one by one: a struct built elsewhere
-// and copied in stalls on store forwarding.
+// pushOp adds a slot at the tail of the queue of decoded pool events
+// waiting for the correlator to emit them, and returns it for the caller
+// to fill, every field (it may hold an earlier op), one by one: a struct
+// built elsewhere and copied in stalls on store forwarding. The ring must
+// have room: the caller grows it first when full (fullOps, growOps), so
+// that pushOp stays small enough to inline.
 func (p *Pipeline) pushOp() *pool.Op {
-	if p.opsHead > 0 && len(p.ops) == cap(p.ops) && p.opsHead*2 >= len(p.ops) {
-		p.ops = p.ops[:copy(p.ops, p.ops[p.opsHead:])]
-		p.opsHead = 0
-	}
-	if len(p.ops) == cap(p.ops) {
-		p.ops = append(p.ops, pool.Op{})
-	} else {
-		p.ops = p.ops[:len(p.ops)+1]
-	}
-	return &p.ops[len(p.ops)-1]
+	op := &p.ops[p.opsTail&p.opsMask]
+	p.opsTail++
+	return op
 }
+
+// fullOps reports whether the ring of ops is full.
+func (p *Pipeline) fullOps() bool { return p.opsTail-p.opsHead > p.opsMask }
+
+// popOp takes the oldest op of the queue, which must not be empty. The
+// slot stays valid until feed adds the next one.
+func (p *Pipeline) popOp() *pool.Op {
+	op := &p.ops[p.opsHead&p.opsMask]
+	p.opsHead++
+	return op
+}
+
+// growOps doubles the ring of ops, keeping them in order. Its size follows the most ops waiting at once, which the
+// correlator bounds (see stacks.Correlator).
+func (p *Pipeline) growOps() {
+	ops := make([]pool.Op, 2*len(p.ops))
+	n := p.opsTail - p.opsHead
+	for i := range n {
+		ops[i] = p.ops[(p.opsHead+i)&p.opsMask]
+	}
+	p.ops, p.opsMask, p.opsHead, p.opsTail = ops, uint(len(ops)-1), 0, n
+}
+
+// minOps is the first size of the ring of ops (a power of 2).
+const minOps = 64
 
 // readBatches reads r to the end into batches taken from free and sent on
 // full, which it closes at the end. It returns early when stop closes.

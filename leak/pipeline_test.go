@@ -83,3 +83,34 @@ func TestSummaryDecodes(t *testing.T) {
 	assert.Equal(t, "Irp ", back.Tags[0].Tag.String())
 	assert.Equal(t, "irp-leak.etl", back.Trace.File)
 }
+
+// TestOpsRing checks the queue of decoded ops through growth at every
+// position of the ring: ops come out in the order they went in.
+func TestOpsRing(t *testing.T) {
+	p, err := New(nil, 8, 0, Options{})
+	require.NoError(t, err)
+	in, out := int64(0), int64(0)
+	for step := range 5000 {
+		// Bursts of pushes larger than the pops, so the ring grows while
+		// its head is anywhere.
+		for range step % 7 {
+			if p.fullOps() {
+				p.growOps()
+			}
+			p.pushOp().Time = in
+			in++
+		}
+		for range step % 5 {
+			if in == out {
+				break
+			}
+			require.Equal(t, out, p.popOp().Time)
+			out++
+		}
+	}
+	for out < in {
+		require.Equal(t, out, p.popOp().Time)
+		out++
+	}
+	require.Greater(t, len(p.ops), minOps, "the ring never grew")
+}

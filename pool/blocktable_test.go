@@ -33,6 +33,10 @@ func (t *blockTable) find(addr uint64) int {
 	}
 }
 
+// deleteAt empties slot i, which must be occupied (remove does the work:
+// addresses are unique in the table).
+func (t *blockTable) deleteAt(i int) { t.remove(t.slots[i].addr) }
+
 // checkBlockTable verifies t against a reference map: same count, every
 // reference key found with its value, every occupied slot reachable from its
 // home without crossing an empty slot, big sizes kept only for open blocks,

@@ -409,18 +409,19 @@ const noBin = ^uint32(0)
 const noFreedAF = uint64(noBin) << 32
 
 // freedCell returns the cFreed cell of the blocks of tk (whose state is s)
-// allocated in bin a and freed in bin f.
-func (l *Ledger) freedCell(s *tkState, tk, a, f uint32) *cell {
-	if s.freedAF == uint64(a)<<32|uint64(f) {
+// allocated in bin a and freed in bin f, given as af = a<<32 | f (small
+// enough to inline).
+func (l *Ledger) freedCell(s *tkState, tk uint32, af uint64) *cell {
+	if s.freedAF == af {
 		return &l.cellVals[s.freedCell]
 	}
-	return l.freedCellMiss(s, tk, a, f)
+	return l.freedCellMiss(s, tk, af)
 }
 
 // freedCellMiss is freedCell when s does not hold the cell.
-func (l *Ledger) freedCellMiss(s *tkState, tk, a, f uint32) *cell {
-	i := l.cellIndex(cellKey{tk: tk, a: a, f: f, cls: cFreed})
-	s.freedAF, s.freedCell = uint64(a)<<32|uint64(f), i
+func (l *Ledger) freedCellMiss(s *tkState, tk uint32, af uint64) *cell {
+	i := l.cellIndex(cellKey{tk: tk, a: uint32(af >> 32), f: uint32(af), cls: cFreed})
+	s.freedAF, s.freedCell = af, i
 	return &l.cellVals[i]
 }
 
@@ -541,19 +542,21 @@ func (l *Ledger) alloc(op *Op, t int64, bin uint32) {
 		stack = NoStack
 	}
 	g := l.groupIndex(op.Tag, KindOf(op.Type, op.Session), stack, op.Key, op.PID)
-	// No group or (tag, kind) is added below, so gr and ts stay valid.
-	gr := &l.groups[g]
-	tk := gr.tk
-	ts := &l.tks[tk]
-	if Type(op.Type).IsBigPool() {
-		ts.bigPool++
-	}
 	m := l.space(op, true)
 	s, found := m.slot(op.Entry, g)
 	if found && s.group() != foreignGroup {
 		l.replace(m, s, bin)
 	}
 	m.set(s, t, op.Size, g)
+	// The group's counters after the calls, so that fewer values live
+	// across them. No group or (tag, kind) is added below, so gr and ts
+	// stay valid.
+	gr := &l.groups[g]
+	tk := gr.tk
+	ts := &l.tks[tk]
+	if Type(op.Type).IsBigPool() {
+		ts.bigPool++
+	}
 	gr.allocs++
 	gr.bytesA += op.Size
 	gr.outN++
@@ -669,7 +672,7 @@ func (l *Ledger) free(op *Op, t int64, bin uint32) {
 	c := l.openCell(ts, tk, ab)
 	c.n--
 	c.bytes -= size
-	c = l.freedCell(ts, tk, ab, bin)
+	c = l.freedCell(ts, tk, uint64(ab)<<32|uint64(bin))
 	c.n++
 	c.bytes += size
 	if len(l.windows) > 0 {

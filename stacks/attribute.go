@@ -45,10 +45,10 @@ type Attribution struct {
 // meant to be called from Options.Emit; elsewhere it returns the zero
 // Attribution.
 func (c *Correlator) Attributed() Attribution {
-	p := c.cur
-	if p == nil {
+	if c.cur == 0 || c.cur > len(c.queue) {
 		return Attribution{}
 	}
+	p := &c.queue[c.cur-1]
 	a := Attribution{PID: p.pid, TID: p.tid, PIDFrom: p.pidFrom, TIDFrom: p.tidFrom}
 	if a.PIDFrom == SourceNone && a.PID != etw.NoPID {
 		a.PIDFrom = SourceHeader

@@ -150,6 +150,17 @@ func (p *pending) matches(tid etw.TID, cpu uint16) bool {
 // nil. An event of that very thread is preferred to one of unknown thread,
 // and a classic kernel event to a weak one (see pending).
 func (c *Correlator) lookup(ts int64, tid etw.TID, cpu uint16) *pending {
+	if n := len(c.qts); !c.unsorted && n > c.head && c.qts[n-1] == ts && (n-1 == c.head || c.qts[n-2] < ts) {
+		// The latest event is the only one waiting at ts: the search
+		// below would look at it alone. Most stack records are for the
+		// event logged just before them (on the generated scale traces,
+		// every user part of the stack-key shape and about 80% of the full
+		// shape's).
+		if p := &c.queue[n-1]; p.matches(tid, cpu) {
+			return p
+		}
+		return nil
+	}
 	q, qts := c.queue[c.head:len(c.qts)], c.qts[c.head:]
 	n := len(qts)
 	i, end := n, n
@@ -263,7 +274,7 @@ type Correlator struct {
 	refDef    []uint32               // id-1 -> frames id of its definition, 0 while undefined
 	keys      [2]map[uint64]keyState // per table (0 user, 1 kernel) and key
 	keyCache  [keyCacheSize]keyCacheEntry
-	stackHot  [stackCacheSize]hotStack // recently interned stacks, by stackKey.hash
+	stackHot  [stackCacheSize]hotStack // recently interned stacks, by stackKey.hotSlot
 	// kernelOnly are the stacks of a kernel part alone, by frames id
 	// ([0]) or key reference id ([1]); 0 = not interned yet.
 	kernelOnly [2][]StackID
@@ -273,7 +284,10 @@ type Correlator struct {
 	records    []recordRef
 	stats      Stats
 	now        int64
-	cur        *pending // the event being emitted, for Attributed
+	// cur is the queue index + 1 of the event being emitted, for
+	// Attributed; 0 for none. An index rather than a pointer: storing it
+	// twice per event then costs no write barrier.
+	cur int
 }
 
 // NewCorrelator returns a Correlator.
@@ -403,6 +417,35 @@ func (c *Correlator) Await(ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 // has its timestamp and thread, the reference is attached without a
 // search; the outcome is the same either way.
 func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
+	// Every path but the common one (attached at once, the key in the key
+	// cache) is a call in tail position, so that no argument needs saving.
+	if !k.Kernel || k.EventTimeStamp != ts || k.Thread != tid || !c.attachesAtOnce(ts, keyTS) {
+		c.awaitKernelKeySearch(ts, pid, tid, cpu, k, keyTS)
+		return
+	}
+	e := &c.keyCache[keySlot(true, k.Key)]
+	if e.ref == 0 || e.key != k.Key || !e.kernel {
+		c.awaitKernelKeyMiss(ts, pid, tid, cpu, k, keyTS)
+		return
+	}
+	c.stats.KeyReferences++
+	c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, part{kind: partKey, id: e.ref}, true, keyTS)
+}
+
+// awaitKernelKeyMiss is AwaitKernelKey attaching at once a key the key
+// cache does not hold.
+//
+//go:noinline
+func (c *Correlator) awaitKernelKeyMiss(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
+	c.stats.KeyReferences++
+	c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, c.keyPartMiss(true, k.Key), true, keyTS)
+}
+
+// awaitKernelKeySearch is AwaitKernelKey when attachesAtOnce does not
+// hold: Await, then the key reference.
+//
+//go:noinline
+func (c *Correlator) awaitKernelKeySearch(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
 	c.Await(ts, pid, tid, cpu)
 	c.now = keyTS
 	n := len(c.queue)
@@ -415,6 +458,73 @@ func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint
 		c.keyReference(k, cpu, keyTS)
 	}
 	c.releaseDue()
+}
+
+// attachesAtOnce reports whether an event at raw time ts, about to be
+// queued, is the first waiting one with its timestamp, so that a stack
+// record that names it and is logged at partTS can be attached without a
+// search, and whether awaitWith then does what Await and the attachment
+// would do one after the other: events fed in order, the record not
+// earlier than its event, a positive wait (the event cannot go out before
+// its record) and no records kept.
+func (c *Correlator) attachesAtOnce(ts, partTS int64) bool {
+	n := len(c.qts)
+	return !c.unsorted && (n == c.head || c.qts[n-1] < ts) && partTS >= ts && c.opts.Wait > 0 && !c.opts.KeepRecords
+}
+
+// awaitWith is Await for an event at raw time ts, then the attachment of
+// the part pt (kernel or user) of the stack record logged at raw time
+// partTS that names the event (its process rpid and thread rtid), with one
+// release of the events due instead of two: whatever the first would have
+// released, the second releases as well, in the same order. The caller
+// has checked attachesAtOnce and counted the record.
+func (c *Correlator) awaitWith(ts int64, pid etw.PID, tid etw.TID, cpu uint16, rpid etw.PID, rtid etw.TID, pt part, kernel bool, partTS int64) {
+	// As alloc and enqueue, with the growth out of line: this is the path
+	// of most pool events, and no argument is needed after a call.
+	i, j := len(c.queue), len(c.qts)
+	if i == cap(c.queue) || j == cap(c.qts) {
+		c.awaitGrown(ts, pid, tid, cpu, rpid, rtid, pt, kernel, partTS)
+		return
+	}
+	c.queue, c.qts = c.queue[:i+1], c.qts[:j+1]
+	c.qts[j] = ts
+	p := &c.queue[i]
+	p.ts, p.pid, p.tid, p.cpu = ts, pid, tid, cpu
+	p.kernel, p.user = part{}, part{}
+	p.hasEv, p.weak, p.pidFrom, p.tidFrom = false, false, SourceNone, SourceNone
+	n := i + 1 - c.head
+	if n > c.stats.MaxPending {
+		c.stats.MaxPending = n
+	}
+	// As enqueue, behind one comparison with a constant for the common case.
+	if n >= min(maxWaiting+1, maxHeldForLate) && (n > maxWaiting || c.opts.Lookahead != nil && n >= maxHeldForLate) {
+		c.headDirty = true
+	}
+	if n == 1 {
+		// The event is the head, and gets a fragment below.
+		c.headDeadline, c.headDirty = ts+c.opts.Wait, true
+	}
+	c.now = partTS
+	c.stats.Attached++
+	p.adopt(rpid, rtid)
+	if pt.kind != partNone {
+		if kernel {
+			p.kernel = pt
+		} else {
+			c.setPart(p, pt, false)
+		}
+	}
+	c.releaseDue()
+}
+
+// awaitGrown is awaitWith when the queue is full: it grows the queue, then
+// queues the event.
+//
+//go:noinline
+func (c *Correlator) awaitGrown(ts int64, pid etw.PID, tid etw.TID, cpu uint16, rpid etw.PID, rtid etw.TID, pt part, kernel bool, partTS int64) {
+	c.queue = slices.Grow(c.queue, 1)
+	c.qts = slices.Grow(c.qts, 1)
+	c.awaitWith(ts, pid, tid, cpu, rpid, rtid, pt, kernel, partTS)
 }
 
 // enqueue appends a wanted event to the queue.
@@ -492,7 +602,16 @@ func (c *Correlator) release(all bool) {
 		if p.pid == etw.NoPID || p.pidFrom != SourceNone {
 			c.attribute(p)
 		}
-		id := c.intern(p)
+		// intern, its common case inline: a kernel part alone, seen before.
+		id := NoStack
+		if p.user.kind == partNone && p.kernel.kind != partNone {
+			if tab := c.kernelOnly[(p.kernel.kind-partFrames)&1]; int(p.kernel.id) < len(tab) {
+				id = tab[p.kernel.id]
+			}
+		}
+		if id == NoStack {
+			id = c.intern(p)
+		}
 		switch {
 		case id == NoStack:
 			c.stats.WithoutStack++
@@ -501,13 +620,13 @@ func (c *Correlator) release(all bool) {
 		}
 		c.stats.Emitted++
 		if c.opts.Emit != nil {
-			c.cur = p
+			c.cur = c.head // p is queue[c.head-1]
 			if p.hasEv {
 				c.opts.Emit(p.ev, id)
 			} else {
 				c.opts.Emit(nil, id)
 			}
-			c.cur = nil
+			c.cur = 0
 		}
 		emitted = true
 	}
@@ -712,10 +831,15 @@ type keyState struct {
 }
 
 func (c *Correlator) keyPart(kernel bool, key uint64) part {
-	e := &c.keyCache[keySlot(kernel, key)]
-	if e.ref != 0 && e.key == key && e.kernel == kernel {
+	if e := &c.keyCache[keySlot(kernel, key)]; e.ref != 0 && e.key == key && e.kernel == kernel {
 		return part{kind: partKey, id: e.ref}
 	}
+	return c.keyPartMiss(kernel, key)
+}
+
+// keyPartMiss is keyPart when the key cache does not hold the key.
+func (c *Correlator) keyPartMiss(kernel bool, key uint64) part {
+	e := &c.keyCache[keySlot(kernel, key)]
 	tab := c.keys[tableOf(kernel)]
 	st := tab[key]
 	if st.ref == 0 {
@@ -901,11 +1025,11 @@ func (c *Correlator) intern(p *pending) StackID {
 // internKey returns the StackID of k, interning it (first seen with p) when
 // new.
 func (c *Correlator) internKey(k stackKey, p *pending) StackID {
-	h := k.hash()
-	slot := &c.stackHot[h&(stackCacheSize-1)]
+	slot := &c.stackHot[k.hotSlot()]
 	if slot.id != NoStack && slot.k == k {
 		return slot.id
 	}
+	h := k.hash()
 	first := c.stackIdx[h]
 	for id := first; id != NoStack; id = c.stackNext[id-1] {
 		if c.stacks[id-1] == k {
@@ -930,9 +1054,19 @@ type hotStack struct {
 	id StackID
 }
 
-// stackCacheSize is the number of entries of the interned-stack cache (a
-// power of 2).
-const stackCacheSize = 1024
+// stackCacheSize is the number of entries of the interned-stack cache, a
+// power of 2 (stackCacheBits bits of stackKey.hotSlot).
+const (
+	stackCacheBits = 10
+	stackCacheSize = 1 << stackCacheBits
+)
+
+// hotSlot is the entry of a stack key in the interned-stack cache: two
+// multiplies, cheaper than hash; a poor spread costs only misses.
+func (k stackKey) hotSlot() int {
+	h := (uint64(k.pid)<<32|uint64(k.kernel.id))*0x9E3779B97F4A7C15 + (uint64(k.user.id)<<32|uint64(k.kernel.kind)<<8|uint64(k.user.kind))*0xC2B2AE3D27D4EB4F
+	return int(h >> (64 - stackCacheBits))
+}
 
 // hash mixes a stack key into a 64-bit map key, so that interning uses the
 // runtime's fast 64-bit map path; equal hashes are told apart by comparing

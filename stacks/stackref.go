@@ -47,6 +47,12 @@ func (c *Correlator) StackReference(s *StackRef, cpu uint16, ts int64) {
 // waiting event has its timestamp and thread, the stack is attached
 // without a search; the outcome is the same either way.
 func (c *Correlator) AwaitStack(ts int64, pid etw.PID, tid etw.TID, cpu uint16, s *StackRef, stackTS int64) {
+	if s.EventTimeStamp == ts && s.Thread == tid && c.attachesAtOnce(ts, stackTS) {
+		c.stats.StackRecords++
+		pt, kernel := c.stackPart(s)
+		c.awaitWith(ts, pid, tid, cpu, s.Process, s.Thread, pt, kernel, stackTS)
+		return
+	}
 	c.Await(ts, pid, tid, cpu)
 	c.now = stackTS
 	c.stats.StackRecords++
@@ -71,17 +77,26 @@ func (c *Correlator) attachStack(p *pending, s *StackRef, cpu uint16, ts int64) 
 	}
 	c.stats.Attached++
 	p.adopt(s.Process, s.Thread)
-	var pt part
-	if s.Frames != 0 && int(s.Frames) <= len(c.lastFrame) {
-		ptr := s.PointerSize
-		if ptr == 0 {
-			ptr = c.opts.PointerSize
-		}
-		pt = part{kind: partFrames, id: uint32(s.Frames)}
-		c.setPart(p, pt, IsKernelAddress(c.lastFrame[s.Frames-1], ptr))
+	pt, kernel := c.stackPart(s)
+	if pt.kind != partNone {
+		c.setPart(p, pt, kernel)
 	}
 	c.touched(p)
 	if c.opts.KeepRecords {
 		c.records = append(c.records, recordRef{opcode: 32, ts: s.EventTimeStamp, recordTS: ts, pid: s.Process, tid: s.Thread, cpu: cpu, p: pt})
 	}
+}
+
+// stackPart returns the stack part of the Stack record s and whether it
+// is the kernel part (its last frame is a kernel address); no part when s
+// names no interned frames.
+func (c *Correlator) stackPart(s *StackRef) (part, bool) {
+	if s.Frames == 0 || int(s.Frames) > len(c.lastFrame) {
+		return part{}, false
+	}
+	ptr := s.PointerSize
+	if ptr == 0 {
+		ptr = c.opts.PointerSize
+	}
+	return part{kind: partFrames, id: uint32(s.Frames)}, IsKernelAddress(c.lastFrame[s.Frames-1], ptr)
 }
