@@ -89,6 +89,30 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 		kinds := batchKinds(t, path)
 		require.Greater(t, kinds[recPoolKey], 10*kinds[recPool])
 	})
+	t.Run("scale-perfinfo", func(t *testing.T) {
+		// PoolTrace records with PERFINFO headers (no process, no thread),
+		// in both stack shapes: the stack record that follows a pool event
+		// joins it all the same (recPoolKeyNT, recPoolStackNT).
+		for _, keys := range []bool{true, false} {
+			path := filepath.Join(dir, fmt.Sprintf("scale-perfinfo-%v.etl", keys))
+			f, err := os.Create(path)
+			require.NoError(t, err)
+			sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 6, Events: 200_000, StackKeys: keys, Unbounded: true,
+				Leak: true, LeakCount: 1 << 30, PoolHeader: etltest.HeaderPerfInfo})
+			w, err := etltest.NewWriter(f, sc.WriterOptions())
+			require.NoError(t, err)
+			require.NoError(t, sc.WriteTo(w))
+			require.NoError(t, f.Close())
+			requireSameResult(t, path, Options{})
+			requireSameResult(t, path, Options{HasWindow: true, Window: [2]float64{0.2, 0.7}, Tag: "Irp"})
+			kinds := batchKinds(t, path)
+			if keys {
+				require.Greater(t, kinds[recPoolKeyNT], 10*kinds[recPool])
+			} else {
+				require.Greater(t, kinds[recPoolStackNT], 10*kinds[recPool])
+			}
+		}
+	})
 	t.Run("scale-full", func(t *testing.T) {
 		// Full stack walks, in both pointer sizes; the stack records
 		// cross as frame list numbers.

@@ -670,14 +670,16 @@ const (
 
 // Kinds of rec.
 const (
-	recPool      uint8 = iota + 1 // a decoded pool event
-	recKey                        // a decoded stack-key reference
-	recEvent                      // a copied event: batch.evs[idx]
-	recSkip                       // events the pipeline has no use for
-	recPoolKey                    // recPool with the StackKeyKernel record that followed it
-	recStack                      // a decoded StackWalk Stack record whose frames were seen before
-	recStackNew                   // recStack with frames not seen before
-	recPoolStack                  // recPool with the Stack record (frames seen before) that followed it
+	recPool        uint8 = iota + 1 // a decoded pool event
+	recKey                          // a decoded stack-key reference
+	recEvent                        // a copied event: batch.evs[idx]
+	recSkip                         // events the pipeline has no use for
+	recPoolKey                      // recPool with the StackKeyKernel record that followed it
+	recStack                        // a decoded StackWalk Stack record whose frames were seen before
+	recStackNew                     // recStack with frames not seen before
+	recPoolStack                    // recPool with the Stack record (frames seen before) that followed it
+	recPoolKeyNT                    // recPoolKey for a pool event whose header names no process or thread
+	recPoolStackNT                  // recPoolStack for a pool event whose header names no process or thread
 )
 
 // rec is one entry of a batch, 64 bytes. Which fields are set depends on
@@ -691,6 +693,10 @@ const (
 //	recPoolStack: recPool, and the Stack record logged next on the same
 //	              processor for this event, of the trace's pointer size
 //	              (ref = its frame list number, see frameTable, at refTS)
+//	recPoolKeyNT, recPoolStackNT: recPoolKey and recPoolStack for a pool
+//	              event whose header names no process or thread (PERFINFO:
+//	              etw.NoPID, etw.NoTID), logged next to the record of the
+//	              same timestamp; pid and tid are the record's
 //	recKey:       a stack-key record (ref = Key, logged at refTS on cpu; op
 //	              1 for StackKeyKernel, 0 for StackKeyUser) naming its
 //	              event (ts = EventTimeStamp, pid = Process, tid = Thread)
@@ -838,11 +844,11 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 		if ev.Hook == etw.HookStackKeyKernel && len(b.recs) > 0 {
 			// Most pool events are followed at once by their kernel
 			// stack key: one record then stands for both.
-			if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
-				r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
-				r.tid == binary.LittleEndian.Uint32(pl[12:]) {
-				r.kind, r.ref, r.refTS = recPoolKey, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
-				return true
+			if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor && r.ts == int64(binary.LittleEndian.Uint64(pl)) {
+				if kind := pairKind(r, pl, recPoolKey, recPoolKeyNT); kind != 0 {
+					r.kind, r.ref, r.refTS = kind, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
+					return true
+				}
 			}
 		}
 		r := b.next()
@@ -876,15 +882,21 @@ func (p *Pipeline) feed(b *batch) {
 	for i := range recs {
 		r := &recs[i]
 		switch r.kind {
-		case recPool, recPoolKey, recPoolStack:
+		case recPool, recPoolKey, recPoolStack, recPoolKeyNT, recPoolStackNT:
 			n++
 			po := etw.PoolOp(r.op)
 			if p.fullOps() {
 				p.growOps()
 			}
+			// The event's process and thread: for the NT kinds, pid and
+			// tid are those of the stack record that follows it.
+			epid, etid := r.pid, r.tid
+			if r.kind == recPoolKeyNT || r.kind == recPoolStackNT {
+				epid, etid = uint32(etw.NoPID), uint32(etw.NoTID)
+			}
 			op := p.pushOp()
 			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.session, r.typ, pool.Tag(r.tag)
-			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.size, r.entry, r.pid, r.tid, pool.NoStack, 0
+			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.size, r.entry, epid, etid, pool.NoStack, 0
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
 			}
@@ -892,15 +904,15 @@ func (p *Pipeline) feed(b *batch) {
 			case recPool:
 				p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
 				continue
-			case recPoolStack:
+			case recPoolStack, recPoolStackNT:
 				n++
-				p.awaitStack(r)
+				p.awaitStack(r, etw.PID(epid), etw.TID(etid))
 				continue
 			}
 			n++
 			k := &p.key
 			k.EventTimeStamp, k.Process, k.Thread, k.Key, k.Kernel = r.ts, etw.PID(r.pid), etw.TID(r.tid), r.ref, true
-			p.corr.AwaitKernelKey(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, k, r.refTS)
+			p.corr.AwaitKernelKey(r.ts, etw.PID(epid), etw.TID(etid), r.cpu, k, r.refTS)
 		case recKey:
 			n++
 			k := &p.key
@@ -1012,4 +1024,25 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	case full <- b:
 	case <-stop:
 	}
+}
+
+// pairKind returns the kind of a pool event's record r (recPool) once the
+// stack record that follows it on its processor at its timestamp, whose
+// payload starts pl (EventTimeStamp, then process and thread), joins it:
+// same when the record names the event's process and thread, nt when the
+// event's header named none (a PERFINFO header; the record's process and
+// thread are then stored in r), and 0 when the record names another
+// thread, which crosses on its own. The correlator takes the pair as the
+// event then the record (Correlator.AwaitKernelKey, AwaitStack): which
+// event the record belongs to is its search's to find, not this guess's.
+func pairKind(r *rec, pl []byte, same, nt uint8) uint8 {
+	pid, tid := binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
+	switch {
+	case r.pid == pid && r.tid == tid:
+		return same
+	case r.pid == uint32(etw.NoPID) && r.tid == uint32(etw.NoTID):
+		r.pid, r.tid = pid, tid
+		return nt
+	}
+	return 0
 }

@@ -147,11 +147,10 @@ func stackRecord(rd *reading, ev *etw.Event, b *batch) bool {
 		// Most pool events are followed at once by their kernel stack:
 		// one record then stands for both.
 		if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
-			r.ts == int64(binary.LittleEndian.Uint64(pl)) && r.pid == binary.LittleEndian.Uint32(pl[8:]) &&
-			r.tid == binary.LittleEndian.Uint32(pl[12:]) {
+			r.ts == int64(binary.LittleEndian.Uint64(pl)) && pairable(r, pl) {
 			id, isNew := rd.tab.findAfter(r, list, ptr)
 			if !isNew {
-				r.kind, r.ref, r.refTS = recPoolStack, uint64(id), ev.Timestamp
+				r.kind, r.ref, r.refTS = pairKind(r, pl, recPoolStack, recPoolStackNT), uint64(id), ev.Timestamp
 				return true
 			}
 			return stackRec(ev, b, id, isNew, n, ptr)
@@ -198,13 +197,21 @@ func (p *Pipeline) stackRef(b *batch, r *rec) {
 	p.corr.StackReference(s, r.cpu, r.refTS)
 }
 
-// awaitStack feeds the Stack record of a recPoolStack record, whose pool
-// event has just been queued, to the correlator.
-func (p *Pipeline) awaitStack(r *rec) {
+// awaitStack feeds the Stack record of a recPoolStack or recPoolStackNT
+// record, whose pool event (of process pid and thread tid) has just been
+// queued, to the correlator.
+func (p *Pipeline) awaitStack(r *rec, pid etw.PID, tid etw.TID) {
 	s := &p.stack
 	s.EventTimeStamp, s.Process, s.Thread, s.PointerSize, s.Frames = r.ts, etw.PID(r.pid), etw.TID(r.tid), p.ptr, 0
 	if r.ref < uint64(len(p.framesOf)) {
 		s.Frames = p.framesOf[r.ref]
 	}
-	p.corr.AwaitStack(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu, s, r.refTS)
+	p.corr.AwaitStack(r.ts, pid, tid, r.cpu, s, r.refTS)
+}
+
+// pairable reports whether pairKind joins the Stack record whose payload
+// starts pl to the pool event's record r, without changing r.
+func pairable(r *rec, pl []byte) bool {
+	pid, tid := binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
+	return r.pid == pid && r.tid == tid || r.pid == uint32(etw.NoPID) && r.tid == uint32(etw.NoTID)
 }
