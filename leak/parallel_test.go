@@ -3,6 +3,7 @@ package leak
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -272,4 +273,18 @@ func TestRunReaderReadError(t *testing.T) {
 		require.ErrorIs(t, err, errDisk)
 		require.NoError(t, r.Close())
 	}
+}
+
+// TestNextBatchSize: batches of batchStart records until one fills with
+// records, then batchLen, and smaller again near the end of the trace.
+func TestNextBatchSize(t *testing.T) {
+	require.Equal(t, batchLen, nextBatchSize(true, 0, 0, 0), "nothing known yet")
+	require.Equal(t, batchStart, nextBatchSize(false, 100_000, 10, 1000), "the last batch ended on copied events")
+	require.Equal(t, batchLen, nextBatchSize(true, 100_000, 10, 1000), "far from the end")
+	// 100,000 records from 100 of 120 buffers: 20,000 to come, half of
+	// them at most in the next batch.
+	require.Equal(t, 10_000, nextBatchSize(true, 100_000, 100, 120))
+	require.Equal(t, batchStart, nextBatchSize(true, 100_000, 119, 120), "at the end")
+	require.Equal(t, batchLen, nextBatchSize(true, 100_000, 130, 120), "a header that claims too few buffers")
+	require.Equal(t, batchLen, nextBatchSize(true, math.MaxInt32, 1, math.MaxInt32), "no overflow")
 }

@@ -646,7 +646,8 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 }
 
 // Batches between the reading goroutine and the pipeline: batchLen records
-// (2 MiB) each, batchesInFlight of them at most, and up to batchEvents
+// (2 MiB) each, or batchStart (see nextBatchSize), batchesInFlight of them
+// at most, and up to batchEvents
 // copies of whole events (the rare ones the pipeline uses besides pool and
 // stack-key records), which keep their copy buffers for reuse unless
 // larger than maxKeptRecord.
@@ -658,11 +659,16 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 // -json on the 200 MB traces of BENCHMARKS.md 12 to 20% less wall time
 // and 10 to 17% less CPU in all four shapes (stack keys or full walks,
 // SYSTEM or PERFINFO PoolTrace headers), the page faults of the larger
-// batches included. The pipeline starts on a batch well after the reading
-// goroutine has filled it and hands batches over eight times less often;
-// more than 32,768 records or four batches gained nothing more.
+// batches included. What pays is handing batches over eight times less
+// often: 4,096 records in each of 32 batches were as slow as in 8, and
+// more than 32,768 records or four batches gained nothing more. Small
+// traces keep batches of batchStart records: with 2 MiB batches from the
+// start, poolleak -json took 26.4 instead of 21.5 ms on
+// testdata/irp-leak.etl and 166 instead of 152 ms on the PerfView
+// net.4.5.2.x64 trace, whose batches fill with copied events.
 const (
 	batchLen        = 32768
+	batchStart      = 4096
 	batchEvents     = 512
 	batchesInFlight = 4
 	maxKeptRecord   = 4096
@@ -722,7 +728,8 @@ type rec struct {
 
 // batch is a run of records read ahead, in time order.
 type batch struct {
-	recs []rec
+	recs []rec // all[:len:the reading goroutine's current batch size]
+	all  []rec
 	evs  []etw.Event // copies for recEvent
 	nev  int
 	// frames of the recStackNew records, batchFrames at most.
@@ -737,7 +744,8 @@ type batch struct {
 func newBatch() *batch {
 	// Copies of events and frames are made as records need them: most
 	// batches hold neither.
-	return &batch{recs: make([]rec, 0, batchLen)}
+	all := make([]rec, 0, batchStart)
+	return &batch{recs: all, all: all}
 }
 
 func (b *batch) reset() {
@@ -977,8 +985,15 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	// batchesInFlight: while the pipeline keeps up, a few go round and the
 	// others are never made (fresh memory costs a page fault per page on
 	// first use, see BENCHMARKS.md).
-	made := 0
-	next := func() *batch {
+	//
+	// Batches take batchStart records, or batchLen after one that records
+	// filled, and the last ones fewer again (see nextBatchSize): on a
+	// small trace the pipeline starts early and ends soon after the
+	// reading, which batches of batchLen records would hold up for much
+	// of the trace, and a trace whose batches fill with copied events
+	// first keeps batches of batchStart records.
+	made, size, sent, total := 0, batchStart, 0, int(r.Header().BuffersWritten)
+	take := func() *batch {
 		select {
 		case b := <-free:
 			return b
@@ -995,10 +1010,22 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 			return nil
 		}
 	}
-	b := next()
+	next := func(filled bool, at int) *batch {
+		b := take()
+		if b != nil {
+			size = nextBatchSize(filled, sent, at, total)
+			if cap(b.all) < size {
+				b.all = make([]rec, 0, size)
+			}
+			b.recs = b.all[:0:size]
+		}
+		return b
+	}
+	b := take()
 	if b == nil {
 		return
 	}
+	b.recs = b.all[:0:size]
 	for ev, err := range r.All() {
 		if err != nil {
 			var fe *etw.FormatError
@@ -1010,12 +1037,14 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 			break
 		}
 		for !b.add(rd, ev) {
+			sent += len(b.recs)
+			filled := len(b.recs) == cap(b.recs)
 			select {
 			case full <- b:
 			case <-stop:
 				return
 			}
-			if b = next(); b == nil {
+			if b = next(filled, ev.Buffer); b == nil {
 				return
 			}
 		}
@@ -1024,6 +1053,26 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	case full <- b:
 	case <-stop:
 	}
+}
+
+// nextBatchSize returns the records of the next batch, after one that
+// records filled (rather than copied events or frames) or not, sent
+// records sent in all, the reading at buffer index at of the total the
+// logfile header claims: batchLen after a filled batch, else batchStart,
+// and no more than half the records the rest of the trace holds at the
+// rate so far (buffers are read about in file order), so that the last
+// batches are small and the pipeline does not work on a large one alone
+// once the reading is over. A header that miscounts the buffers changes
+// batch sizes only, never what the pipeline finds.
+func nextBatchSize(filled bool, sent, at, total int) int {
+	n := batchStart
+	if filled {
+		n = batchLen
+	}
+	if at > 0 && total > at {
+		n = min(n, int(int64(sent)*int64(total-at)/int64(at)/2))
+	}
+	return max(n, batchStart)
 }
 
 // pairKind returns the kind of a pool event's record r (recPool) once the
