@@ -162,9 +162,9 @@ type Pipeline struct {
 	resolver *stacks.Resolver
 	resolved map[stacks.StackID][]stacks.Frame // after Finish; see resolve
 	// ops are the pool events fed with Correlator.Await, waiting for
-	// their stacks: a ring whose size is a power of 2. opsHead and opsTail count the ops taken and added (an op's
-	// slot is its count masked by opsMask, len(ops)-1), so the oldest is
-	// at opsHead.
+	// their stacks: a ring whose size is a power of 2. opsHead and
+	// opsTail count the ops taken and added (an op's slot is its count
+	// masked by opsMask, len(ops)-1), so the oldest is at opsHead.
 	ops                       []pool.Op
 	opsHead, opsTail, opsMask uint
 	key                       etw.StackKey    // scratch of feed
@@ -647,10 +647,9 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 
 // Batches between the reading goroutine and the pipeline: batchLen records
 // (2 MiB) each, or batchStart (see nextBatchSize), batchesInFlight of them
-// at most, and up to batchEvents
-// copies of whole events (the rare ones the pipeline uses besides pool and
-// stack-key records), which keep their copy buffers for reuse unless
-// larger than maxKeptRecord.
+// at most, and up to batchEvents copies of whole events (the rare ones the
+// pipeline uses besides pool and stack-key records), which keep their copy
+// buffers for reuse unless larger than maxKeptRecord.
 //
 // Large batches cost memory but save time: with 4,096 records a batch and
 // eight in flight, the 2,000,000-record traces of BenchmarkPipeline took
@@ -853,8 +852,8 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 			// Most pool events are followed at once by their kernel
 			// stack key: one record then stands for both.
 			if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor && r.ts == int64(binary.LittleEndian.Uint64(pl)) {
-				if kind := pairKind(r, pl, recPoolKey, recPoolKeyNT); kind != 0 {
-					r.kind, r.ref, r.refTS = kind, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
+				if kind, pid, tid := pairKind(r, pl, recPoolKey, recPoolKeyNT); kind != 0 {
+					r.kind, r.pid, r.tid, r.ref, r.refTS = kind, pid, tid, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
 					return true
 				}
 			}
@@ -960,8 +959,9 @@ func (p *Pipeline) popOp() *pool.Op {
 	return op
 }
 
-// growOps doubles the ring of ops, keeping them in order. Its size follows the most ops waiting at once, which the
-// correlator bounds (see stacks.Correlator).
+// growOps doubles the ring of ops, keeping them in order. Its size follows
+// the most ops waiting at once, which the correlator bounds (see
+// stacks.Correlator).
 func (p *Pipeline) growOps() {
 	ops := make([]pool.Op, 2*len(p.ops))
 	n := p.opsTail - p.opsHead
@@ -1055,15 +1055,15 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	}
 }
 
-// nextBatchSize returns the records of the next batch, after one that
-// records filled (rather than copied events or frames) or not, sent
-// records sent in all, the reading at buffer index at of the total the
-// logfile header claims: batchLen after a filled batch, else batchStart,
-// and no more than half the records the rest of the trace holds at the
-// rate so far (buffers are read about in file order), so that the last
-// batches are small and the pipeline does not work on a large one alone
-// once the reading is over. A header that miscounts the buffers changes
-// batch sizes only, never what the pipeline finds.
+// nextBatchSize returns how many records the next batch takes: batchLen
+// when the last batch was filled by records (not ended by copied events
+// or frames), else batchStart; and, with sent records sent so far and the
+// reading at buffer index at of the total the logfile header claims, no
+// more than half the records the rest of the trace holds at the rate so
+// far (buffers are read about in file order), so that the last batches
+// are small and the pipeline does not work on a large one alone once the
+// reading is over. A header that miscounts the buffers changes batch
+// sizes only, never what the pipeline finds.
 func nextBatchSize(filled bool, sent, at, total int) int {
 	n := batchStart
 	if filled {
@@ -1077,21 +1077,21 @@ func nextBatchSize(filled bool, sent, at, total int) int {
 
 // pairKind returns the kind of a pool event's record r (recPool) once the
 // stack record that follows it on its processor at its timestamp, whose
-// payload starts pl (EventTimeStamp, then process and thread), joins it:
-// same when the record names the event's process and thread, nt when the
-// event's header named none (a PERFINFO header; the record's process and
-// thread are then stored in r), and 0 when the record names another
-// thread, which crosses on its own. The correlator takes the pair as the
-// event then the record (Correlator.AwaitKernelKey, AwaitStack): which
-// event the record belongs to is its search's to find, not this guess's.
-func pairKind(r *rec, pl []byte, same, nt uint8) uint8 {
-	pid, tid := binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
+// payload starts pl (EventTimeStamp, then process and thread), joins it,
+// and the process and thread r then holds: same when the record names the
+// event's process and thread, nt when the event's header named none (a
+// PERFINFO header; r then holds the record's), and 0 when the record
+// names another thread, which crosses on its own. The correlator takes
+// the pair as the event then the record (Correlator.AwaitKernelKey,
+// AwaitStack): which event the record belongs to is its search's to find,
+// not this guess's.
+func pairKind(r *rec, pl []byte, same, nt uint8) (kind uint8, pid, tid uint32) {
+	pid, tid = binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
 	switch {
 	case r.pid == pid && r.tid == tid:
-		return same
+		return same, pid, tid
 	case r.pid == uint32(etw.NoPID) && r.tid == uint32(etw.NoTID):
-		r.pid, r.tid = pid, tid
-		return nt
+		return nt, pid, tid
 	}
-	return 0
+	return 0, 0, 0
 }

@@ -146,14 +146,15 @@ func stackRecord(rd *reading, ev *etw.Event, b *batch) bool {
 	if ptr == rd.ptr && len(b.recs) > 0 {
 		// Most pool events are followed at once by their kernel stack:
 		// one record then stands for both.
-		if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor &&
-			r.ts == int64(binary.LittleEndian.Uint64(pl)) && pairable(r, pl) {
-			id, isNew := rd.tab.findAfter(r, list, ptr)
-			if !isNew {
-				r.kind, r.ref, r.refTS = pairKind(r, pl, recPoolStack, recPoolStackNT), uint64(id), ev.Timestamp
-				return true
+		if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor && r.ts == int64(binary.LittleEndian.Uint64(pl)) {
+			if kind, pid, tid := pairKind(r, pl, recPoolStack, recPoolStackNT); kind != 0 {
+				id, isNew := rd.tab.findAfter(r, list, ptr)
+				if !isNew {
+					r.kind, r.pid, r.tid, r.ref, r.refTS = kind, pid, tid, uint64(id), ev.Timestamp
+					return true
+				}
+				return stackRec(ev, b, id, isNew, n, ptr)
 			}
-			return stackRec(ev, b, id, isNew, n, ptr)
 		}
 	}
 	id, isNew := rd.tab.find(list, ptr)
@@ -207,11 +208,4 @@ func (p *Pipeline) awaitStack(r *rec, pid etw.PID, tid etw.TID) {
 		s.Frames = p.framesOf[r.ref]
 	}
 	p.corr.AwaitStack(r.ts, pid, tid, r.cpu, s, r.refTS)
-}
-
-// pairable reports whether pairKind joins the Stack record whose payload
-// starts pl to the pool event's record r, without changing r.
-func pairable(r *rec, pl []byte) bool {
-	pid, tid := binary.LittleEndian.Uint32(pl[8:]), binary.LittleEndian.Uint32(pl[12:])
-	return r.pid == pid && r.tid == tid || r.pid == uint32(etw.NoPID) && r.tid == uint32(etw.NoTID)
 }
