@@ -117,7 +117,9 @@ func TestAwaitMatchesEvent(t *testing.T) {
 				if i+1 < len(evs) && evs[i+1].Opcode == 37 && evs[i+1].Processor == ev.Processor {
 					k, err := etw.DecodeStackKey(evs[i+1])
 					require.NoError(t, err)
-					if k.EventTimeStamp == ev.Timestamp && k.Thread == stacks.ThreadOf(ev) {
+					// A PERFINFO-headed event (no thread) pairs with the
+					// key that follows it too, as leak.RunReader pairs them.
+					if k.EventTimeStamp == ev.Timestamp && (k.Thread == stacks.ThreadOf(ev) || stacks.ThreadOf(ev) == etw.NoTID) {
 						cb.AwaitKernelKey(ev.Timestamp, ev.PID, stacks.ThreadOf(ev), ev.Processor, &k, evs[i+1].Timestamp)
 						merged++
 						i++

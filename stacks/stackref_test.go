@@ -20,13 +20,18 @@ import (
 func TestStackReferenceMatchesEvent(t *testing.T) {
 	for _, ptr := range []int{8, 4} {
 		for _, paired := range []bool{false, true} {
-			t.Run(fmt.Sprint(ptr, paired), func(t *testing.T) { checkStackReference(t, ptr, paired) })
+			for _, hdr := range []etltest.HeaderKind{etltest.HeaderSystem, etltest.HeaderPerfInfo} {
+				t.Run(fmt.Sprint(ptr, paired, hdr), func(t *testing.T) { checkStackReference(t, ptr, paired, hdr) })
+			}
 		}
 	}
 }
 
-func checkStackReference(t *testing.T, ptr int, paired bool) {
-	sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 9, Events: 4000, Leak: true, PointerSize: ptr, Damage: true})
+// checkStackReference runs TestStackReferenceMatchesEvent on a scenario of
+// pointer size ptr whose PoolTrace records have headers of kind hdr
+// (PERFINFO: no process, no thread).
+func checkStackReference(t *testing.T, ptr int, paired bool, hdr etltest.HeaderKind) {
+	sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 9, Events: 4000, Leak: true, PointerSize: ptr, Damage: true, PoolHeader: hdr})
 	var f etltest.MemFile
 	w, err := etltest.NewWriter(&f, sc.WriterOptions())
 	require.NoError(t, err)
