@@ -413,13 +413,15 @@ func (c *Correlator) Await(ts int64, pid etw.PID, tid etw.TID, cpu uint16) {
 // AwaitKernelKey is [Correlator.Await] for an event followed at once by
 // its StackKeyKernel record k (logged at raw time keyTS on the same
 // processor), then [Correlator.KeyReference] for k: the pair most pool
-// events come in. When k names this event and no earlier waiting event
-// has its timestamp and thread, the reference is attached without a
+// events come in. When k names this event (its timestamp, and its thread
+// or, for an event of unknown thread such as a PERFINFO-headed one, any
+// thread: the search matches such an event by processor) and no earlier
+// waiting event has its timestamp, the reference is attached without a
 // search; the outcome is the same either way.
 func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
 	// Every path but the common one (attached at once, the key in the key
 	// cache) is a call in tail position, so that no argument needs saving.
-	if !k.Kernel || k.EventTimeStamp != ts || k.Thread != tid || !c.attachesAtOnce(ts, keyTS) {
+	if !k.Kernel || k.EventTimeStamp != ts || k.Thread != tid && tid != etw.NoTID || !c.attachesAtOnce(ts, keyTS) {
 		c.awaitKernelKeySearch(ts, pid, tid, cpu, k, keyTS)
 		return
 	}

@@ -43,11 +43,12 @@ func (c *Correlator) StackReference(s *StackRef, cpu uint16, ts int64) {
 // AwaitStack is [Correlator.Await] for an event followed at once by its
 // Stack record s (logged at raw time stackTS on the same processor), then
 // [Correlator.StackReference] for s: the pair most pool events of traces
-// without stack caching come in. When s names this event and no earlier
-// waiting event has its timestamp and thread, the stack is attached
-// without a search; the outcome is the same either way.
+// without stack caching come in. When s names this event (as for
+// [Correlator.AwaitKernelKey]) and no earlier waiting event has its
+// timestamp, the stack is attached without a search; the outcome is the
+// same either way.
 func (c *Correlator) AwaitStack(ts int64, pid etw.PID, tid etw.TID, cpu uint16, s *StackRef, stackTS int64) {
-	if s.EventTimeStamp == ts && s.Thread == tid && c.attachesAtOnce(ts, stackTS) {
+	if s.EventTimeStamp == ts && (s.Thread == tid || tid == etw.NoTID) && c.attachesAtOnce(ts, stackTS) {
 		c.stats.StackRecords++
 		pt, kernel := c.stackPart(s)
 		c.awaitWith(ts, pid, tid, cpu, s.Process, s.Thread, pt, kernel, stackTS)
