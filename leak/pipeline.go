@@ -848,10 +848,10 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 		r.size, r.entry = binary.LittleEndian.Uint64(pl[8:]), binary.LittleEndian.Uint64(pl[16:])
 		return true
 	case etw.HookStackKeyKernel, etw.HookStackKeyUser:
-		if ev.Hook == etw.HookStackKeyKernel && len(b.recs) > 0 {
+		if ev.Hook == etw.HookStackKeyKernel {
 			// Most pool events are followed at once by their kernel
 			// stack key: one record then stands for both.
-			if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor && r.ts == int64(binary.LittleEndian.Uint64(pl)) {
+			if r := lastPool(b, ev.Processor, pl); r != nil {
 				if kind, pid, tid := pairKind(r, pl, recPoolKey, recPoolKeyNT); kind != 0 {
 					r.kind, r.pid, r.tid, r.ref, r.refTS = kind, pid, tid, binary.LittleEndian.Uint64(pl[16:]), ev.Timestamp
 					return true
@@ -1073,6 +1073,21 @@ func nextBatchSize(filled bool, sent, at, total int) int {
 		n = min(n, int(int64(sent)*int64(total-at)/int64(at)/2))
 	}
 	return max(n, batchStart)
+}
+
+// lastPool returns the last record of b when it is a pool event's
+// (recPool) logged on processor cpu at the timestamp that the payload pl
+// of the stack record logged next there names (its EventTimeStamp, the
+// first field of stack keys and Stack records alike), else nil: the
+// record pairKind may join the stack record to.
+func lastPool(b *batch, cpu uint16, pl []byte) *rec {
+	if len(b.recs) == 0 {
+		return nil
+	}
+	if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == cpu && r.ts == int64(binary.LittleEndian.Uint64(pl)) {
+		return r
+	}
+	return nil
 }
 
 // pairKind returns the kind of a pool event's record r (recPool) once the

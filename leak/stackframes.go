@@ -143,10 +143,10 @@ func stackRecord(rd *reading, ev *etw.Event, b *batch) bool {
 		return false
 	}
 	list := pl[16 : 16+n*ptr]
-	if ptr == rd.ptr && len(b.recs) > 0 {
+	if ptr == rd.ptr {
 		// Most pool events are followed at once by their kernel stack:
 		// one record then stands for both.
-		if r := &b.recs[len(b.recs)-1]; r.kind == recPool && r.cpu == ev.Processor && r.ts == int64(binary.LittleEndian.Uint64(pl)) {
+		if r := lastPool(b, ev.Processor, pl); r != nil {
 			if kind, pid, tid := pairKind(r, pl, recPoolStack, recPoolStackNT); kind != 0 {
 				id, isNew := rd.tab.findAfter(r, list, ptr)
 				if !isNew {
