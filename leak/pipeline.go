@@ -992,7 +992,7 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	// reading, which batches of batchLen records would hold up for much
 	// of the trace, and a trace whose batches fill with copied events
 	// first keeps batches of batchStart records.
-	made, size, sent, total := 0, batchStart, 0, int(r.Header().BuffersWritten)
+	made, sent, total := 0, 0, int(r.Header().BuffersWritten)
 	take := func() *batch {
 		select {
 		case b := <-free:
@@ -1013,7 +1013,7 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	next := func(filled bool, at int) *batch {
 		b := take()
 		if b != nil {
-			size = nextBatchSize(filled, sent, at, total)
+			size := nextBatchSize(filled, sent, at, total)
 			if cap(b.all) < size {
 				b.all = make([]rec, 0, size)
 			}
@@ -1021,11 +1021,10 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 		}
 		return b
 	}
-	b := take()
+	b := next(false, 0) // batchStart records
 	if b == nil {
 		return
 	}
-	b.recs = b.all[:0:size]
 	for ev, err := range r.All() {
 		if err != nil {
 			var fe *etw.FormatError
