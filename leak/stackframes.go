@@ -57,13 +57,13 @@ func newFrameTable() *frameTable {
 func (t *frameTable) find(b []byte, ptr int) (uint32, bool) {
 	h := maphash.Bytes(t.seed, b)
 	slot := &t.hot[h&(frameHotSize-1)]
-	if slot.id != 0 && int(slot.ptr) == ptr && bytes.Equal(t.arena[slot.off:slot.end], b) {
+	if t.holds(slot, b, ptr) {
 		return slot.id, false
 	}
 	first := t.idx[h]
 	for id := first; id != 0; id = t.prev[id-1] {
 		if t.is(id, b, ptr) {
-			*slot = hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: uint8(ptr)}
+			*slot = t.entry(id)
 			return id, false
 		}
 	}
@@ -73,7 +73,7 @@ func (t *frameTable) find(b []byte, ptr int) (uint32, bool) {
 	t.ptr = append(t.ptr, uint8(ptr))
 	id := uint32(len(t.prev))
 	t.idx[h] = id
-	*slot = hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: uint8(ptr)}
+	*slot = t.entry(id)
 	return id, true
 }
 
@@ -81,12 +81,23 @@ func (t *frameTable) find(b []byte, ptr int) (uint32, bool) {
 func (t *frameTable) findAfter(r *rec, b []byte, ptr int) (uint32, bool) {
 	h := (uint64(r.tag)|uint64(r.op)<<32)*0x9E3779B97F4A7C15 ^ r.size*0xBF58476D1CE4E5B9
 	slot := &t.site[h>>54&(frameHotSize-1)]
-	if slot.id != 0 && int(slot.ptr) == ptr && bytes.Equal(t.arena[slot.off:slot.end], b) {
+	if t.holds(slot, b, ptr) {
 		return slot.id, false
 	}
 	id, isNew := t.find(b, ptr)
-	*slot = hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: uint8(ptr)}
+	*slot = t.entry(id)
 	return id, isNew
+}
+
+// holds reports whether the cache entry e holds list b of pointer size
+// ptr.
+func (t *frameTable) holds(e *hotList, b []byte, ptr int) bool {
+	return e.id != 0 && int(e.ptr) == ptr && bytes.Equal(t.arena[e.off:e.end], b)
+}
+
+// entry returns the cache entry of list id.
+func (t *frameTable) entry(id uint32) hotList {
+	return hotList{off: t.off[id-1], end: t.off[id], id: id, ptr: t.ptr[id-1]}
 }
 
 // is reports whether list id is b with pointer size ptr.
