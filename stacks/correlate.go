@@ -450,15 +450,7 @@ func (c *Correlator) awaitKernelKeyMiss(ts int64, pid etw.PID, tid etw.TID, cpu 
 func (c *Correlator) awaitKernelKeySearch(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
 	c.Await(ts, pid, tid, cpu)
 	c.now = keyTS
-	n := len(c.queue)
-	if k.Kernel && k.EventTimeStamp == ts && k.Thread == tid && !c.unsorted && n > c.head && (n-1 == c.head || c.qts[n-2] < ts) {
-		// The event just queued is the first waiting one with this
-		// timestamp, so it is the one the search would find.
-		c.stats.KeyReferences++
-		c.attachKey(&c.queue[n-1], k, cpu, keyTS)
-	} else {
-		c.keyReference(k, cpu, keyTS)
-	}
+	c.keyReference(k, cpu, keyTS) // lookup finds the event just queued in one step
 	c.releaseDue()
 }
 

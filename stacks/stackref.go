@@ -57,14 +57,7 @@ func (c *Correlator) AwaitStack(ts int64, pid etw.PID, tid etw.TID, cpu uint16, 
 	c.Await(ts, pid, tid, cpu)
 	c.now = stackTS
 	c.stats.StackRecords++
-	n := len(c.queue)
-	if s.EventTimeStamp == ts && s.Thread == tid && !c.unsorted && n > c.head && (n-1 == c.head || c.qts[n-2] < ts) {
-		// The event just queued is the first waiting one with this
-		// timestamp, so it is the one the search would find.
-		c.attachStack(&c.queue[n-1], s, cpu, stackTS)
-	} else {
-		c.attachStack(c.lookup(s.EventTimeStamp, s.Thread, cpu), s, cpu, stackTS)
-	}
+	c.attachStack(c.lookup(s.EventTimeStamp, s.Thread, cpu), s, cpu, stackTS) // in one step for the event just queued
 	c.releaseDue()
 }
 
