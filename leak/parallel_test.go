@@ -2,7 +2,6 @@ package leak
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -76,14 +75,7 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 	})
 	dir := t.TempDir()
 	t.Run("scale", func(t *testing.T) {
-		path := filepath.Join(dir, "scale.etl")
-		f, err := os.Create(path)
-		require.NoError(t, err)
-		sc := etltest.Scale(3, 200_000)
-		w, err := etltest.NewWriter(f, sc.WriterOptions())
-		require.NoError(t, err)
-		require.NoError(t, sc.WriteTo(w))
-		require.NoError(t, f.Close())
+		path := writeScenario(t, dir, etltest.Scale(3, 200_000).Options())
 		requireSameResult(t, path, Options{})
 
 		// Most pool events share a record with their kernel stack key.
@@ -95,15 +87,8 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 		// in both stack shapes: the stack record that follows a pool event
 		// joins it all the same (recPoolKeyNT, recPoolStackNT).
 		for _, keys := range []bool{true, false} {
-			path := filepath.Join(dir, fmt.Sprintf("scale-perfinfo-%v.etl", keys))
-			f, err := os.Create(path)
-			require.NoError(t, err)
-			sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 6, Events: 200_000, StackKeys: keys, Unbounded: true,
+			path := writeScenario(t, dir, etltest.ScenarioOptions{Seed: 6, Events: 200_000, StackKeys: keys, Unbounded: true,
 				Leak: true, LeakCount: 1 << 30, PoolHeader: etltest.HeaderPerfInfo})
-			w, err := etltest.NewWriter(f, sc.WriterOptions())
-			require.NoError(t, err)
-			require.NoError(t, sc.WriteTo(w))
-			require.NoError(t, f.Close())
 			requireSameResult(t, path, Options{})
 			requireSameResult(t, path, Options{HasWindow: true, Window: [2]float64{0.2, 0.7}, Tag: "Irp"})
 			kinds := batchKinds(t, path)
@@ -118,15 +103,8 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 		// Full stack walks, in both pointer sizes; the stack records
 		// cross as frame list numbers.
 		for _, ptr := range []int{8, 4} {
-			path := filepath.Join(dir, fmt.Sprintf("scale-full-%d.etl", ptr))
-			f, err := os.Create(path)
-			require.NoError(t, err)
-			sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 4, Events: 200_000, Unbounded: true, Leak: true,
+			path := writeScenario(t, dir, etltest.ScenarioOptions{Seed: 4, Events: 200_000, Unbounded: true, Leak: true,
 				LeakCount: 1 << 30, PointerSize: ptr})
-			w, err := etltest.NewWriter(f, sc.WriterOptions())
-			require.NoError(t, err)
-			require.NoError(t, sc.WriteTo(w))
-			require.NoError(t, f.Close())
 			requireSameResult(t, path, Options{})
 			requireSameResult(t, path, Options{HasWindow: true, Window: [2]float64{0.2, 0.7}, FoldWOW64: true})
 			// Stack records cross as numbers; a few carry new frames.
