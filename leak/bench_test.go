@@ -107,6 +107,7 @@ func benchPipeline(b *testing.B, events int, shape string) {
 					b.Fatal(err)
 				}
 				for !bt.add(p.reading(), ev) {
+					bt.seal()
 					bt.reset()
 				}
 			}
@@ -133,10 +134,12 @@ func benchPipeline(b *testing.B, events int, shape string) {
 				b.Fatal(err)
 			}
 			for !bt.add(p0.reading(), ev) {
+				bt.seal()
 				batches = append(batches, bt)
 				bt = newBatch()
 			}
 		}
+		bt.seal()
 		batches = append(batches, bt)
 		b.SetBytes(size)
 		b.ReportAllocs()

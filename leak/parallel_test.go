@@ -167,6 +167,7 @@ func batchKinds(t *testing.T, path string) map[uint8]int {
 	kinds := map[uint8]int{}
 	bt := newBatch()
 	count := func() {
+		bt.seal()
 		for _, rc := range bt.recs {
 			kinds[rc.kind]++
 		}
@@ -193,8 +194,7 @@ func TestFastRecordAgrees(t *testing.T) {
 		etw.HeaderPerfInfo32, etw.HeaderPerfInfo64}
 	hooks := []etw.HookID{etw.HookPoolAlloc, etw.HookPoolSessionAlloc, etw.HookPoolFree, etw.HookPoolSessionFree, 0x0E28,
 		etw.HookStackKeyKernel, etw.HookStackKeyUser, etw.HookStackWalk}
-	var fast, dec batch
-	fast.recs, dec.recs = make([]rec, 0, 1), make([]rec, 0, 1)
+	fast, dec := newBatch(), newBatch()
 	taken := 0
 	for range 200_000 {
 		h := hooks[rng.IntN(len(hooks))]
@@ -211,12 +211,15 @@ func TestFastRecordAgrees(t *testing.T) {
 		for i := range ev.Payload {
 			ev.Payload[i] = byte(rng.Uint32())
 		}
-		fast.recs, dec.recs = fast.recs[:0], dec.recs[:0]
-		if !fastRecord(ev, &fast) {
+		fast.reset()
+		dec.reset()
+		if !fastRecord(ev, fast) {
 			continue
 		}
 		taken++
-		require.True(t, decodedRecord(ev, &dec), "decoders refuse %v hook %v len %d", ev.Header, ev.Hook, len(ev.Payload))
+		require.True(t, decodedRecord(ev, dec), "decoders refuse %v hook %v len %d", ev.Header, ev.Hook, len(ev.Payload))
+		fast.seal()
+		dec.seal()
 		require.Equal(t, dec.recs[0], fast.recs[0], "%v hook %v len %d", ev.Header, ev.Hook, len(ev.Payload))
 	}
 	require.Greater(t, taken, 10_000)

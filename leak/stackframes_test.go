@@ -102,6 +102,7 @@ func TestStackRecordsAgree(t *testing.T) {
 		}
 		kinds := map[uint8]int{}
 		flush := func() {
+			bt.seal()
 			for _, r := range bt.recs {
 				kinds[r.kind]++
 			}
