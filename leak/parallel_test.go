@@ -262,9 +262,9 @@ func TestNextBatchSize(t *testing.T) {
 	require.Equal(t, batchLen, nextBatchSize(true, 0, 0, 0), "nothing known yet")
 	require.Equal(t, batchStart, nextBatchSize(false, 100_000, 10, 1000), "the last batch ended on copied events")
 	require.Equal(t, batchLen, nextBatchSize(true, 100_000, 10, 1000), "far from the end")
-	// 100,000 records from 100 of 120 buffers: 20,000 to come, half of
-	// them at most in the next batch.
-	require.Equal(t, 10_000, nextBatchSize(true, 100_000, 100, 120))
+	// 100,000 records from 100 of 110 buffers: 10,000 to come, half of
+	// them at most in the next batch (between batchStart and batchLen).
+	require.Equal(t, 5_000, nextBatchSize(true, 100_000, 100, 110))
 	require.Equal(t, batchStart, nextBatchSize(true, 100_000, 119, 120), "at the end")
 	require.Equal(t, batchLen, nextBatchSize(true, 100_000, 130, 120), "a header that claims too few buffers")
 	require.Equal(t, batchLen, nextBatchSize(true, math.MaxInt32, 1, math.MaxInt32), "no overflow")

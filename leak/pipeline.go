@@ -646,27 +646,30 @@ func RunReader(r *etw.Reader, opts Options) (*Result, error) {
 }
 
 // Batches between the reading goroutine and the pipeline: batchLen records
-// (2 MiB) each, or batchStart (see nextBatchSize), batchesInFlight of them
+// (512 KiB) each, or batchStart (see nextBatchSize), batchesInFlight of them
 // at most, and up to batchEvents copies of whole events (the rare ones the
 // pipeline uses besides pool and stack-key records), which keep their copy
 // buffers for reuse unless larger than maxKeptRecord.
 //
-// Large batches cost memory but save time: with 4,096 records a batch and
-// eight in flight, the 2,000,000-record traces of BenchmarkPipeline took
-// 149 (stack keys) and 177 ms (full walks) a pass (medians of 5
-// interleaved runs); with 32,768 and four, 133 and 165 ms, and poolleak
-// -json on the 200 MB traces of BENCHMARKS.md 12 to 20% less wall time
-// and 10 to 17% less CPU in all four shapes (stack keys or full walks,
-// SYSTEM or PERFINFO PoolTrace headers), the page faults of the larger
-// batches included. What pays is handing batches over eight times less
-// often: 4,096 records in each of 32 batches were as slow as in 8, and
-// more than 32,768 records or four batches gained nothing more. Small
-// traces keep batches of batchStart records: with 2 MiB batches from the
-// start, poolleak -json took 26.4 instead of 21.5 ms on
-// testdata/irp-leak.etl and 166 instead of 152 ms on the PerfView
-// net.4.5.2.x64 trace, whose batches fill with copied events.
+// Batch size trades handoffs against fresh memory. While the reading
+// goroutine wrote records in place, handing over less often paid most:
+// 32,768 records a batch, four in flight, against 4,096 and eight, took
+// poolleak -json on the 200 MB traces of BENCHMARKS.md 12 to 20% less
+// wall time. Since records are copied out with non-temporal stores (see
+// batch), a handoff costs little, and the batches' memory costs its page
+// faults (about 12 us each on the benchmark VM; the four batches of 2 MiB
+// were 2,100 of poolleak's 3,900 faults on the 200 MB stack-key trace).
+// With 8,192 records a batch, poolleak -json took 212 instead of 228 ms
+// (stack keys) and 211 instead of 222 ms (full walks) on the 200 MB
+// traces (15 interleaved runs, medians), and 951 instead of 994 and 833
+// instead of 900 ms on the 1 GB ones (7 runs); 4,096 records were as fast
+// at 200 MB and slower at 1 GB (1,042 and 917 ms). Small traces keep
+// batches of batchStart records: with 2 MiB batches from the start,
+// poolleak -json took 26.4 instead of 21.5 ms on testdata/irp-leak.etl
+// and 166 instead of 152 ms on the PerfView net.4.5.2.x64 trace, whose
+// batches fill with copied events.
 const (
-	batchLen        = 32768
+	batchLen        = 8192
 	batchStart      = 4096
 	batchEvents     = 512
 	batchesInFlight = 4
