@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -620,6 +621,7 @@ func (n *valueNames) format(v uint64) string {
 
 // lookupSchema finds the class, name and layout of ev in the schema table.
 func lookupSchema(ev *Event) *schemaHit {
+	schemasOnce.Do(indexSchemas)
 	var c *schemaClass
 	var op uint8
 	if ev.IsKernel() {
@@ -671,13 +673,17 @@ func (c *schemaClass) find(op uint8, v uint16) *schemaLayout {
 	return newest
 }
 
+// The schema table by kernel group and by class GUID, built by
+// indexSchemas on the first lookup.
 var (
 	schemaByGroup [numKernelGroups]*schemaClass
-	schemaByGUID  = map[GUID]*schemaClass{}
+	schemaByGUID  map[GUID]*schemaClass
+	schemasOnce   sync.Once
 )
 
-func init() {
-	for _, c := range kernelSchemas {
+func indexSchemas() {
+	schemaByGUID = map[GUID]*schemaClass{}
+	for _, c := range kernelSchemas() {
 		if c.provider == "" {
 			c.provider = "Windows Kernel"
 		}

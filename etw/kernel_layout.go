@@ -7,6 +7,8 @@ package etw
 // 32-bit traces, 64-bit traces and WOW64 (32-bit header) records inside
 // 64-bit traces.
 
+import "sync"
+
 // FieldType is the wire type of one field of a payload layout.
 type FieldType uint8
 
@@ -85,7 +87,7 @@ type eventClass struct {
 	guid    GUID
 	group   int // kernel group, or -1
 	names   map[uint8]string
-	kinds   *[256]string // "Class/Name" by opcode, built from names
+	kinds   *[256]string // "Class/Name" by opcode, built from names by buildKinds
 	layouts []layout
 }
 
@@ -371,12 +373,23 @@ var classByGroup [numKernelGroups]*eventClass
 
 func init() {
 	for _, c := range classes {
+		if c.group >= 0 {
+			classByGroup[c.group] = c
+		}
+	}
+}
+
+// kindsOnce builds the kinds of every class on the first call of Kind:
+// most programs never ask, and at package initialization the 4 KB tables
+// and their strings took a good part of the package's start-up (see
+// BENCHMARKS.md, issue 19).
+var kindsOnce sync.Once
+
+func buildKinds() {
+	for _, c := range classes {
 		c.kinds = new([256]string)
 		for op, n := range c.names {
 			c.kinds[op] = c.name + "/" + n
-		}
-		if c.group >= 0 {
-			classByGroup[c.group] = c
 		}
 	}
 }
@@ -454,6 +467,7 @@ func (e *Event) Kind() string {
 	if c == nil {
 		return ""
 	}
+	kindsOnce.Do(buildKinds)
 	return c.kinds[op]
 }
 
