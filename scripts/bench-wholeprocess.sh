@@ -15,7 +15,7 @@
 #
 # Usage (from anywhere in the repository):
 #
-#	scripts/bench-wholeprocess.sh [-n RUNS] [-sizes "200 1000"] [-shapes "keys full"] [-dir DIR] [-base TREE] [-extra FILE]...
+#	scripts/bench-wholeprocess.sh [-n RUNS] [-sizes "200 1000"] [-shapes "keys full"] [-dir DIR] [-base TREE] [-extra FILE]... [-quiet]
 #
 #	-n RUNS      interleaved pairs per trace (default 5)
 #	-sizes MB    trace sizes in MB (default "200 1000")
@@ -27,9 +27,17 @@
 #	             (e.g. a worktree of main) and run it in the same
 #	             interleaved rounds, to compare before and after a change
 #	-extra FILE  also measure this trace (repeatable), e.g. a real one
+#	-quiet       start each round of runs only once the machine has been
+#	             idle for half a second (Linux: /proc/stat), so that other
+#	             work on it does not take one of the cores mid-round
 #
 # The machine should be quiet: wall times of memory-bound work on a
-# shared machine vary by up to half between spells.
+# shared machine vary by up to half between spells. On a VM a core can
+# also run slower than the other for minutes (its host core shared with
+# another guest): the script times etlstat -json on the first trace pinned
+# to each core (taskset) before and after the runs, and says so when one
+# core is more than 15% slower, since a run's wall time then depends on
+# which core its busiest thread lands on.
 set -euo pipefail
 
 runs=5
@@ -38,6 +46,7 @@ shapes="keys full"
 dir=""
 extra=()
 base=""
+quiet=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) runs=$2; shift 2 ;;
@@ -46,6 +55,7 @@ while [ $# -gt 0 ]; do
 	-dir) dir=$2; shift 2 ;;
 	-base) base=$2; shift 2 ;;
 	-extra) extra+=("$2"); shift 2 ;;
+	-quiet) quiet=1; shift ;;
 	*) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 done
@@ -119,10 +129,50 @@ run1() {
 	awk -v a="$t0" -v b="$t1" -v c="$cpu" -v r="$rss" 'BEGIN { printf "%.4f %s %s\n", (b - a) / 1e9, c, r }'
 }
 
+# idle_wait waits, with -quiet, until less than an eighth of the
+# machine's CPU time went to anything over half a second.
+idle_wait() {
+	[ $quiet = 1 ] && [ -r /proc/stat ] || return 0
+	local a b
+	while :; do
+		a=$(head -1 /proc/stat)
+		sleep 0.5
+		b=$(head -1 /proc/stat)
+		if awk -v a="$a" -v b="$b" 'BEGIN {
+			split(a, x); split(b, y); t = 0
+			for (i = 2; i <= length(y); i++) t += y[i] - x[i]
+			idle = (y[5] + y[6]) - (x[5] + x[6])
+			exit !(t > 0 && 1 - idle / t < 0.125)
+		}'; then
+			return 0
+		fi
+		sleep 1.5
+	done
+}
+
+# core_check prints the time of etlstat -json on trace $1 pinned to each
+# core, and a warning when the slowest is over 15% slower than the fastest.
+core_check() {
+	command -v taskset >/dev/null || return 0
+	local c t0 t1 line=""
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		t0=$(date +%s%N)
+		taskset -c "$c" "$bin/etlstat" -json "$1" >/dev/null
+		t1=$(date +%s%N)
+		line="$line $(((t1 - t0) / 1000000))"
+	done
+	echo "etlstat -json $(basename "$1") pinned to each core, ms:$line" >&2
+	awk -v l="$line" 'BEGIN { n = split(l, v); lo = v[1]; hi = v[1]
+		for (i = 2; i <= n; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] }
+		if (hi > 1.15 * lo) print "warning: the cores ran at different speeds; wall times depend on where threads land" > "/dev/stderr" }'
+}
+
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 maximum() { sort -g | tail -1; }
 
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $runs interleaved runs, medians" >&2
+cat "${traces[0]%%!*}" >/dev/null
+core_check "${traces[0]}"
 if [ -n "$base" ]; then
 	printf '| trace | MB | etlstat -json s | poolleak -json s | poolleak MB/s | ratio | base poolleak s | base ratio | CPU s etlstat / poolleak / base | max RSS MB etlstat / poolleak / base |\n'
 	printf '|---|---|---|---|---|---|---|---|---|---|\n'
@@ -135,6 +185,7 @@ for f in "${traces[@]}"; do
 	cat "${f%%!*}" >/dev/null # warm the page cache
 	for t in $tools; do : >"$bin/$t.txt"; done
 	for i in $(seq "$runs"); do
+		idle_wait
 		for t in $tools; do run1 "$bin/$t" "$f" >>"$bin/$t.txt"; done
 	done
 	declare -A wall cpu rss
@@ -154,3 +205,4 @@ for f in "${traces[@]}"; do
 		}
 	}'
 done
+core_check "${traces[0]}"
