@@ -576,11 +576,15 @@ func (c *Correlator) Finish() { c.release(true) }
 // complete or past their deadline.
 func (c *Correlator) release(all bool) {
 	emitted := false
+	// waits is set when the loop stops at a head that is not complete and
+	// whose wait is not over: what setHead would find again.
+	waits := false
 	for c.head < len(c.queue) {
 		p := &c.queue[c.head]
 		if !all && !c.complete(p) {
 			crowded := len(c.queue)-c.head > maxWaiting
 			if c.now < p.ts+c.opts.Wait && !crowded {
+				waits = true
 				break
 			}
 			if crowded {
@@ -642,6 +646,12 @@ func (c *Correlator) release(all bool) {
 		c.queue = c.queue[:n]
 		c.qts = c.qts[:copy(c.qts, c.qts[c.head:])]
 		c.head = 0
+	}
+	if waits {
+		// setHead, without asking complete again about the head the loop
+		// has just found incomplete (nothing changed since).
+		c.headDeadline, c.headDirty = c.queue[c.head].ts+c.opts.Wait, false
+		return
 	}
 	c.setHead()
 }
