@@ -959,7 +959,10 @@ func (p *Pipeline) feed(b *batch) {
 				epid, etid = uint32(etw.NoPID), uint32(etw.NoTID)
 			}
 			op := p.pushOp()
-			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.session, r.typ, pool.Tag(r.tag)
+			// r.op is one of the four pool opcodes (isPool): of those, the
+			// two session ones are what po.IsSession's longer switch finds.
+			session := po == etw.PoolSessionAlloc || po == etw.PoolSessionFree
+			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, session, r.session, r.typ, pool.Tag(r.tag)
 			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.size, r.entry, epid, etid, pool.NoStack, 0
 			if po.IsAlloc() {
 				op.Kind = pool.Alloc
