@@ -38,7 +38,8 @@ func (t *threadTimes) find(tid etw.TID) (int, bool) {
 	}
 }
 
-// get returns the time of tid and whether it has one.
+// get returns the time of tid and whether it has one. (Correlator.userAfter,
+// which asks once per event released, does its lookup with find itself.)
 func (t *threadTimes) get(tid etw.TID) (int64, bool) {
 	if t.n == 0 {
 		return 0, false
