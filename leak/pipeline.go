@@ -962,11 +962,8 @@ func (p *Pipeline) feed(b *batch) {
 				epid, etid = uint32(etw.NoPID), uint32(etw.NoTID)
 			}
 			op := p.pushOp()
-			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, pool.Free, po.IsSession(), r.session, r.typ, pool.Tag(r.tag)
+			op.Time, op.Kind, op.Session, op.SessionID, op.Type, op.Tag = r.ts, poolKind(po), po&1 != 0, r.session, r.typ, pool.Tag(r.tag)
 			op.Size, op.Entry, op.PID, op.TID, op.Stack, op.Key = r.size, r.entry, epid, etid, pool.NoStack, 0
-			if po.IsAlloc() {
-				op.Kind = pool.Alloc
-			}
 			switch r.kind {
 			case recPool:
 				p.corr.Await(r.ts, etw.PID(r.pid), etw.TID(r.tid), r.cpu)
@@ -994,6 +991,18 @@ func (p *Pipeline) feed(b *batch) {
 			p.skipped(int64(r.entry), r.ts)
 		}
 	}
+}
+
+// poolKind returns the ledger op kind of a pool opcode of a record:
+// PoolAlloc and PoolSessionAlloc (0x20, 0x21) allocate, PoolFree and
+// PoolSessionFree (0x22, 0x23) free. It reads bit 1 of the opcode rather
+// than testing po.IsAlloc: allocations and frees come in no order a
+// processor's branch predictor can learn, and the test was mispredicted
+// for about every second pool event. A record's opcode is one of those
+// four (isPool; fastRecord takes only 0x20 and 0x22), and of those, the
+// session ones are the two with bit 0 set.
+func poolKind(po etw.PoolOp) pool.OpKind {
+	return pool.Alloc + pool.OpKind(po>>1&1)
 }
 
 // pushOp adds a slot at the tail of the queue of decoded pool events

@@ -256,6 +256,9 @@ type Correlator struct {
 	head     int
 	qts      []int64 // timestamps of queue, for lookups
 	unsorted bool    // events were fed out of time order
+	// atOnce holds the parts of attachesAtOnce that do not depend on the
+	// event: events fed in order so far, a positive wait, no records kept.
+	atOnce bool
 	// userSeen holds, per thread, the latest event timestamp that got a
 	// user-mode stack part.
 	userSeen threadTimes
@@ -300,6 +303,7 @@ func NewCorrelator(opts Options) *Correlator {
 	}
 	return &Correlator{
 		opts:         opts,
+		atOnce:       opts.Wait > 0 && !opts.KeepRecords,
 		headDeadline: 1<<63 - 1,
 		seed:         maphash.MakeSeed(),
 		frameIdx:     map[uint64][]uint32{},
@@ -431,7 +435,10 @@ func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint
 		return
 	}
 	c.stats.KeyReferences++
-	c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, part{kind: partKey, id: e.ref}, true, keyTS)
+	p := c.queueWith(ts, pid, tid, cpu, keyTS)
+	p.adopt(k.Process, k.Thread)
+	p.kernel = part{kind: partKey, id: e.ref}
+	c.releaseDue()
 }
 
 // awaitKernelKeyMiss is AwaitKernelKey attaching at once a key the key
@@ -440,7 +447,11 @@ func (c *Correlator) AwaitKernelKey(ts int64, pid etw.PID, tid etw.TID, cpu uint
 //go:noinline
 func (c *Correlator) awaitKernelKeyMiss(ts int64, pid etw.PID, tid etw.TID, cpu uint16, k *etw.StackKey, keyTS int64) {
 	c.stats.KeyReferences++
-	c.awaitWith(ts, pid, tid, cpu, k.Process, k.Thread, c.keyPartMiss(true, k.Key), true, keyTS)
+	pt := c.keyPartMiss(true, k.Key)
+	p := c.queueWith(ts, pid, tid, cpu, keyTS)
+	p.adopt(k.Process, k.Thread)
+	p.kernel = pt
+	c.releaseDue()
 }
 
 // awaitKernelKeySearch is AwaitKernelKey when attachesAtOnce does not
@@ -457,28 +468,29 @@ func (c *Correlator) awaitKernelKeySearch(ts int64, pid etw.PID, tid etw.TID, cp
 // attachesAtOnce reports whether an event at raw time ts, about to be
 // queued, is the first waiting one with its timestamp, so that a stack
 // record that names it and is logged at partTS can be attached without a
-// search, and whether awaitWith then does what Await and the attachment
+// search, and whether queueWith then does what Await and the attachment
 // would do one after the other: events fed in order, the record not
 // earlier than its event, a positive wait (the event cannot go out before
 // its record) and no records kept.
 func (c *Correlator) attachesAtOnce(ts, partTS int64) bool {
 	n := len(c.qts)
-	return !c.unsorted && (n == c.head || c.qts[n-1] < ts) && partTS >= ts && c.opts.Wait > 0 && !c.opts.KeepRecords
+	return c.atOnce && (n == c.head || c.qts[n-1] < ts) && partTS >= ts
 }
 
-// awaitWith is Await for an event at raw time ts, then the attachment of
-// the part pt (kernel or user) of the stack record logged at raw time
-// partTS that names the event (its process rpid and thread rtid), with one
-// release of the events due instead of two: whatever the first would have
-// released, the second releases as well, in the same order. The caller
-// has checked attachesAtOnce and counted the record.
-func (c *Correlator) awaitWith(ts int64, pid etw.PID, tid etw.TID, cpu uint16, rpid etw.PID, rtid etw.TID, pt part, kernel bool, partTS int64) {
-	// As alloc and enqueue, with the growth out of line: this is the path
-	// of most pool events, and no argument is needed after a call.
+// queueWith is the Await part of AwaitKernelKey and AwaitStack when the
+// stack record logged at raw time partTS that names the event attaches at
+// once (the caller has checked attachesAtOnce and counted the record): it
+// queues the event at raw time ts, counts the attachment and returns the
+// event's slot. The caller then gives the slot the record's process,
+// thread and part, and releases the events due once instead of twice
+// (whatever the first release would have emitted, the second emits as
+// well, in the same order). The caller does that itself, so that this
+// call, the path of most pool events, has few arguments.
+func (c *Correlator) queueWith(ts int64, pid etw.PID, tid etw.TID, cpu uint16, partTS int64) *pending {
+	// As alloc and enqueue, with the growth out of line.
 	i, j := len(c.queue), len(c.qts)
 	if i == cap(c.queue) || j == cap(c.qts) {
-		c.awaitGrown(ts, pid, tid, cpu, rpid, rtid, pt, kernel, partTS)
-		return
+		c.growQueue()
 	}
 	c.queue, c.qts = c.queue[:i+1], c.qts[:j+1]
 	c.qts[j] = ts
@@ -495,30 +507,20 @@ func (c *Correlator) awaitWith(ts int64, pid etw.PID, tid etw.TID, cpu uint16, r
 		c.headDirty = true
 	}
 	if n == 1 {
-		// The event is the head, and gets a fragment below.
+		// The event is the head, and gets a fragment from the caller.
 		c.headDeadline, c.headDirty = ts+c.opts.Wait, true
 	}
 	c.now = partTS
 	c.stats.Attached++
-	p.adopt(rpid, rtid)
-	if pt.kind != partNone {
-		if kernel {
-			p.kernel = pt
-		} else {
-			c.setPart(p, pt, false)
-		}
-	}
-	c.releaseDue()
+	return p
 }
 
-// awaitGrown is awaitWith when the queue is full: it grows the queue, then
-// queues the event.
+// growQueue makes room in the queue for one more event.
 //
 //go:noinline
-func (c *Correlator) awaitGrown(ts int64, pid etw.PID, tid etw.TID, cpu uint16, rpid etw.PID, rtid etw.TID, pt part, kernel bool, partTS int64) {
+func (c *Correlator) growQueue() {
 	c.queue = slices.Grow(c.queue, 1)
 	c.qts = slices.Grow(c.qts, 1)
-	c.awaitWith(ts, pid, tid, cpu, rpid, rtid, pt, kernel, partTS)
 }
 
 // enqueue appends a wanted event to the queue.
@@ -526,6 +528,7 @@ func (c *Correlator) enqueue(p *pending, ts int64, pid etw.PID, tid etw.TID, cpu
 	p.ts, p.pid, p.tid, p.cpu = ts, pid, tid, cpu
 	if n := len(c.qts); n > c.head && c.qts[n-1] > ts {
 		c.unsorted = true // fed out of time order: lookups scan
+		c.atOnce = false
 	}
 	c.qts = append(c.qts, ts)
 	n := len(c.queue) - c.head
@@ -576,11 +579,15 @@ func (c *Correlator) Finish() { c.release(true) }
 // complete or past their deadline.
 func (c *Correlator) release(all bool) {
 	emitted := false
+	// waits is set when the loop stops at a head that is not complete and
+	// whose wait is not over: what setHead would find again.
+	waits := false
 	for c.head < len(c.queue) {
 		p := &c.queue[c.head]
 		if !all && !c.complete(p) {
 			crowded := len(c.queue)-c.head > maxWaiting
 			if c.now < p.ts+c.opts.Wait && !crowded {
+				waits = true
 				break
 			}
 			if crowded {
@@ -643,6 +650,12 @@ func (c *Correlator) release(all bool) {
 		c.qts = c.qts[:copy(c.qts, c.qts[c.head:])]
 		c.head = 0
 	}
+	if waits {
+		// setHead, without asking complete again about the head the loop
+		// has just found incomplete (nothing changed since).
+		c.headDeadline, c.headDirty = c.queue[c.head].ts+c.opts.Wait, false
+		return
+	}
 	c.setHead()
 }
 
@@ -658,12 +671,17 @@ func (c *Correlator) complete(p *pending) bool {
 // The kernel logs the deferred user-mode stacks of a thread's events when
 // the thread returns to user mode, in order; once a later event of the
 // thread got its user part, none will come for p. It is kept out of line
-// so that complete inlines.
+// so that complete inlines, and looks the thread up itself (find inlines,
+// get does not): a call less for most events released.
 //
 //go:noinline
 func (c *Correlator) userAfter(p *pending) bool {
-	ts, ok := c.userSeen.get(p.tid)
-	return ok && ts > p.ts
+	t := &c.userSeen
+	if t.n == 0 {
+		return false
+	}
+	i, ok := t.find(p.tid)
+	return ok && t.slots[i].val > p.ts
 }
 
 // setPart gives p its kernel or its user part; a user part also tells the

@@ -51,7 +51,16 @@ func (c *Correlator) AwaitStack(ts int64, pid etw.PID, tid etw.TID, cpu uint16, 
 	if s.EventTimeStamp == ts && (s.Thread == tid || tid == etw.NoTID) && c.attachesAtOnce(ts, stackTS) {
 		c.stats.StackRecords++
 		pt, kernel := c.stackPart(s)
-		c.awaitWith(ts, pid, tid, cpu, s.Process, s.Thread, pt, kernel, stackTS)
+		p := c.queueWith(ts, pid, tid, cpu, stackTS)
+		p.adopt(s.Process, s.Thread)
+		if pt.kind != partNone {
+			if kernel {
+				p.kernel = pt
+			} else {
+				c.setPart(p, pt, false)
+			}
+		}
+		c.releaseDue()
 		return
 	}
 	c.Await(ts, pid, tid, cpu)
