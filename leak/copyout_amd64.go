@@ -7,10 +7,11 @@ package leak
 func ntcopy(dst, src *rec, n int)
 
 // copyOut copies the staged records src to dst, the batch memory that the
-// pipeline goroutine reads next, with non-temporal stores: they go to
-// memory without first fetching each line into the reading core's cache,
-// where the line may be held by the other core, which read it in the
-// batch before. See batch.stage.
+// pipeline goroutine reads next, with non-temporal stores, which write
+// whole lines to memory without fetching them first. A line of a reused
+// batch may still sit in the other core's cache, which read it in an
+// earlier batch: fetching it from there to write it is what made writing
+// records in place slow (see batch).
 func copyOut(dst, src []rec) {
 	if len(src) == 0 {
 		return
