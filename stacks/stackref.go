@@ -54,6 +54,9 @@ func (c *Correlator) AwaitStack(ts int64, pid etw.PID, tid etw.TID, cpu uint16, 
 		p := c.queueWith(ts, pid, tid, cpu, stackTS)
 		p.adopt(s.Process, s.Thread)
 		if pt.kind != partNone {
+			// setPart, with its kernel case (the part of most Stack
+			// records that follow a pool event) inline: setPart itself
+			// does not inline.
 			if kernel {
 				p.kernel = pt
 			} else {
