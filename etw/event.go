@@ -102,6 +102,9 @@ type Event struct {
 	pmcOff int
 	clock  *Clock
 	inComp bool
+	// lean: only the fields lean framing sets are this record's (see
+	// frameLean and internal/leanframe).
+	lean bool
 }
 
 // PointerSize returns the size of pointers in the payload: 4 for 32-bit

@@ -109,6 +109,7 @@ type Reader struct {
 	budget int64      // see grow
 	prop   bool       // budget is the proportional one, not Limits.MaxMemory
 	ahead  bool       // decompress buffers ahead (see ahead.go)
+	lean   *leanHooks // hooks framed lean, or nil (see lean.go)
 	pool   *aheadPool // the workers that do, made with the first job
 	depth  int        // buffers decompressed ahead per stream, at most
 	spare  []*aheadJob
@@ -659,6 +660,14 @@ func (r *Reader) All() iter.Seq2[*Event, error] {
 func (r *Reader) fill(s *stream) error {
 	for {
 		if s.bi >= 0 && s.pos < s.end {
+			if r.lean != nil {
+				if size := frameLean(&s.ev, r.lean, s.data, s.pos, s.end); size > 0 {
+					r.placeLean(s)
+					s.pos += (size + 7) &^ 7
+					s.has = true
+					return nil
+				}
+			}
 			size, ferr := frameRecord(&s.ev, s.data, s.pos, s.end)
 			if ferr != nil {
 				s.pos = s.end // skip the rest of the buffer
@@ -710,6 +719,24 @@ func (r *Reader) fill(s *stream) error {
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// placeLean sets the fields of s.ev, framed lean, that come from its
+// buffer and its place in it, as fill does for a record framed in full
+// (whose inComp frameRecord has cleared).
+func (r *Reader) placeLean(s *stream) {
+	ev := &s.ev
+	bi := &r.bufs[s.bi]
+	ev.Processor = bi.Processor
+	ev.Buffer = s.bi
+	ev.clock = r.clock
+	if s.comp {
+		ev.Offset = int64(s.pos)
+		ev.inComp = true
+	} else {
+		ev.Offset = bi.FileOffset + int64(s.pos)
+		ev.inComp = false
 	}
 }
 
