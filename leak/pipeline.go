@@ -13,6 +13,7 @@ import (
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/export"
 	"github.com/etwkit/etwkit/internal/damage"
+	"github.com/etwkit/etwkit/internal/leanframe"
 	"github.com/etwkit/etwkit/internal/pooltag"
 	"github.com/etwkit/etwkit/pool"
 	"github.com/etwkit/etwkit/stacks"
@@ -829,8 +830,13 @@ func (b *batch) add(rd *reading, ev *etw.Event) bool {
 	}
 	// Records are written field by field into their slot: building one on
 	// the stack and copying it stalls on store forwarding.
+	if fastRecord(ev, b) || stackRecord(rd, ev, b) {
+		return true
+	}
+	// A lean event these did not take is framed in full for the rest.
+	leanframe.Complete(ev)
 	switch {
-	case fastRecord(ev, b), stackRecord(rd, ev, b), decodedRecord(ev, b):
+	case decodedRecord(ev, b):
 		return true
 	case !rd.p.uses(ev):
 		if r := b.last(); r != nil && r.kind == recSkip {
@@ -925,6 +931,16 @@ func fastRecord(ev *etw.Event, b *batch) bool {
 		return true
 	}
 	return false
+}
+
+// leanHooks are the hooks of the records fastRecord and stackRecord take,
+// which the reading goroutine has the reader frame lean (see
+// internal/leanframe): they read Header, Hook, PID, TID, Timestamp,
+// Processor and Payload, and readBatches Buffer.
+var leanHooks = []uint16{
+	uint16(etw.HookPoolAlloc), uint16(etw.HookPoolFree),
+	uint16(etw.HookStackKeyKernel), uint16(etw.HookStackKeyUser),
+	uint16(etw.HookStackWalk),
 }
 
 // next extends the batch by one record and returns it; only the fields
@@ -1049,6 +1065,12 @@ func readBatches(r *etw.Reader, p *Pipeline, full, free chan *batch, stop chan s
 	runtime.LockOSThread() // see RunReader
 	defer runtime.UnlockOSThread()
 	defer close(full)
+	// The records fastRecord and stackRecord take are framed lean: they
+	// read only the fields lean framing sets. Anything else they leave is
+	// completed first (batch.add). Off again before full closes, so that
+	// the caller gets the reader back as it was.
+	leanframe.SetLean(r, leanHooks)
+	defer leanframe.SetLean(r, nil)
 	rd := p.reading()
 	// Batches are made as the reading gets ahead of the pipeline, up to
 	// batchesInFlight: while the pipeline keeps up, a few go round and the
