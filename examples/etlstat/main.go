@@ -33,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/etwkit/etwkit/internal/census"
+	"github.com/etwkit/etwkit/internal/cpuprof"
 	"github.com/etwkit/etwkit/internal/damage"
 )
 
@@ -45,8 +46,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per trace")
 	maxMemory := fs.String("max-memory", "", damage.MaxMemoryUsage)
+	cpuProfile := fs.String("cpuprofile", "", cpuprof.Usage)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: etlstat [-json] [-max-memory SIZE] FILE|DIR...")
+		fmt.Fprintln(stderr, "usage: etlstat [-json] [-max-memory SIZE] [-cpuprofile FILE] FILE|DIR...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -61,6 +63,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "etlstat: %v\n", err)
 		return 2
 	}
+	stop, err := cpuprof.Start(*cpuProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "etlstat: %v\n", err)
+		return 2
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			fmt.Fprintf(stderr, "etlstat: %v\n", err)
+		}
+	}()
 	status := 0
 	partial := false
 	for _, path := range expand(fs.Args(), stderr, &status) {

@@ -55,6 +55,7 @@ import (
 	"time"
 
 	"github.com/etwkit/etwkit/export"
+	"github.com/etwkit/etwkit/internal/cpuprof"
 	"github.com/etwkit/etwkit/internal/damage"
 	"github.com/etwkit/etwkit/internal/htmlreport"
 	"github.com/etwkit/etwkit/internal/pooltag"
@@ -80,6 +81,7 @@ type config struct {
 	pooltag string
 	raw     bool
 	maxMem  string
+	cpuProf string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -98,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.pooltag, "pooltag", "", "pooltag.txt with tag descriptions; default $"+pooltag.Env+", else the Debugging Tools' copy (Windows)")
 	fs.BoolVar(&cfg.raw, "raw", false, "keep the pool allocator's frames in the pprof profile (not marked to drop)")
 	fs.StringVar(&cfg.maxMem, "max-memory", "", damage.MaxMemoryUsage)
+	fs.StringVar(&cfg.cpuProf, "cpuprofile", "", cpuprof.Usage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: poolleak [flags] TRACE")
 		fs.PrintDefaults()
@@ -109,6 +112,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return damage.ExitUsage
 	}
+	stop, err := cpuprof.Start(cfg.cpuProf)
+	if err != nil {
+		fmt.Fprintf(stderr, "poolleak: %v\n", err)
+		return damage.ExitUsage
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			fmt.Fprintf(stderr, "poolleak: %v\n", err)
+		}
+	}()
 	code, err := report(fs.Arg(0), cfg, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolleak: %v\n", err)

@@ -335,3 +335,26 @@ func TestVerdictWithSymbols(t *testing.T) {
 	}
 	assert.True(t, found)
 }
+
+// TestCPUProfile checks -cpuprofile: the report is the same, and the
+// profile is written (gzipped, as pprof writes it); an unwritable path is a
+// usage error.
+func TestCPUProfile(t *testing.T) {
+	var want, wantErr bytes.Buffer
+	require.Equal(t, 0, run([]string{"-json", irpLeak}, &want, &wantErr))
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"-json", "-cpuprofile", prof, irpLeak}, &out, &errOut), errOut.String())
+	assert.Equal(t, want.String(), out.String())
+	assert.Equal(t, wantErr.String(), errOut.String())
+	b, err := os.ReadFile(prof)
+	require.NoError(t, err)
+	require.Greater(t, len(b), 2)
+	assert.Equal(t, []byte{0x1f, 0x8b}, b[:2])
+
+	out.Reset()
+	errOut.Reset()
+	assert.Equal(t, 2, run([]string{"-cpuprofile", filepath.Join(t.TempDir(), "no", "x.prof"), irpLeak}, &out, &errOut))
+	assert.Empty(t, out.String())
+	assert.Contains(t, errOut.String(), "poolleak: cpu profile:")
+}
