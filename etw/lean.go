@@ -2,6 +2,8 @@ package etw
 
 import (
 	"encoding/binary"
+	"errors"
+	"io"
 
 	"github.com/etwkit/etwkit/internal/leanframe"
 )
@@ -101,4 +103,47 @@ func (e *Event) complete() {
 	// error.
 	frameRecord(e, e.raw, 0, len(e.raw))
 	e.Processor, e.Buffer, e.Offset, e.clock, e.inComp = cpu, buf, off, clock, inComp
+}
+
+// nextLean is ReadEvent for a lean reader, with its most common case in
+// line: the current stream's next record, in the buffer at hand, framed
+// lean. Anything else (the first call, an error, a stream to fill, a new
+// buffer, a record not framed lean) goes to ReadEvent before any state
+// changes, and this case does what ReadEvent and fill would do.
+func (r *Reader) nextLean() (*Event, error) {
+	s := r.cur
+	if r.lean == nil || s == nil || !s.has || len(r.toFill) != 0 || r.err != nil || s.bi < 0 || s.pos >= s.end {
+		return r.ReadEvent()
+	}
+	size := frameLean(&s.ev, r.lean, s.data, s.pos, s.end)
+	if size == 0 {
+		return r.ReadEvent()
+	}
+	r.placeLean(s)
+	s.pos += (size + 7) &^ 7
+	if len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ts {
+		// Ties keep the current stream.
+		r.stats.Events++
+		return &s.ev, nil
+	}
+	return r.deliver(r.h.replaceTop(s))
+}
+
+// allLean is the loop of All for a lean reader.
+func (r *Reader) allLean(yield func(*Event, error) bool) {
+	for {
+		ev, err := r.nextLean()
+		if err == io.EOF {
+			return
+		}
+		if !yield(ev, err) {
+			return
+		}
+		if err != nil {
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				return
+			}
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"reflect"
 	"testing"
 
@@ -46,12 +47,19 @@ func checkLean(t *testing.T, open func() (*etw.Reader, error), order etw.Order, 
 		}
 	}
 	leanframe.SetLean(lr, hooks)
+	// The lean reader is read through All, as the pool pipeline reads it
+	// (nextLean), the full one through ReadEvent.
+	next, stop := iter.Pull2(lr.All())
+	defer stop()
 	for i := 0; ; i++ {
 		if switchAt > 0 && i == switchAt {
 			leanframe.SetLean(lr, nil)
 		}
 		want, werr := full.ReadEvent()
-		got, gerr := lr.ReadEvent()
+		got, gerr, ok := next()
+		if !ok {
+			gerr = io.EOF
+		}
 		if fmt.Sprint(werr) != fmt.Sprint(gerr) {
 			t.Fatalf("event %d: error %v, lean %v", i, werr, gerr)
 		}

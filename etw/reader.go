@@ -637,6 +637,10 @@ func (r *Reader) fail(err error) error {
 // alias the reader as with [Reader.ReadEvent].
 func (r *Reader) All() iter.Seq2[*Event, error] {
 	return func(yield func(*Event, error) bool) {
+		if r.lean != nil {
+			r.allLean(yield)
+			return
+		}
 		for {
 			ev, err := r.ReadEvent()
 			if err == io.EOF {
