@@ -269,3 +269,59 @@ func TestNextBatchSize(t *testing.T) {
 	require.Equal(t, batchLen, nextBatchSize(true, 100_000, 130, 120), "a header that claims too few buffers")
 	require.Equal(t, batchLen, nextBatchSize(true, math.MaxInt32, 1, math.MaxInt32), "no overflow")
 }
+
+// TestBatchRoom checks room, which compares ns with left, against the
+// three limits it stands for, through random runs of added records,
+// copied events, new frame lists, seals and resets.
+func TestBatchRoom(t *testing.T) {
+	want := func(b *batch) bool {
+		return b.n+b.ns < b.size && b.nev < batchEvents && len(b.frames) <= batchFrames-maxListFrames
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := newBatch()
+	// Per mille of copied events and of new lists, drawn per batch, so
+	// that each limit ends some batches.
+	evs, lists := 10, 10
+	var ended [3]int
+	for step := range 400_000 {
+		if got, w := b.room(), want(b); got != w {
+			t.Fatalf("step %d: room %v, the limits say %v (n %d, ns %d, size %d, nev %d, frames %d)", step, got, w, b.n, b.ns, b.size, b.nev, len(b.frames))
+		}
+		if !b.room() {
+			switch {
+			case b.n+b.ns >= b.size:
+				ended[0]++
+			case b.nev >= batchEvents:
+				ended[1]++
+			default:
+				ended[2]++
+			}
+			b.seal()
+			b.reset()
+			b.setSize([]int{batchStart, batchLen, 100, 1}[rng.IntN(4)])
+			evs, lists = []int{0, 10, 200}[rng.IntN(3)], []int{0, 10, 100}[rng.IntN(3)]
+			continue
+		}
+		r := b.next()
+		switch k := rng.IntN(1000); {
+		case k < evs: // a copied event
+			r.kind = recEvent
+			if b.nev == len(b.evs) {
+				b.evs = append(b.evs, etw.Event{})
+			}
+			b.nev++
+			b.limit()
+		case k < evs+lists: // a stack record with a new list
+			r.kind = recStackNew
+			for range 1 + rng.IntN(maxListFrames) {
+				b.frames = append(b.frames, 1)
+			}
+			b.limit()
+		default:
+			r.kind = recSkip
+		}
+	}
+	if ended[0] == 0 || ended[1] == 0 || ended[2] == 0 {
+		t.Errorf("batches ended by size, copies, frames: %v; want each limit reached", ended)
+	}
+}

@@ -743,11 +743,14 @@ type batch struct {
 	recs []rec // all[:n], set by seal: what the pipeline reads
 	all  []rec
 	// The reading goroutine's side: n records in all, then ns in stage,
-	// of size at most.
-	n, ns, size int
-	stage       [stageLen]rec
-	evs         []etw.Event // copies for recEvent
-	nev         int
+	// of size at most. room is ns < left: left is size-n, or 0 once the
+	// batch holds batchEvents copies or its frames might not take another
+	// list (one comparison per event, where testing the three limits took
+	// 13 instructions).
+	n, ns, size, left int
+	stage             [stageLen]rec
+	evs               []etw.Event // copies for recEvent
+	nev               int
 	// frames of the recStackNew records, batchFrames at most.
 	frames []uint64
 	errs   []error // damage reports (*etw.FormatError), in order
@@ -774,6 +777,7 @@ func (b *batch) setSize(size int) {
 		b.all = make([]rec, 0, size)
 	}
 	b.size = size
+	b.left = size - b.n
 }
 
 func (b *batch) reset() {
@@ -783,12 +787,19 @@ func (b *batch) reset() {
 		}
 	}
 	b.recs, b.n, b.ns, b.nev, b.errs, b.err, b.frames = b.all[:0], 0, 0, 0, b.errs[:0], nil, b.frames[:0]
+	b.left = b.size
 }
 
 // room reports whether the batch takes one more record, which may be a
 // copied event or a stack record with new frames.
-func (b *batch) room() bool {
-	return b.n+b.ns < b.size && b.nev < batchEvents && len(b.frames) <= batchFrames-maxListFrames
+func (b *batch) room() bool { return b.ns < b.left }
+
+// limit ends the batch's room once it holds batchEvents copies or its
+// frames might not take another list (see left).
+func (b *batch) limit() {
+	if b.nev >= batchEvents || len(b.frames) > batchFrames-maxListFrames {
+		b.left = 0
+	}
 }
 
 // last returns the record added last, nil if there is none or the batch
@@ -807,6 +818,7 @@ func (b *batch) flush() {
 	k := b.ns - 1
 	copyOut(b.all[b.n:b.n+k], b.stage[:k])
 	b.n += k
+	b.left -= k
 	b.stage[0] = b.stage[k]
 	b.ns = 1
 }
@@ -816,6 +828,7 @@ func (b *batch) flush() {
 func (b *batch) seal() {
 	copyOut(b.all[b.n:b.n+b.ns], b.stage[:b.ns])
 	b.n += b.ns
+	b.left -= b.ns
 	b.ns = 0
 	b.recs = b.all[:b.n]
 }
@@ -829,8 +842,14 @@ func (b *batch) add(rd *reading, ev *etw.Event) bool {
 		return false
 	}
 	// Records are written field by field into their slot: building one on
-	// the stack and copying it stalls on store forwarding.
-	if fastRecord(ev, b) || stackRecord(rd, ev, b) {
+	// the stack and copying it stalls on store forwarding. stackRecord
+	// takes only StackWalk Stack records, fastRecord none: a stack record
+	// does not go through fastRecord's tests first.
+	if ev.Hook == etw.HookStackWalk {
+		if stackRecord(rd, ev, b) {
+			return true
+		}
+	} else if fastRecord(ev, b) {
 		return true
 	}
 	// A lean event these did not take is framed in full for the rest.
@@ -855,6 +874,7 @@ func (b *batch) add(rd *reading, ev *etw.Event) bool {
 	r := b.next()
 	r.kind, r.session = recEvent, uint32(b.nev)
 	b.nev++
+	b.limit()
 	return true
 }
 

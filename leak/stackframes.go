@@ -188,6 +188,7 @@ func stackRec(ev *etw.Event, b *batch, id uint32, isNew bool, n, ptr int) bool {
 				b.frames = append(b.frames, binary.LittleEndian.Uint64(pl[16+8*i:]))
 			}
 		}
+		b.limit()
 	}
 	return true
 }
