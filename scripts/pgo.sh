@@ -14,8 +14,8 @@
 #
 # Run it after changes to the hot paths of the reader or the pipeline, and
 # commit the two files with the change. A stale profile costs only speed:
-# the compiler ignores what no longer matches the code. It takes about two
-# minutes.
+# the compiler ignores what no longer matches the code. It takes about a
+# minute.
 #
 # Usage (from anywhere in the repository): scripts/pgo.sh [-events N]
 #
