@@ -2,8 +2,6 @@ package etw
 
 import (
 	"encoding/binary"
-	"errors"
-	"io"
 
 	"github.com/etwkit/etwkit/internal/leanframe"
 )
@@ -127,23 +125,4 @@ func (r *Reader) nextLean() (*Event, error) {
 		return &s.ev, nil
 	}
 	return r.deliver(r.h.replaceTop(s))
-}
-
-// allLean is the loop of All for a lean reader.
-func (r *Reader) allLean(yield func(*Event, error) bool) {
-	for {
-		ev, err := r.nextLean()
-		if err == io.EOF {
-			return
-		}
-		if !yield(ev, err) {
-			return
-		}
-		if err != nil {
-			var fe *FormatError
-			if !errors.As(err, &fe) {
-				return
-			}
-		}
-	}
 }

@@ -637,12 +637,17 @@ func (r *Reader) fail(err error) error {
 // alias the reader as with [Reader.ReadEvent].
 func (r *Reader) All() iter.Seq2[*Event, error] {
 	return func(yield func(*Event, error) bool) {
-		if r.lean != nil {
-			r.allLean(yield)
-			return
-		}
 		for {
-			ev, err := r.ReadEvent()
+			// One loop for both kinds of reader, so that yield can be
+			// inlined: a loop of its own for lean readers called it
+			// through a pointer for every event.
+			var ev *Event
+			var err error
+			if r.lean != nil {
+				ev, err = r.nextLean()
+			} else {
+				ev, err = r.ReadEvent()
+			}
 			if err == io.EOF {
 				return
 			}
