@@ -9,6 +9,7 @@ import (
 
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/etw/etltest"
+	"github.com/etwkit/etwkit/internal/leanframe"
 )
 
 // scaleTrace writes (once, into the temp folder) a trace of the scale
@@ -102,6 +103,7 @@ func benchPipeline(b *testing.B, events int, shape string) {
 				b.Fatal(err)
 			}
 			bt := newBatch()
+			leanframe.SetLean(r, leanHooks) // as readBatches reads
 			for ev, err := range r.All() {
 				if err != nil {
 					b.Fatal(err)
