@@ -117,7 +117,7 @@ func (r *Reader) nextLean() (*Event, error) {
 	if size == 0 {
 		return r.ReadEvent()
 	}
-	r.placeLean(s)
+	r.place(s)
 	s.pos += (size + 7) &^ 7
 	if len(r.h) == 0 || s.ev.Timestamp <= r.h[0].ts {
 		// Ties keep the current stream.

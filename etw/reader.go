@@ -671,7 +671,7 @@ func (r *Reader) fill(s *stream) error {
 		if s.bi >= 0 && s.pos < s.end {
 			if r.lean != nil {
 				if size := frameLean(&s.ev, r.lean, s.data, s.pos, s.end); size > 0 {
-					r.placeLean(s)
+					r.place(s)
 					s.pos += (size + 7) &^ 7
 					s.has = true
 					return nil
@@ -688,18 +688,8 @@ func (r *Reader) fill(s *stream) error {
 				}
 				return r.recordError(ferr, &r.bufs[s.bi], s)
 			}
-			ev := &s.ev
-			bi := &r.bufs[s.bi]
-			ev.Processor = bi.Processor
-			ev.Buffer = s.bi
-			ev.clock = r.clock
-			if s.comp {
-				ev.Offset = int64(s.pos)
-				ev.inComp = true
-			} else {
-				ev.Offset = bi.FileOffset + int64(s.pos)
-			}
-			if !ev.Header.Known() {
+			r.place(s)
+			if !s.ev.Header.Known() {
 				r.stats.UnknownRecords++
 			}
 			s.pos += (size + 7) &^ 7
@@ -731,16 +721,16 @@ func (r *Reader) fill(s *stream) error {
 	}
 }
 
-// placeLean sets the fields of s.ev, framed lean, that come from its
-// buffer and its place in it, as fill does for a record framed in full
-// (whose inComp frameRecord has cleared).
-func (r *Reader) placeLean(s *stream) {
+// place sets the fields of s.ev that come from its buffer and its place in
+// it, after frameRecord or frameLean has framed the record at s.pos.
+func (r *Reader) place(s *stream) {
 	ev := &s.ev
 	bi := &r.bufs[s.bi]
 	ev.Processor = bi.Processor
 	ev.Buffer = s.bi
 	ev.clock = r.clock
 	if s.comp {
+		// The offset in the decompressed buffer.
 		ev.Offset = int64(s.pos)
 		ev.inComp = true
 	} else {
