@@ -22,12 +22,7 @@ func compressedTrace(t *testing.T) ([]byte, []etw.BufferInfo) {
 	o := sc.WriterOptions()
 	o.Compress = true
 	o.BufferSize = 8 << 10
-	var f etltest.MemFile
-	w, err := etltest.NewWriter(&f, o)
-	require.NoError(t, err)
-	require.NoError(t, sc.WriteTo(w))
-	require.NoError(t, w.Close())
-	whole := f.Bytes()
+	whole := scenarioBytes(t, sc, o)
 
 	r, err := etw.NewReader(bytesReaderAt(whole), int64(len(whole)))
 	require.NoError(t, err)

@@ -111,18 +111,7 @@ func TestLeanGenerated(t *testing.T) {
 							PointerSize: ptr, PoolHeader: ph})
 						o := sc.WriterOptions()
 						o.Compress = compress
-						var f etltest.MemFile
-						w, err := etltest.NewWriter(&f, o)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if err := sc.WriteTo(w); err != nil {
-							t.Fatal(err)
-						}
-						if err := w.Close(); err != nil {
-							t.Fatal(err)
-						}
-						data := f.Bytes()
+						data := scenarioBytes(t, sc, o)
 						open := func() (*etw.Reader, error) { return etw.NewReader(bytesReaderAt(data), int64(len(data))) }
 						for _, order := range []etw.Order{etw.TimeOrder, etw.FileOrder} {
 							n, lean := checkLean(t, open, order, poolHooks, 0)

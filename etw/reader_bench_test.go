@@ -53,18 +53,7 @@ func BenchmarkReadScale(b *testing.B) {
 		if shape == "full" {
 			sc = etltest.ScaleFull(1, 300_000)
 		}
-		var f etltest.MemFile
-		w, err := etltest.NewWriter(&f, sc.WriterOptions())
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := sc.WriteTo(w); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
-		data := f.Bytes()
+		data := scenarioBytes(b, sc, sc.WriterOptions())
 		for _, order := range []etw.Order{etw.FileOrder, etw.TimeOrder} {
 			b.Run(shape+"/"+orderName(order), func(b *testing.B) { benchRead(b, data, order) })
 		}

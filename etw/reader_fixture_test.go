@@ -24,18 +24,18 @@ func fixture(t testing.TB, ptr int, mutate func(*etltest.Options)) []byte {
 	if mutate != nil {
 		mutate(&o)
 	}
+	return append([]byte(nil), scenarioBytes(t, sc, o)...)
+}
+
+// scenarioBytes writes the scenario into memory with the writer options o
+// and returns the file's bytes.
+func scenarioBytes(t testing.TB, sc *etltest.Scenario, o etltest.Options) []byte {
+	t.Helper()
 	var f etltest.MemFile
 	w, err := etltest.NewWriter(&f, o)
 	require.NoError(t, err)
-	for r := range sc.All() {
-		if r.Lost > 0 {
-			require.NoError(t, w.LoseEvents(r.CPU, uint32(r.Lost)))
-			continue
-		}
-		require.NoError(t, w.WriteRecord(r.CPU, r.Timestamp, r.Data))
-	}
-	require.NoError(t, w.Close())
-	return append([]byte(nil), f.Bytes()...)
+	require.NoError(t, sc.WriteTo(w)) // WriteTo closes w
+	return f.Bytes()
 }
 
 type evKey struct {
