@@ -12,6 +12,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/etwkit/etwkit/internal/corpus"
+	"github.com/etwkit/etwkit/internal/cpuprof/cpuproftest"
 	"github.com/etwkit/etwkit/internal/symtrace"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -340,21 +341,5 @@ func TestVerdictWithSymbols(t *testing.T) {
 // profile is written (gzipped, as pprof writes it); an unwritable path is a
 // usage error.
 func TestCPUProfile(t *testing.T) {
-	var want, wantErr bytes.Buffer
-	require.Equal(t, 0, run([]string{"-json", irpLeak}, &want, &wantErr))
-	prof := filepath.Join(t.TempDir(), "cpu.prof")
-	var out, errOut bytes.Buffer
-	require.Equal(t, 0, run([]string{"-json", "-cpuprofile", prof, irpLeak}, &out, &errOut), errOut.String())
-	assert.Equal(t, want.String(), out.String())
-	assert.Equal(t, wantErr.String(), errOut.String())
-	b, err := os.ReadFile(prof)
-	require.NoError(t, err)
-	require.Greater(t, len(b), 2)
-	assert.Equal(t, []byte{0x1f, 0x8b}, b[:2])
-
-	out.Reset()
-	errOut.Reset()
-	assert.Equal(t, 2, run([]string{"-cpuprofile", filepath.Join(t.TempDir(), "no", "x.prof"), irpLeak}, &out, &errOut))
-	assert.Empty(t, out.String())
-	assert.Contains(t, errOut.String(), "poolleak: cpu profile:")
+	cpuproftest.CheckFlag(t, "poolleak", run, irpLeak)
 }

@@ -1,10 +1,10 @@
 package cpuprof
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/etwkit/etwkit/internal/cpuprof/cpuproftest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,11 +18,7 @@ func TestStart(t *testing.T) {
 		x += i * i
 	}
 	require.NoError(t, stop())
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	// A pprof profile is a gzipped protocol buffer.
-	require.Greater(t, len(b), 2)
-	assert.Equal(t, []byte{0x1f, 0x8b}, b[:2])
+	cpuproftest.CheckProfile(t, path)
 	_ = x
 }
 
