@@ -1,9 +1,11 @@
 package stacks
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/etw"
 )
@@ -39,54 +41,155 @@ func (m *Method) FullName() string {
 // CLR's MethodLoad / MethodUnload (Verbose) and rundown MethodDCStart /
 // MethodDCEnd (Verbose) events. Ranges are kept for the whole trace:
 // JIT code is rarely freed, and a rundown at the end of a trace describes
-// methods that ran before it.
+// methods that ran before it. Where two events give the same start
+// address in one process, the first is kept.
+//
+// A .NET process brings thousands of these events (a rundown lists every
+// method compiled so far), and few of them are ever looked up. An event
+// costs a 32-byte range, its method name in UTF-8 and, the first time it
+// comes, its namespace (types have many methods); a [Method] is made when
+// [Methods.Lookup] first returns it.
 type Methods struct {
 	procs map[etw.PID]*methodSpace
 	// Events counts the method events used, by "runtime/143",
 	// "rundown/144" and so on.
 	Events map[string]int
+	// Namespaces by their UTF-16LE bytes (nsKeys): the number of their
+	// UTF-8 form in nsNames.
+	nsIDs   map[string]uint32
+	nsKeys  []string
+	nsNames []string
+	// The namespace and the space of the process of the last event: a
+	// rundown comes in long runs of one process, often of one type.
+	lastNS  string
+	lastID  uint32
+	lastPID etw.PID
+	last    *methodSpace
 }
 
+// methodSpace holds the methods of one process. Ranges arrive in blocks,
+// and their names in chunks, which are never copied: fresh memory is most
+// of what these events cost, and a slice grown by append is copied, and
+// the copy's pages faulted in, at every growth (on a trace with a rundown
+// of 17,000 methods, 2.3 MB for 0.5 MB of ranges). Blocks and chunks
+// start small and double up to rangeBlock ranges and nameChunk bytes, so
+// that a process with a few methods costs little. Lookup sorts the ranges
+// into list, by start then order of arrival, and drops the later ranges
+// of a start seen before.
 type methodSpace struct {
-	list   []*Method
-	sorted bool
-	seen   map[uint64]bool
+	list    []methodRange      // sorted
+	pending [][]methodRange    // arrived since the last sort
+	chunks  [][]byte           // the ranges' method names, in UTF-8
+	n       uint32             // ranges that arrived
+	made    map[uint32]*Method // by seq: the Methods Lookup returned
+}
+
+// Sizes of the blocks of ranges and of the chunks of names: the first
+// and the largest (a chunk is larger only for a longer name).
+const (
+	firstBlock = 8
+	rangeBlock = 1024
+	firstChunk = 256
+	nameChunk  = 32 << 10
+)
+
+// methodRange is one method event's range, the number of its namespace
+// (Methods.nsNames) and where its name is: chunks[chunk][off:off+name].
+type methodRange struct {
+	start            uint64
+	size             uint32
+	seq              uint32 // order of arrival in the space
+	ns               uint32
+	chunk, off, name uint32
 }
 
 // NewMethods returns an empty method map.
 func NewMethods() *Methods {
-	return &Methods{procs: map[etw.PID]*methodSpace{}, Events: map[string]int{}}
+	return &Methods{procs: map[etw.PID]*methodSpace{}, Events: map[string]int{}, nsIDs: map[string]uint32{}}
 }
+
+// Keys of Methods.Events, by provider (runtime, rundown) and event id
+// (143, 144).
+var methodEventKeys = [2][2]string{{"runtime/143", "runtime/144"}, {"rundown/143", "rundown/144"}}
 
 // Event takes one event; others than the CLR method events are ignored.
 func (ms *Methods) Event(ev *etw.Event) {
 	if !ms.Uses(ev) {
 		return
 	}
-	src := "runtime/"
-	if ev.Provider == CLRRundownGUID {
-		src = "rundown/"
-	}
-	m, ok := decodeMethodVerbose(ev.Payload)
+	start, size, ns, name, ok := scanMethodVerbose(ev.Payload)
 	if !ok {
 		return
 	}
-	if ev.ID == 143 {
-		ms.Events[src+"143"]++
-	} else {
-		ms.Events[src+"144"]++
+	src, id := 0, 0
+	if ev.Provider == CLRRundownGUID {
+		src = 1
 	}
-	sp := ms.procs[ev.PID]
-	if sp == nil {
-		sp = &methodSpace{seen: map[uint64]bool{}}
-		ms.procs[ev.PID] = sp
+	if ev.ID == 144 {
+		id = 1
 	}
-	if sp.seen[m.Start] {
-		return
+	ms.Events[methodEventKeys[src][id]]++
+	sp := ms.last
+	if sp == nil || ms.lastPID != ev.PID {
+		if sp = ms.procs[ev.PID]; sp == nil {
+			sp = &methodSpace{}
+			ms.procs[ev.PID] = sp
+		}
+		ms.last, ms.lastPID = sp, ev.PID
 	}
-	sp.seen[m.Start] = true
-	sp.list = append(sp.list, m)
-	sp.sorted = false
+	sp.add(start, size, ms.namespace(ev.Payload[methodNames:methodNames+ns]), ev.Payload[methodNames+ns+2:methodNames+ns+2+name])
+}
+
+// namespace returns the number of the namespace whose UTF-16LE bytes are
+// b, numbering it if new.
+func (ms *Methods) namespace(b []byte) uint32 {
+	if string(b) == ms.lastNS {
+		return ms.lastID
+	}
+	id, ok := ms.nsIDs[string(b)]
+	if !ok {
+		id = uint32(len(ms.nsNames))
+		key := string(b)
+		ms.nsKeys = append(ms.nsKeys, key)
+		ms.nsNames = append(ms.nsNames, string(appendUTF16(make([]byte, 0, len(b)/2), b)))
+		ms.nsIDs[key] = id
+	}
+	ms.lastNS, ms.lastID = ms.nsKeys[id], id
+	return id
+}
+
+// add appends a range, its namespace's number and its name, UTF-16LE
+// bytes.
+func (sp *methodSpace) add(start uint64, size, ns uint32, name []byte) {
+	// UTF-8 takes at most 3 bytes for each UTF-16 unit.
+	need := 3 * len(name) / 2
+	k := len(sp.chunks) - 1
+	if k < 0 || cap(sp.chunks[k])-len(sp.chunks[k]) < need {
+		size := firstChunk
+		if k >= 0 {
+			size = min(2*cap(sp.chunks[k]), nameChunk)
+		}
+		sp.chunks = append(sp.chunks, make([]byte, 0, max(size, need)))
+		k++
+	}
+	c := sp.chunks[k]
+	off := len(c)
+	c = appendUTF16(c, name)
+	sp.chunks[k] = c
+	b := len(sp.pending) - 1
+	if b < 0 || len(sp.pending[b]) == cap(sp.pending[b]) {
+		size := firstBlock
+		if b >= 0 {
+			size = min(2*cap(sp.pending[b]), rangeBlock)
+		}
+		sp.pending = append(sp.pending, make([]methodRange, 0, size))
+		b++
+	}
+	sp.pending[b] = append(sp.pending[b], methodRange{
+		start: start, size: size, seq: sp.n, ns: ns,
+		chunk: uint32(k), off: uint32(off), name: uint32(len(c) - off),
+	})
+	sp.n++
 }
 
 // Uses reports whether [Methods.Event] would use ev (the CLR runtime and
@@ -98,37 +201,67 @@ func (ms *Methods) Uses(ev *etw.Event) bool {
 		(ev.ID == 143 || ev.ID == 144)
 }
 
-// decodeMethodVerbose decodes MethodLoadVerbose / MethodDCStartVerbose
-// payloads: u64 MethodID, u64 ModuleID, u64 MethodStartAddress, u32
-// MethodSize, u32 MethodToken, u32 MethodFlags, then the UTF-16 namespace,
-// name and signature (the address fields are 64-bit in every process).
-func decodeMethodVerbose(p []byte) (*Method, bool) {
-	if len(p) < 36 {
-		return nil, false
+// methodNames is the offset of the namespace in a MethodLoadVerbose
+// payload.
+const methodNames = 36
+
+// scanMethodVerbose reads a MethodLoadVerbose / MethodDCStartVerbose
+// payload: u64 MethodID, u64 ModuleID, u64 MethodStartAddress, u32
+// MethodSize, u32 MethodToken, u32 MethodFlags, then the UTF-16
+// namespace, name and signature (the address fields are 64-bit in every
+// process). It returns the start and size of the method and the byte
+// lengths of its namespace and name, which start at methodNames, each
+// followed by its 2-byte terminator; ok is false when the payload is too
+// short, the namespace or the name has no terminator, or the size is 0.
+func scanMethodVerbose(p []byte) (start uint64, size uint32, ns, name int, ok bool) {
+	if len(p) < methodNames {
+		return 0, 0, 0, 0, false
 	}
-	m := &Method{Start: binary.LittleEndian.Uint64(p[16:]), Size: binary.LittleEndian.Uint32(p[24:])}
-	rest := p[36:]
-	var ok bool
-	if m.Namespace, rest, ok = utf16z(rest); !ok {
-		return nil, false
+	start, size = binary.LittleEndian.Uint64(p[16:]), binary.LittleEndian.Uint32(p[24:])
+	if ns, ok = utf16zLen(p[methodNames:]); !ok {
+		return 0, 0, 0, 0, false
 	}
-	if m.Name, _, ok = utf16z(rest); !ok {
-		return nil, false
+	if name, ok = utf16zLen(p[methodNames+ns+2:]); !ok {
+		return 0, 0, 0, 0, false
 	}
-	return m, m.Size > 0
+	return start, size, ns, name, size > 0
 }
 
-func utf16z(b []byte) (string, []byte, bool) {
+// utf16zLen returns the length in bytes of the NUL-terminated UTF-16LE
+// string at the start of b, without its terminator, and false when b
+// holds no terminator.
+func utf16zLen(b []byte) (int, bool) {
 	for i := 0; i+1 < len(b); i += 2 {
 		if b[i] == 0 && b[i+1] == 0 {
-			u := make([]uint16, i/2)
-			for j := range u {
-				u[j] = binary.LittleEndian.Uint16(b[2*j:])
-			}
-			return string(utf16.Decode(u)), b[i+2:], true
+			return i, true
 		}
 	}
-	return "", nil, false
+	return 0, false
+}
+
+// appendUTF16 appends the UTF-16LE bytes b (an even number) to dst in
+// UTF-8, as string(utf16.Decode(units of b)) would give them: an unpaired
+// surrogate becomes U+FFFD.
+func appendUTF16(dst, b []byte) []byte {
+	for i := 0; i+1 < len(b); i += 2 {
+		u := rune(binary.LittleEndian.Uint16(b[i:]))
+		switch {
+		case u < utf8.RuneSelf:
+			dst = append(dst, byte(u))
+			continue
+		case utf16.IsSurrogate(u):
+			if i+3 < len(b) {
+				if r := utf16.DecodeRune(u, rune(binary.LittleEndian.Uint16(b[i+2:]))); r != utf8.RuneError {
+					dst = utf8.AppendRune(dst, r)
+					i += 2
+					continue
+				}
+			}
+			u = utf8.RuneError
+		}
+		dst = utf8.AppendRune(dst, u)
+	}
+	return dst
 }
 
 // Lookup returns the method of process pid whose code contains addr.
@@ -137,30 +270,56 @@ func (ms *Methods) Lookup(pid etw.PID, addr uint64) *Method {
 	if sp == nil {
 		return nil
 	}
-	if !sp.sorted {
-		slices.SortFunc(sp.list, func(a, b *Method) int {
-			switch {
-			case a.Start < b.Start:
-				return -1
-			case a.Start > b.Start:
-				return 1
-			}
-			return 0
-		})
-		sp.sorted = true
-	}
-	i, _ := slices.BinarySearchFunc(sp.list, addr+1, func(m *Method, t uint64) int {
-		if m.Start < t {
+	sp.sort()
+	i, _ := slices.BinarySearchFunc(sp.list, addr+1, func(r methodRange, t uint64) int {
+		if r.start < t {
 			return -1
 		}
 		return 1
 	})
 	// Ranges do not overlap in practice; look at a few candidates below.
 	for j := i - 1; j >= 0 && j >= i-4; j-- {
-		m := sp.list[j]
-		if addr >= m.Start && addr-m.Start < uint64(m.Size) {
-			return m
+		r := &sp.list[j]
+		if addr >= r.start && addr-r.start < uint64(r.size) {
+			return ms.method(sp, r)
 		}
 	}
 	return nil
+}
+
+// sort orders the list by start address, keeping only the first range
+// to arrive of those with the same start.
+func (sp *methodSpace) sort() {
+	if len(sp.pending) == 0 {
+		return
+	}
+	n := len(sp.list)
+	for _, b := range sp.pending {
+		n += len(b)
+	}
+	sp.list = slices.Grow(sp.list, n-len(sp.list))
+	for _, b := range sp.pending {
+		sp.list = append(sp.list, b...)
+	}
+	sp.pending = nil
+	slices.SortFunc(sp.list, func(a, b methodRange) int {
+		if c := cmp.Compare(a.start, b.start); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	sp.list = slices.CompactFunc(sp.list, func(a, b methodRange) bool { return a.start == b.start })
+}
+
+// method returns the Method of r, made on first use.
+func (ms *Methods) method(sp *methodSpace, r *methodRange) *Method {
+	if m := sp.made[r.seq]; m != nil {
+		return m
+	}
+	m := &Method{Start: r.start, Size: r.size, Namespace: ms.nsNames[r.ns], Name: string(sp.chunks[r.chunk][r.off : r.off+r.name])}
+	if sp.made == nil {
+		sp.made = map[uint32]*Method{}
+	}
+	sp.made[r.seq] = m
+	return m
 }
