@@ -3,6 +3,7 @@ package etw
 import (
 	"encoding/binary"
 	"iter"
+	"math/bits"
 	"time"
 )
 
@@ -168,13 +169,23 @@ func (e *Event) Clone() *Event {
 // CloneInto copies e into dst, reusing dst's memory where it can, so that
 // dst no longer aliases the reader's buffer.
 func (e *Event) CloneInto(dst *Event) {
-	buf := append(dst.raw[:0], e.raw...)
+	buf := dst.raw[:0]
+	if cap(buf) > 0 && cap(buf) < len(e.raw) {
+		// A dst reused for a larger record grows to a power of 2, so
+		// that one reused for records of varied sizes is soon large
+		// enough for all of them (a first copy, Clone's, is exact).
+		buf = make([]byte, 0, max(cloneMin, 1<<bits.Len(uint(len(e.raw)-1))))
+	}
+	buf = append(buf, e.raw...)
 	*dst = *e
 	dst.raw = buf
 	dst.Payload = e.sub(buf, e.Payload, e.payOff)
 	dst.ext = e.sub(buf, e.ext, e.extOff)
 	dst.pmc = e.sub(buf, e.pmc, e.pmcOff)
 }
+
+// cloneMin is the least buffer CloneInto grows a dst's to.
+const cloneMin = 256
 
 // sub returns the part of the copied record buf that holds s, which was
 // framed at offset off of the original record, or a fresh copy of s when it

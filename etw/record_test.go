@@ -755,3 +755,43 @@ func ExampleRecordDecoder() {
 	fmt.Println(e.Header, e.Hook, e.Group(), e.PID, e.TID, len(e.Raw()))
 	// Output: SYSTEM64 0e20 PoolTrace 4 88 56
 }
+
+// TestCloneIntoReuse clones every record of a trace into the same two
+// Events in turn, records of many sizes: each copy must equal a fresh
+// Clone and keep its bytes while the reader and the other copy move on,
+// and a copy's buffer, once grown, is a power of 2 (256 bytes at least),
+// so that reuse soon stops allocating; a first copy is exact.
+func TestCloneIntoReuse(t *testing.T) {
+	r, err := Open("../testdata/irp-leak.etl")
+	require.NoError(t, err)
+	defer r.Close()
+	var dst [2]Event
+	var kept [2][]byte // what dst[i] held, copied
+	var caps [2]int
+	n, grown, sizes := 0, 0, map[int]bool{}
+	for ev, err := range r.All() {
+		require.NoError(t, err)
+		d := &dst[n%2]
+		ev.CloneInto(d)
+		want := ev.Clone()
+		require.Equal(t, want.Raw(), d.Raw(), "record %d", n)
+		require.Equal(t, want.Payload, d.Payload, "record %d", n)
+		require.Equal(t, want.Timestamp, d.Timestamp)
+		require.Equal(t, want.Hook, d.Hook)
+		if c := cap(d.Raw()); c != caps[n%2] {
+			if caps[n%2] > 0 {
+				require.True(t, c >= cloneMin && c&(c-1) == 0, "capacity %d for %d bytes", c, len(ev.Raw()))
+				grown++
+			}
+			caps[n%2] = c
+		}
+		if o := &dst[(n+1)%2]; n > 0 {
+			require.Equal(t, kept[(n+1)%2], o.Raw(), "the other copy changed")
+		}
+		kept[n%2] = bytes.Clone(d.Raw())
+		sizes[len(ev.Raw())] = true
+		n++
+	}
+	require.Greater(t, len(sizes), 5, "records of several sizes")
+	require.NotZero(t, grown, "a copy's buffer grew")
+}
