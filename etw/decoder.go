@@ -3,8 +3,9 @@ package etw
 import (
 	"encoding/binary"
 	"fmt"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/etwkit/etwkit/internal/utf16le"
 )
 
 // Limits applied to length fields read from untrusted input.
@@ -180,7 +181,7 @@ func (d *decoder) utf16zf(field string) string {
 	for n+1 < len(rest) && (rest[n] != 0 || rest[n+1] != 0) {
 		n += 2
 	}
-	s := decodeUTF16(rest[:n])
+	s := utf16le.String(rest[:n])
 	if n+1 < len(rest) {
 		d.off += n + 2
 	} else {
@@ -235,29 +236,6 @@ func (d *decoder) systemTime() SystemTime {
 	t.Second = d.u16f("?")
 	t.Milliseconds = d.u16f("?")
 	return t
-}
-
-// decodeUTF16 decodes UTF-16LE bytes (an odd trailing byte is ignored).
-func decodeUTF16(b []byte) string {
-	ascii := true
-	for i := 0; i+1 < len(b); i += 2 {
-		if b[i+1] != 0 || b[i] >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		out := make([]byte, len(b)/2)
-		for i := range out {
-			out[i] = b[2*i]
-		}
-		return string(out)
-	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
-	return string(utf16.Decode(u))
 }
 
 func latin1(b []byte) string {

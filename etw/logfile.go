@@ -1,9 +1,6 @@
 package etw
 
-import (
-	"encoding/binary"
-	"unicode/utf16"
-)
+import "github.com/etwkit/etwkit/internal/utf16le"
 
 // LogfileHeader is TRACE_LOGFILE_HEADER, the payload of the first record of
 // an ETL file (EventTrace Header, hook 0x0000), in either pointer size.
@@ -128,13 +125,9 @@ func ParseLogfileHeader(p []byte, ptr int) (*LogfileHeader, error) {
 
 // decodeFixedUTF16 decodes a NUL-padded UTF-16LE array.
 func decodeFixedUTF16(b []byte) string {
-	u := make([]uint16, 0, len(b)/2)
-	for i := 0; i+1 < len(b); i += 2 {
-		c := binary.LittleEndian.Uint16(b[i:])
-		if c == 0 {
-			break
-		}
-		u = append(u, c)
+	n := 0
+	for n+1 < len(b) && (b[n] != 0 || b[n+1] != 0) {
+		n += 2
 	}
-	return string(utf16.Decode(u))
+	return utf16le.String(b[:n])
 }

@@ -4,7 +4,8 @@ import (
 	"encoding/binary"
 	"strconv"
 	"strings"
-	"unicode/utf16"
+
+	"github.com/etwkit/etwkit/internal/utf16le"
 )
 
 // This file reads the TDH metadata that xperf and WPR merges add to a trace
@@ -61,15 +62,11 @@ func tdhString(b []byte, off uint32) string {
 		return ""
 	}
 	s := b[off:]
-	var u []uint16
-	for i := 0; i+1 < len(s) && len(u) < MaxStringBytes/2; i += 2 {
-		c := binary.LittleEndian.Uint16(s[i:])
-		if c == 0 {
-			break
-		}
-		u = append(u, c)
+	n := 0
+	for n+1 < len(s) && n < MaxStringBytes && (s[n] != 0 || s[n+1] != 0) {
+		n += 2
 	}
-	return strings.TrimRight(string(utf16.Decode(u)), " ")
+	return strings.TrimRight(utf16le.String(s[:n]), " ")
 }
 
 // tdhStrings reads the strings of one TDH structure. Repeated offsets

@@ -4,10 +4,9 @@ import (
 	"cmp"
 	"encoding/binary"
 	"slices"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/etwkit/etwkit/etw"
+	"github.com/etwkit/etwkit/internal/utf16le"
 )
 
 // CLR providers whose method events give the code ranges of JIT-compiled
@@ -151,7 +150,7 @@ func (ms *Methods) namespace(b []byte) uint32 {
 		id = uint32(len(ms.nsNames))
 		key := string(b)
 		ms.nsKeys = append(ms.nsKeys, key)
-		ms.nsNames = append(ms.nsNames, string(appendUTF16(make([]byte, 0, len(b)/2), b)))
+		ms.nsNames = append(ms.nsNames, utf16le.String(b))
 		ms.nsIDs[key] = id
 	}
 	ms.lastNS, ms.lastID = ms.nsKeys[id], id
@@ -174,7 +173,7 @@ func (sp *methodSpace) add(start uint64, size, ns uint32, name []byte) {
 	}
 	c := sp.chunks[k]
 	off := len(c)
-	c = appendUTF16(c, name)
+	c = utf16le.Append(c, name)
 	sp.chunks[k] = c
 	b := len(sp.pending) - 1
 	if b < 0 || len(sp.pending[b]) == cap(sp.pending[b]) {
@@ -237,31 +236,6 @@ func utf16zLen(b []byte) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// appendUTF16 appends the UTF-16LE bytes b (an even number) to dst in
-// UTF-8, as string(utf16.Decode(units of b)) would give them: an unpaired
-// surrogate becomes U+FFFD.
-func appendUTF16(dst, b []byte) []byte {
-	for i := 0; i+1 < len(b); i += 2 {
-		u := rune(binary.LittleEndian.Uint16(b[i:]))
-		switch {
-		case u < utf8.RuneSelf:
-			dst = append(dst, byte(u))
-			continue
-		case utf16.IsSurrogate(u):
-			if i+3 < len(b) {
-				if r := utf16.DecodeRune(u, rune(binary.LittleEndian.Uint16(b[i+2:]))); r != utf8.RuneError {
-					dst = utf8.AppendRune(dst, r)
-					i += 2
-					continue
-				}
-			}
-			u = utf8.RuneError
-		}
-		dst = utf8.AppendRune(dst, u)
-	}
-	return dst
 }
 
 // Lookup returns the method of process pid whose code contains addr.
