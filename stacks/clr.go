@@ -54,7 +54,8 @@ type Methods struct {
 	// "rundown/144" and so on.
 	Events map[string]int
 	// Namespaces by their UTF-16LE bytes (nsKeys): the number of their
-	// UTF-8 form in nsNames.
+	// UTF-8 form in nsNames. Number 0 is the empty one, which lastNS
+	// starts at.
 	nsIDs   map[string]uint32
 	nsKeys  []string
 	nsNames []string
@@ -104,7 +105,10 @@ type methodRange struct {
 
 // NewMethods returns an empty method map.
 func NewMethods() *Methods {
-	return &Methods{procs: map[etw.PID]*methodSpace{}, Events: map[string]int{}, nsIDs: map[string]uint32{}}
+	return &Methods{
+		procs: map[etw.PID]*methodSpace{}, Events: map[string]int{},
+		nsIDs: map[string]uint32{"": 0}, nsKeys: []string{""}, nsNames: []string{""},
+	}
 }
 
 // Keys of Methods.Events, by provider (runtime, rundown) and event id
@@ -164,11 +168,11 @@ func (sp *methodSpace) add(start uint64, size, ns uint32, name []byte) {
 	need := 3 * len(name) / 2
 	k := len(sp.chunks) - 1
 	if k < 0 || cap(sp.chunks[k])-len(sp.chunks[k]) < need {
-		size := firstChunk
+		n := firstChunk
 		if k >= 0 {
-			size = min(2*cap(sp.chunks[k]), nameChunk)
+			n = min(2*cap(sp.chunks[k]), nameChunk)
 		}
-		sp.chunks = append(sp.chunks, make([]byte, 0, max(size, need)))
+		sp.chunks = append(sp.chunks, make([]byte, 0, max(n, need)))
 		k++
 	}
 	c := sp.chunks[k]
@@ -177,11 +181,11 @@ func (sp *methodSpace) add(start uint64, size, ns uint32, name []byte) {
 	sp.chunks[k] = c
 	b := len(sp.pending) - 1
 	if b < 0 || len(sp.pending[b]) == cap(sp.pending[b]) {
-		size := firstBlock
+		n := firstBlock
 		if b >= 0 {
-			size = min(2*cap(sp.pending[b]), rangeBlock)
+			n = min(2*cap(sp.pending[b]), rangeBlock)
 		}
-		sp.pending = append(sp.pending, make([]methodRange, 0, size))
+		sp.pending = append(sp.pending, make([]methodRange, 0, n))
 		b++
 	}
 	sp.pending[b] = append(sp.pending[b], methodRange{

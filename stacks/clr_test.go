@@ -56,6 +56,18 @@ func TestMethodsLookup(t *testing.T) {
 	assert.Equal(t, map[string]int{"rundown/144": 2, "runtime/143": 2}, ms.Events)
 }
 
+// TestMethodsEmptyNamespace checks a first event whose method has no
+// namespace, as global functions have.
+func TestMethodsEmptyNamespace(t *testing.T) {
+	ms := stacks.NewMethods()
+	ms.Event(methodEvent(stacks.CLRRuntimeGUID, 143, 3, methodPayload(0x1000, 0x10, u16(""), u16("Global"))))
+	ms.Event(methodEvent(stacks.CLRRuntimeGUID, 143, 3, methodPayload(0x2000, 0x10, u16("N"), u16("M"))))
+	ms.Event(methodEvent(stacks.CLRRuntimeGUID, 143, 3, methodPayload(0x3000, 0x10, u16(""), u16("Other"))))
+	assert.Equal(t, stacks.Method{Start: 0x1000, Size: 0x10, Name: "Global"}, *ms.Lookup(3, 0x1000))
+	assert.Equal(t, "N.M", ms.Lookup(3, 0x2000).FullName())
+	assert.Equal(t, "Other", ms.Lookup(3, 0x3000).FullName())
+}
+
 // TestMethodsFirstWins checks that of two events with the same start in a
 // process the first is kept, also when the second comes after a Lookup.
 func TestMethodsFirstWins(t *testing.T) {
