@@ -31,11 +31,9 @@ func fixture(t testing.TB, ptr int, mutate func(*etltest.Options)) []byte {
 // and returns the file's bytes.
 func scenarioBytes(t testing.TB, sc *etltest.Scenario, o etltest.Options) []byte {
 	t.Helper()
-	var f etltest.MemFile
-	w, err := etltest.NewWriter(&f, o)
+	data, err := sc.Bytes(o)
 	require.NoError(t, err)
-	require.NoError(t, sc.WriteTo(w)) // WriteTo closes w
-	return f.Bytes()
+	return data
 }
 
 type evKey struct {

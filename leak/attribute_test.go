@@ -2,7 +2,6 @@ package leak
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -15,13 +14,8 @@ import (
 func writeScenario(t *testing.T, dir string, o etltest.ScenarioOptions) string {
 	t.Helper()
 	path := filepath.Join(dir, fmt.Sprintf("ptr%d-keys%v-header%d.etl", o.PointerSize, o.StackKeys, o.PoolHeader))
-	f, err := os.Create(path)
-	require.NoError(t, err)
 	sc := etltest.NewScenario(o)
-	w, err := etltest.NewWriter(f, sc.WriterOptions())
-	require.NoError(t, err)
-	require.NoError(t, sc.WriteTo(w))
-	require.NoError(t, f.Close())
+	require.NoError(t, sc.WriteFile(path, sc.WriterOptions()))
 	return path
 }
 

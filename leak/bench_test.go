@@ -26,25 +26,11 @@ func scaleTrace(b *testing.B, events int, shape string) (string, int64) {
 		return path, st.Size()
 	}
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		b.Fatal(err)
-	}
 	sc := etltest.Scale(1, events)
 	if shape == "full" {
 		sc = etltest.ScaleFull(1, events)
 	}
-	w, err := etltest.NewWriter(f, sc.WriterOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := sc.WriteTo(w); err != nil {
-		b.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := sc.WriteFile(tmp, sc.WriterOptions()); err != nil {
 		b.Fatal(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

@@ -117,12 +117,8 @@ func TestRunReaderMatchesSerial(t *testing.T) {
 	})
 	t.Run("damaged-full", func(t *testing.T) {
 		sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 5, Events: 20_000, Leak: true, Damage: true})
-		var f etltest.MemFile
-		w, err := etltest.NewWriter(&f, sc.WriterOptions())
+		data, err := sc.Bytes(sc.WriterOptions())
 		require.NoError(t, err)
-		require.NoError(t, sc.WriteTo(w))
-		require.NoError(t, w.Close())
-		data := f.Bytes()
 		for i := 300_000; i < 300_300; i++ {
 			data[i] ^= 0xA5
 		}

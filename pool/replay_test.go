@@ -43,16 +43,12 @@ func replayOps(b *testing.B) map[string]*replayStream {
 			if shape == "keys" {
 				sc = etltest.Scale(1, *replayRecords)
 			}
-			f := &etltest.MemFile{}
-			w, err := etltest.NewWriter(f, sc.WriterOptions())
-			if err == nil {
-				err = sc.WriteTo(w)
-			}
+			data, err := sc.Bytes(sc.WriterOptions())
 			if err != nil {
 				replayErr = err
 				return
 			}
-			s, err := decodeReplay(f.Bytes())
+			s, err := decodeReplay(data)
 			if err != nil {
 				replayErr = fmt.Errorf("%s: %w", shape, err)
 				return

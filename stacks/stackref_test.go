@@ -1,6 +1,7 @@
 package stacks_test
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
@@ -32,12 +33,9 @@ func TestStackReferenceMatchesEvent(t *testing.T) {
 // (PERFINFO: no process, no thread).
 func checkStackReference(t *testing.T, ptr int, paired bool, hdr etltest.HeaderKind) {
 	sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 9, Events: 4000, Leak: true, PointerSize: ptr, Damage: true, PoolHeader: hdr})
-	var f etltest.MemFile
-	w, err := etltest.NewWriter(&f, sc.WriterOptions())
+	data, err := sc.Bytes(sc.WriterOptions())
 	require.NoError(t, err)
-	require.NoError(t, sc.WriteTo(w))
-	require.NoError(t, w.Close())
-	r, err := etw.NewReader(&f, f.Size())
+	r, err := etw.NewReader(bytes.NewReader(data), int64(len(data)))
 	require.NoError(t, err)
 
 	var want, got []stacks.Stack

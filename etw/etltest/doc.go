@@ -78,6 +78,8 @@
 // allocation predates the trace, an allocation whose free was lost,
 // counted in EventsLost). It is deterministic for a seed and keeps only
 // live allocations in memory, so [Scale] streams traces of any size.
+// [Scenario.WriteTo] writes it through a [Writer]; [Scenario.Bytes] and
+// [Scenario.WriteFile] make the Writer and write it into memory or a file.
 //
 // Choices where Windows' behaviour is not verified: pool events use SYSTEM
 // headers by default (no trace with pool events was available;

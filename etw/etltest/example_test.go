@@ -1,6 +1,7 @@
 package etltest_test
 
 import (
+	"bytes"
 	"fmt"
 	"log"
 
@@ -97,20 +98,16 @@ func ExampleTag() {
 
 // Re-emit a trace through the reader, compressed, keeping every event.
 func ExampleReemit() {
-	var src etltest.MemFile
 	sc := etltest.IrpLeak(1, 1000)
-	w, err := etltest.NewWriter(&src, sc.WriterOptions())
+	src, err := sc.Bytes(sc.WriterOptions())
 	if err != nil {
-		log.Fatal(err)
-	}
-	if err := sc.WriteTo(w); err != nil {
 		log.Fatal(err)
 	}
 	var dst etltest.MemFile
-	n, err := etltest.Reemit(&dst, &src, src.Size(), etltest.ReemitOptions{Compress: true})
+	n, err := etltest.Reemit(&dst, bytes.NewReader(src), int64(len(src)), etltest.ReemitOptions{Compress: true})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("events:", n, "smaller:", dst.Size() < src.Size()/3)
+	fmt.Println("events:", n, "smaller:", dst.Size() < int64(len(src))/3)
 	// Output: events: 3951 smaller: true
 }

@@ -24,11 +24,9 @@ func irpLeakBytes(t testing.TB) []byte {
 	o.BufferSize = 16384
 	o.FlushOrder = etltest.Random(1)
 	o.FlushWindow = 4
-	var f etltest.MemFile
-	w, err := etltest.NewWriter(&f, o)
+	data, err := sc.Bytes(o)
 	require.NoError(t, err)
-	require.NoError(t, sc.WriteTo(w))
-	return f.Bytes()
+	return data
 }
 
 func TestIrpLeakFile(t *testing.T) {

@@ -3,6 +3,7 @@ package etltest
 import (
 	"iter"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"time"
 
@@ -367,6 +368,38 @@ func (s *Scenario) WriteTo(w *Writer) error {
 		}
 	}
 	return w.Close()
+}
+
+// Bytes writes the scenario into memory with a Writer of options o
+// (WriterOptions gives the scenario's own) and returns the file.
+func (s *Scenario) Bytes(o Options) ([]byte, error) {
+	var f MemFile
+	w, err := NewWriter(&f, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.WriteTo(w); err != nil {
+		return nil, err
+	}
+	return f.Bytes(), nil
+}
+
+// WriteFile writes the scenario to the named file, which it creates or
+// truncates, with a Writer of options o (WriterOptions gives the
+// scenario's own).
+func (s *Scenario) WriteFile(name string, o Options) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	w, err := NewWriter(f, o)
+	if err == nil {
+		err = s.WriteTo(w)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Next returns the next record in time order, or false at the end.

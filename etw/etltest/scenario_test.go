@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/etwkit/etwkit/etw"
 	"github.com/etwkit/etwkit/etw/etltest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -234,4 +237,29 @@ func checkBuffers(t *testing.T, r *etw.Reader, c scenarioCase) {
 	for i := range int64(len(bufs)) {
 		require.True(t, seen[i], "sequence numbers are 0..N-1")
 	}
+}
+
+// TestScenarioBytesWriteFile checks that Bytes and WriteFile give the file
+// a Writer gives, and report bad options and a file that cannot be made.
+func TestScenarioBytesWriteFile(t *testing.T) {
+	o := etltest.ScenarioOptions{Seed: 4, Events: 500, Leak: true, StackKeys: true}
+	sc := etltest.NewScenario(o)
+	var f etltest.MemFile
+	w, err := etltest.NewWriter(&f, sc.WriterOptions())
+	require.NoError(t, err)
+	require.NoError(t, etltest.NewScenario(o).WriteTo(w))
+
+	got, err := etltest.NewScenario(o).Bytes(sc.WriterOptions())
+	require.NoError(t, err)
+	require.Equal(t, f.Bytes(), got)
+
+	path := filepath.Join(t.TempDir(), "s.etl")
+	require.NoError(t, etltest.NewScenario(o).WriteFile(path, sc.WriterOptions()))
+	onDisk, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, f.Bytes(), onDisk)
+
+	_, err = etltest.NewScenario(o).Bytes(etltest.Options{BufferSize: 1000})
+	assert.Error(t, err, "a buffer size that is not a multiple of 1024")
+	assert.Error(t, etltest.NewScenario(o).WriteFile(filepath.Join(t.TempDir(), "no", "s.etl"), sc.WriterOptions()))
 }

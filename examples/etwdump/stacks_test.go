@@ -195,13 +195,8 @@ func TestStacksPerfInfoPool(t *testing.T) {
 	var runs [2][]line
 	for i, h := range []etltest.HeaderKind{etltest.HeaderDefault, etltest.HeaderPerfInfo} {
 		path := filepath.Join(dir, fmt.Sprintf("leak%d.etl", i))
-		f, err := os.Create(path)
-		require.NoError(t, err)
 		sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 5, Events: 1000, Leak: true, LeakCount: 30, StackKeys: true, PoolHeader: h})
-		w, err := etltest.NewWriter(f, sc.WriterOptions())
-		require.NoError(t, err)
-		require.NoError(t, sc.WriteTo(w))
-		require.NoError(t, f.Close())
+		require.NoError(t, sc.WriteFile(path, sc.WriterOptions()))
 		var out, errb bytes.Buffer
 		require.Equal(t, 0, run([]string{"-stacks", "-kinds", "pool", path}, &out, &errb), errb.String())
 		for _, s := range strings.Split(strings.TrimSpace(out.String()), "\n") {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,13 +19,8 @@ func TestPerfInfoPoolHeaders(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, h etltest.HeaderKind) string {
 		path := filepath.Join(dir, name)
-		f, err := os.Create(path)
-		require.NoError(t, err)
 		sc := etltest.NewScenario(etltest.ScenarioOptions{Seed: 1, Events: 2000, Leak: true, StackKeys: true, Damage: true, PoolHeader: h})
-		w, err := etltest.NewWriter(f, sc.WriterOptions())
-		require.NoError(t, err)
-		require.NoError(t, sc.WriteTo(w))
-		require.NoError(t, f.Close())
+		require.NoError(t, sc.WriteFile(path, sc.WriterOptions()))
 		return path
 	}
 	sys := write("sys.etl", etltest.HeaderDefault)

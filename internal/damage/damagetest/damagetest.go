@@ -152,13 +152,9 @@ func generate(t testing.TB, stackKeys bool, mode uint32) []byte {
 	o := sc.WriterOptions()
 	o.BufferSize = BufferSize
 	o.LogFileMode = mode
-	var f etltest.MemFile
-	w, err := etltest.NewWriter(&f, o)
+	data, err := sc.Bytes(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sc.WriteTo(w); err != nil {
-		t.Fatal(err)
-	}
-	return f.Bytes()
+	return data
 }
