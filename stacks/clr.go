@@ -54,14 +54,13 @@ type Methods struct {
 	// "rundown/144" and so on.
 	Events map[string]int
 	// Namespaces by their UTF-16LE bytes (nsKeys): the number of their
-	// UTF-8 form in nsNames. Number 0 is the empty one, which lastNS
+	// UTF-8 form in nsNames. Number 0 is the empty one, which lastID
 	// starts at.
 	nsIDs   map[string]uint32
 	nsKeys  []string
 	nsNames []string
-	// The namespace and the space of the process of the last event: a
+	// The namespace number and the process space of the last event: a
 	// rundown comes in long runs of one process, often of one type.
-	lastNS  string
 	lastID  uint32
 	lastPID etw.PID
 	last    *methodSpace
@@ -146,7 +145,7 @@ func (ms *Methods) Event(ev *etw.Event) {
 // namespace returns the number of the namespace whose UTF-16LE bytes are
 // b, numbering it if new.
 func (ms *Methods) namespace(b []byte) uint32 {
-	if string(b) == ms.lastNS {
+	if string(b) == ms.nsKeys[ms.lastID] {
 		return ms.lastID
 	}
 	id, ok := ms.nsIDs[string(b)]
@@ -157,7 +156,7 @@ func (ms *Methods) namespace(b []byte) uint32 {
 		ms.nsNames = append(ms.nsNames, utf16le.String(b))
 		ms.nsIDs[key] = id
 	}
-	ms.lastNS, ms.lastID = ms.nsKeys[id], id
+	ms.lastID = id
 	return id
 }
 
