@@ -177,12 +177,9 @@ func (d *decoder) utf16zf(field string) string {
 	if len(rest) > MaxStringBytes {
 		rest = rest[:MaxStringBytes]
 	}
-	n := 0
-	for n+1 < len(rest) && (rest[n] != 0 || rest[n+1] != 0) {
-		n += 2
-	}
+	n, terminated := utf16le.Text(rest)
 	s := utf16le.String(rest[:n])
-	if n+1 < len(rest) {
+	if terminated {
 		d.off += n + 2
 	} else {
 		d.off += len(rest)

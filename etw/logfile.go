@@ -125,9 +125,6 @@ func ParseLogfileHeader(p []byte, ptr int) (*LogfileHeader, error) {
 
 // decodeFixedUTF16 decodes a NUL-padded UTF-16LE array.
 func decodeFixedUTF16(b []byte) string {
-	n := 0
-	for n+1 < len(b) && (b[n] != 0 || b[n+1] != 0) {
-		n += 2
-	}
+	n, _ := utf16le.Text(b)
 	return utf16le.String(b[:n])
 }

@@ -62,10 +62,8 @@ func tdhString(b []byte, off uint32) string {
 		return ""
 	}
 	s := b[off:]
-	n := 0
-	for n+1 < len(s) && n < MaxStringBytes && (s[n] != 0 || s[n+1] != 0) {
-		n += 2
-	}
+	s = s[:min(len(s), MaxStringBytes)]
+	n, _ := utf16le.Text(s)
 	return strings.TrimRight(utf16le.String(s[:n]), " ")
 }
 

@@ -220,25 +220,13 @@ func scanMethodVerbose(p []byte) (start uint64, size uint32, ns, name int, ok bo
 		return 0, 0, 0, 0, false
 	}
 	start, size = binary.LittleEndian.Uint64(p[16:]), binary.LittleEndian.Uint32(p[24:])
-	if ns, ok = utf16zLen(p[methodNames:]); !ok {
+	if ns, ok = utf16le.Text(p[methodNames:]); !ok {
 		return 0, 0, 0, 0, false
 	}
-	if name, ok = utf16zLen(p[methodNames+ns+2:]); !ok {
+	if name, ok = utf16le.Text(p[methodNames+ns+2:]); !ok {
 		return 0, 0, 0, 0, false
 	}
 	return start, size, ns, name, size > 0
-}
-
-// utf16zLen returns the length in bytes of the NUL-terminated UTF-16LE
-// string at the start of b, without its terminator, and false when b
-// holds no terminator.
-func utf16zLen(b []byte) (int, bool) {
-	for i := 0; i+1 < len(b); i += 2 {
-		if b[i] == 0 && b[i+1] == 0 {
-			return i, true
-		}
-	}
-	return 0, false
 }
 
 // Lookup returns the method of process pid whose code contains addr.

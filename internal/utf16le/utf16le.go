@@ -11,6 +11,19 @@ import (
 	"unsafe"
 )
 
+// Text returns the length in bytes of the NUL-terminated text at the
+// start of b, without its terminator (a 0 unit), and whether b holds the
+// terminator; without it, n is len(b) rounded down to a whole unit.
+func Text(b []byte) (n int, terminated bool) {
+	for n+1 < len(b) {
+		if b[n] == 0 && b[n+1] == 0 {
+			return n, true
+		}
+		n += 2
+	}
+	return n, false
+}
+
 // Append appends the text of b, UTF-16LE bytes, to dst in UTF-8 and
 // returns the extended slice: each unit as its rune, a surrogate pair as
 // the one rune it encodes, and a surrogate without its other half as

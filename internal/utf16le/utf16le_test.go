@@ -104,3 +104,25 @@ func BenchmarkString(b *testing.B) {
 		})
 	}
 }
+
+func TestText(t *testing.T) {
+	for _, c := range []struct {
+		b          []byte
+		n          int
+		terminated bool
+	}{
+		{nil, 0, false},
+		{[]byte{0}, 0, false},
+		{[]byte{0, 0}, 0, true},
+		{append(le('A', 'b', 0, 'c'), 0, 0), 4, true},
+		{le('A', 'b'), 4, false},
+		{append(le('A', 'b'), 0), 4, false},        // an odd last byte
+		{[]byte{'A', 0, 0, 'B', 0, 0}, 4, true},    // zero bytes across units are not a terminator
+		{[]byte{0, 'A', 'B', 0, 'C', 0}, 6, false}, // nor are zero halves
+		{append(le(0xd83d, 0xde00), 0, 0, 'x', 0), 4, true},
+	} {
+		n, ok := Text(c.b)
+		require.Equal(t, c.n, n, "% x", c.b)
+		require.Equal(t, c.terminated, ok, "% x", c.b)
+	}
+}
