@@ -1,6 +1,7 @@
 package etw
 
 import (
+	"io"
 	"runtime"
 	"slices"
 	"sync"
@@ -16,9 +17,12 @@ import (
 // collected unread. When the reader reaches a buffer whose job no worker
 // has taken yet, it decompresses it itself; when a worker is on it, the
 // reader decompresses another job while it waits, so that both cores stay
-// busy. The compressed bytes are read on the reader's goroutine, and every
-// outcome (an I/O error, damage found while decompressing) is reported
-// when the stream reaches that buffer, exactly as if it had been
+// busy. A job reads its buffer's compressed bytes itself, on whichever
+// goroutine runs it, so that the reader's goroutine spends no time in
+// those reads (io.ReaderAt allows parallel calls); [Reader.Close] waits
+// for the jobs being run, so that no read outlives it. Every outcome (an
+// I/O error, damage found while decompressing) is reported when the
+// stream reaches that buffer, exactly as if it had been read and
 // decompressed then.
 //
 // The buffers of the jobs are counted in the reader's memory budget. The
@@ -50,11 +54,13 @@ type aheadPool struct {
 	stopped bool
 	max     int
 	format  Compression
+	ra      io.ReaderAt    // where the jobs read their compressed bytes
+	running sync.WaitGroup // the workers
 }
 
-func newAheadPool(format Compression) *aheadPool {
+func newAheadPool(format Compression, ra io.ReaderAt) *aheadPool {
 	n := max(1, runtime.GOMAXPROCS(0)-1)
-	return &aheadPool{max: n, wake: make(chan struct{}, n), format: format}
+	return &aheadPool{max: n, wake: make(chan struct{}, n), format: format, ra: ra}
 }
 
 // submit queues j and wakes or starts a worker for it.
@@ -78,6 +84,7 @@ func (p *aheadPool) submit(j *aheadJob) {
 	}
 	p.mu.Unlock()
 	if start {
+		p.running.Add(1)
 		go p.work()
 	}
 }
@@ -85,6 +92,7 @@ func (p *aheadPool) submit(j *aheadJob) {
 // work runs queued jobs, waiting for more between them, until the pool
 // stops.
 func (p *aheadPool) work() {
+	defer p.running.Done()
 	for {
 		p.mu.Lock()
 		if p.stopped {
@@ -100,7 +108,7 @@ func (p *aheadPool) work() {
 		}
 		j := p.pop(-1)
 		p.mu.Unlock()
-		j.run(p.format)
+		j.run(p.format, p.ra)
 	}
 }
 
@@ -147,10 +155,14 @@ func (p *aheadPool) pop(i int) *aheadJob {
 	return got
 }
 
-// stopAhead stops the reader's workers, if it has any.
-func (r *Reader) stopAhead() {
+// stopAhead stops the reader's workers, if it has any, and with wait
+// returns once they have ended (each finishes the job it is on).
+func (r *Reader) stopAhead(wait bool) {
 	if r.pool != nil {
 		r.pool.stop()
+		if wait {
+			r.pool.running.Wait()
+		}
 	}
 }
 
@@ -165,8 +177,11 @@ type aheadJob struct {
 	done  chan struct{}
 }
 
-func (j *aheadJob) run(format Compression) {
-	j.end, j.trunc = inflate(format, &j.bi, j.data, j.raw)
+// run reads the job's compressed bytes from ra and decompresses them.
+func (j *aheadJob) run(format Compression, ra io.ReaderAt) {
+	if j.ioErr = readRaw(ra, j.raw, &j.bi); j.ioErr == nil {
+		j.end, j.trunc = inflate(format, &j.bi, j.data, j.raw)
+	}
 	j.done <- struct{}{}
 }
 
@@ -279,14 +294,9 @@ func (r *Reader) queueAhead(*stream) {
 		r.queuedJobs++
 		j.bi = *bi
 		j.raw, j.data = j.raw[:avail], j.data[:want]
-		j.ioErr = r.readRaw(j.raw, bi)
 		s.ahead = append(s.ahead, j)
-		if j.ioErr != nil {
-			j.done <- struct{}{}
-			continue
-		}
 		if r.pool == nil {
-			r.pool = newAheadPool(r.format())
+			r.pool = newAheadPool(r.format(), r.ra)
 			// A Reader dropped before its end stops its workers when
 			// it is collected: they hold the pool, not the Reader.
 			runtime.AddCleanup(r, (*aheadPool).stop, r.pool)
@@ -309,7 +319,7 @@ func (r *Reader) wait(j *aheadJob) {
 			<-j.done
 			return
 		}
-		o.run(r.pool.format)
+		o.run(r.pool.format, r.pool.ra)
 		if o == j {
 			<-j.done
 			return
@@ -350,5 +360,5 @@ func (r *Reader) releaseAhead(*stream) {
 		r.mem -= int64(cap(j.raw) + cap(j.data))
 	}
 	r.spare = nil
-	r.stopAhead()
+	r.stopAhead(false)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,6 +167,54 @@ func TestDecompressAheadWorkersEnd(t *testing.T) {
 			readSome(t, r, order, 3000)
 			r = nil
 			settled(t, base, "dropping the reader")
+		})
+	}
+}
+
+// slowReaderAt is an input whose reads take a while, and which counts the
+// reads in progress and those begun after it was marked closed.
+type slowReaderAt struct {
+	data     []byte
+	inFlight atomic.Int32
+	closed   atomic.Bool
+	late     atomic.Int32
+}
+
+func (s *slowReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if s.closed.Load() {
+		s.late.Add(1)
+	}
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	if len(p) > 72 {
+		time.Sleep(200 * time.Microsecond)
+	}
+	return bytesReaderAt(s.data).ReadAt(p, off)
+}
+
+// TestDecompressAheadCloseWaits checks that the goroutines that decompress
+// ahead, which read the input themselves, have stopped reading it when
+// Close returns, so that a caller may then release what the input reads.
+func TestDecompressAheadCloseWaits(t *testing.T) {
+	whole, _ := compressedTrace(t)
+	for _, order := range []etw.Order{etw.FileOrder, etw.TimeOrder} {
+		t.Run(orderName(order), func(t *testing.T) {
+			for _, n := range []int{0, 1, 500, 3000} {
+				in := &slowReaderAt{data: whole}
+				r, err := etw.NewReader(in, int64(len(whole)))
+				require.NoError(t, err)
+				require.NoError(t, r.SetOrder(order))
+				require.True(t, etw.DecompressesAhead(r), "decompress-ahead on")
+				for range n {
+					_, err := r.ReadEvent()
+					require.NoError(t, err)
+				}
+				require.NoError(t, r.Close())
+				assert.Zero(t, in.inFlight.Load(), "reads in progress after Close, %d events read", n)
+				in.closed.Store(true)
+				time.Sleep(5 * time.Millisecond)
+				assert.Zero(t, in.late.Load(), "reads begun after Close, %d events read", n)
+			}
 		})
 	}
 }

@@ -128,8 +128,11 @@
 //
 // A [Reader] is not safe for concurrent use; distinct Readers are
 // independent. A Reader calls its io.ReaderAt from the goroutine that
-// reads only; the goroutines that decompress ahead touch nothing but their
-// own buffers. A deflated zip member is inflated on a goroutine of its own,
+// reads and, in a compressed trace, from the goroutines that decompress
+// ahead, which read the compressed bytes of the buffers they decompress:
+// these calls may overlap, as the io.ReaderAt contract allows, and
+// [Reader.Close] returns only once they have ended. Those goroutines
+// touch nothing else but their own buffers. A deflated zip member is inflated on a goroutine of its own,
 // which a file-order read follows and [Reader.Close] stops. Decoded values
 // and clones may be shared freely.
 package etw

@@ -174,7 +174,10 @@ func OpenLimited(name string, lim Limits) (*Reader, error) {
 
 // NewReader returns a Reader for the ETL data in r, which is size bytes
 // long. It reads the header buffer and the 72-byte header of every buffer
-// (to index the per-processor chains), but no event data.
+// (to index the per-processor chains), but no event data. In a compressed
+// trace, ra is also read from the goroutines that decompress ahead, at the
+// same time as from the reading one (see the package documentation's
+// section on concurrency).
 func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
 	return NewReaderLimited(ra, size, Limits{})
 }
@@ -190,10 +193,11 @@ func NewReaderLimited(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 }
 
 // Close releases the file opened by [Open] and ends the goroutines that
-// decompress ahead, if any. For a Reader made by [NewReader] it closes
-// nothing.
+// decompress ahead, if any: it returns once each has finished the buffer
+// it was on, so that none reads the input afterwards. For a Reader made by
+// [NewReader] it closes nothing.
 func (r *Reader) Close() error {
-	r.stopAhead()
+	r.stopAhead(true)
 	if r.closer != nil {
 		c := r.closer
 		r.closer = nil
@@ -761,7 +765,7 @@ func (r *Reader) load(s *stream) error {
 			return err
 		}
 		raw := r.cdata[:avail]
-		if err := r.readRaw(raw, bi); err != nil {
+		if err := readRaw(r.ra, raw, bi); err != nil {
 			return err
 		}
 		r.stats.Bytes += int64(avail)
@@ -780,7 +784,7 @@ func (r *Reader) load(s *stream) error {
 		return err
 	}
 	s.data = s.data[:avail]
-	if err := r.readRaw(s.data, bi); err != nil {
+	if err := readRaw(r.ra, s.data, bi); err != nil {
 		return err
 	}
 	r.stats.Bytes += int64(avail)
@@ -809,8 +813,8 @@ func (r *Reader) load(s *stream) error {
 }
 
 // readRaw reads buffer bi's bytes in the file into raw.
-func (r *Reader) readRaw(raw []byte, bi *BufferInfo) error {
-	if _, err := r.ra.ReadAt(raw, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
+func readRaw(ra io.ReaderAt, raw []byte, bi *BufferInfo) error {
+	if _, err := ra.ReadAt(raw, bi.FileOffset); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("etw: reading buffer %d at offset 0x%x: %w", bi.Index, bi.FileOffset, err)
 	}
 	return nil
