@@ -2,6 +2,7 @@ package etw
 
 import (
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -231,9 +232,11 @@ func (r *Reader) aheadFits() bool {
 }
 
 // aheadStream returns the stream whose next buffer to decompress ahead
-// the reader will need first, with s.queued at that buffer, or nil. In
-// time order that is the stream whose last buffer queued or loaded was
-// flushed first: its next records follow that flush.
+// the reader will need first, with s.queued at that buffer, or nil: a
+// stream that has none yet (each is needed before the first event, and
+// is decompressed ahead so that both cores prime the streams); then, in
+// time order, the stream whose last buffer queued or loaded was flushed
+// first: its next records follow that flush.
 func (r *Reader) aheadStream() *stream {
 	var best *stream
 	var key int64
@@ -242,10 +245,15 @@ func (r *Reader) aheadStream() *stream {
 			r.follow(s, max(s.queued, s.next)+1)
 		}
 		q := max(s.queued, s.next)
-		if s.done || s.next == 0 || q >= len(s.bufs) || len(s.ahead) >= r.depth {
+		if s.done || q >= len(s.bufs) || len(s.ahead) >= r.depth {
 			continue
 		}
-		if k := r.bufs[s.bufs[q-1]].Timestamp; best == nil || k < key {
+		// A stream's first buffer is needed before any other buffer.
+		k := int64(math.MinInt64)
+		if q > 0 {
+			k = r.bufs[s.bufs[q-1]].Timestamp
+		}
+		if best == nil || k < key {
 			best, key = s, k
 		}
 	}

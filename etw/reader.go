@@ -538,6 +538,11 @@ func (r *Reader) start() {
 		}
 	}
 	r.ahead = r.aheadFits()
+	if r.ahead {
+		// The first buffers of the streams are decompressed on both
+		// cores too, while the reader waits for the first.
+		r.queueAhead(nil)
+	}
 	r.h = r.h[:0]
 	// Fill in reverse so that streams are primed in rank order.
 	for i := len(r.streams) - 1; i >= 0; i-- {
