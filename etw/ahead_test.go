@@ -2,6 +2,7 @@ package etw_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -215,6 +216,66 @@ func TestDecompressAheadCloseWaits(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 				assert.Zero(t, in.late.Load(), "reads begun after Close, %d events read", n)
 			}
+		})
+	}
+}
+
+// failingReaderAt fails the reads of the given buffers' bytes (not those
+// of their headers, which the walk reads).
+type failingReaderAt struct {
+	data []byte
+	bad  map[int64]bool
+}
+
+var errInjected = errors.New("injected read error")
+
+func (f failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > 72 && f.bad[off] {
+		return 0, errInjected
+	}
+	return bytesReaderAt(f.data).ReadAt(p, off)
+}
+
+// TestDecompressAheadReadError checks that a buffer whose bytes cannot be
+// read gives the same error, after the same events, with decompress-ahead
+// (where a job reads them, ahead of need) as in step. An I/O error ends
+// the read.
+func TestDecompressAheadReadError(t *testing.T) {
+	whole, comp := compressedTrace(t)
+	bi := comp[len(comp)/2]
+	in := failingReaderAt{data: whole, bad: map[int64]bool{bi.FileOffset: true}}
+	for _, order := range []etw.Order{etw.FileOrder, etw.TimeOrder} {
+		t.Run(orderName(order), func(t *testing.T) {
+			read := func(inStep bool) ([]string, etw.Stats) {
+				r, err := etw.NewReader(in, int64(len(whole)))
+				require.NoError(t, err)
+				require.NoError(t, r.SetOrder(order))
+				if inStep {
+					etw.ReadInStep(r)
+				} else {
+					require.True(t, etw.DecompressesAhead(r), "decompress-ahead on")
+				}
+				var log []string
+				failed := 0
+				for ev, err := range r.All() {
+					if err != nil {
+						require.ErrorIs(t, err, errInjected)
+						log = append(log, "error: "+err.Error())
+						failed++
+						continue
+					}
+					log = append(log, fmt.Sprintf("%d %d %d", ev.Buffer, ev.Offset, ev.Timestamp))
+				}
+				require.NoError(t, r.Close())
+				require.Equal(t, 1, failed, "read errors reported")
+				assert.Contains(t, log[len(log)-1], fmt.Sprintf("reading buffer %d ", bi.Index))
+				assert.Greater(t, len(log), 1000, "events before the error")
+				return log, r.Stats()
+			}
+			ahead, st := read(false)
+			inStep, st2 := read(true)
+			assert.Equal(t, inStep, ahead)
+			assert.Equal(t, st2, st)
 		})
 	}
 }

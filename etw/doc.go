@@ -131,8 +131,9 @@
 // reads and, in a compressed trace, from the goroutines that decompress
 // ahead, which read the compressed bytes of the buffers they decompress:
 // these calls may overlap, as the io.ReaderAt contract allows, and
-// [Reader.Close] returns only once they have ended. Those goroutines
-// touch nothing else but their own buffers. A deflated zip member is inflated on a goroutine of its own,
-// which a file-order read follows and [Reader.Close] stops. Decoded values
-// and clones may be shared freely.
+// [Reader.Close] returns only once they have ended. Apart from those
+// reads, the goroutines touch only their own buffers. A deflated zip
+// member is inflated on a goroutine of its own, which a file-order read
+// follows and [Reader.Close] stops. Decoded values and clones may be
+// shared freely.
 package etw
