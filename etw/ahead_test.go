@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,7 +104,12 @@ func TestDecompressAheadSameOutcome(t *testing.T) {
 
 // readLog reads data and logs every event and error.
 func readLog(t *testing.T, data []byte, order etw.Order, inStep bool) ([]string, etw.Stats) {
-	r, err := etw.NewReader(bytesReaderAt(data), int64(len(data)))
+	return readLogFrom(t, bytesReaderAt(data), int64(len(data)), order, inStep)
+}
+
+// readLogFrom is readLog for an input of size bytes read through ra.
+func readLogFrom(t *testing.T, ra io.ReaderAt, size int64, order etw.Order, inStep bool) ([]string, etw.Stats) {
+	r, err := etw.NewReader(ra, size)
 	require.NoError(t, err)
 	require.NoError(t, r.SetOrder(order))
 	if inStep {
@@ -118,6 +125,7 @@ func readLog(t *testing.T, data []byte, order etw.Order, inStep bool) ([]string,
 		}
 		log = append(log, fmt.Sprintf("%d %d %d %x %x", ev.Buffer, ev.Offset, ev.Timestamp, ev.Hook, ev.Raw()))
 	}
+	require.NoError(t, r.Close())
 	return log, r.Stats()
 }
 
@@ -246,36 +254,21 @@ func TestDecompressAheadReadError(t *testing.T) {
 	in := failingReaderAt{data: whole, bad: map[int64]bool{bi.FileOffset: true}}
 	for _, order := range []etw.Order{etw.FileOrder, etw.TimeOrder} {
 		t.Run(orderName(order), func(t *testing.T) {
-			read := func(inStep bool) ([]string, etw.Stats) {
-				r, err := etw.NewReader(in, int64(len(whole)))
-				require.NoError(t, err)
-				require.NoError(t, r.SetOrder(order))
-				if inStep {
-					etw.ReadInStep(r)
-				} else {
-					require.True(t, etw.DecompressesAhead(r), "decompress-ahead on")
-				}
-				var log []string
-				failed := 0
-				for ev, err := range r.All() {
-					if err != nil {
-						require.ErrorIs(t, err, errInjected)
-						log = append(log, "error: "+err.Error())
-						failed++
-						continue
-					}
-					log = append(log, fmt.Sprintf("%d %d %d", ev.Buffer, ev.Offset, ev.Timestamp))
-				}
-				require.NoError(t, r.Close())
-				require.Equal(t, 1, failed, "read errors reported")
-				assert.Contains(t, log[len(log)-1], fmt.Sprintf("reading buffer %d ", bi.Index))
-				assert.Greater(t, len(log), 1000, "events before the error")
-				return log, r.Stats()
-			}
-			ahead, st := read(false)
-			inStep, st2 := read(true)
+			ahead, st := readLogFrom(t, in, int64(len(whole)), order, false)
+			inStep, st2 := readLogFrom(t, in, int64(len(whole)), order, true)
 			assert.Equal(t, inStep, ahead)
 			assert.Equal(t, st2, st)
+			failed := 0
+			for _, e := range ahead {
+				if strings.HasPrefix(e, "error: ") {
+					failed++
+				}
+			}
+			require.Equal(t, 1, failed, "errors reported")
+			require.Greater(t, len(ahead), 1000, "events before the error")
+			last := ahead[len(ahead)-1]
+			assert.Contains(t, last, fmt.Sprintf("reading buffer %d ", bi.Index))
+			assert.Contains(t, last, errInjected.Error())
 		})
 	}
 }
