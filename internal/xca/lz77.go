@@ -102,19 +102,22 @@ func DecompressLZ77(dst, src []byte) (int, error) {
 		flags <<= 1
 		nflags--
 		from := out - dist
-		if length <= 8 && dist >= length {
-			// Most matches: one 8-byte move, all from before out.
-			*(*[8]byte)(dst[out : out+8]) = *(*[8]byte)(dst[from : from+8])
-		} else if dist >= min(length, 16) {
-			// The first 16 bytes in one move: when length <= dist
-			// they all come from before out. Longer matches here
-			// have dist >= 16: each further move reads bytes
-			// already written.
+		if length <= 16 && dist >= length {
+			// Most matches: one 16-byte move, whose first length
+			// bytes all come from before out.
 			*(*[16]byte)(dst[out : out+16]) = *(*[16]byte)(dst[from : from+16])
+		} else if dist >= 16 {
+			// Longer matches, from at least 16 bytes back: 16-byte
+			// moves, each reading bytes before out or already
+			// written. The first two are made whatever the length
+			// (over 16 here, and dst has 16 bytes of slack past it),
+			// so that most take no turn of the loop.
+			*(*[16]byte)(dst[out : out+16]) = *(*[16]byte)(dst[from : from+16])
+			*(*[16]byte)(dst[out+16 : out+32]) = *(*[16]byte)(dst[from+16 : from+32])
 			if length > 64 && dist >= length {
-				copy(dst[out+16:out+length], dst[from+16:])
+				copy(dst[out+32:out+length], dst[from+32:])
 			} else {
-				for i := 16; i < length; i += 16 {
+				for i := 32; i < length; i += 16 {
 					*(*[16]byte)(dst[out+i : out+i+16]) = *(*[16]byte)(dst[from+i : from+i+16])
 				}
 			}
