@@ -67,9 +67,9 @@ func TestDecodeUnknown(t *testing.T) {
 }
 
 func TestValueNamesFlags(t *testing.T) {
-	assert.Equal(t, "None", irpFlagNames.format(0))
-	assert.Equal(t, "Nocache, MountCompletion", irpFlagNames.format(3))
-	assert.Equal(t, "1048576", irpFlagNames.format(1<<20), "an unnamed bit gives the number")
+	assert.Equal(t, "None", irpFlagNames().format(0))
+	assert.Equal(t, "Nocache, MountCompletion", irpFlagNames().format(3))
+	assert.Equal(t, "1048576", irpFlagNames().format(1<<20), "an unnamed bit gives the number")
 	assert.Equal(t, "ReadWrite, Delete", enumOf(true, 1, "Read", 2, "Write", 3, "ReadWrite", 4, "Delete").format(7))
 }
 

@@ -67,7 +67,7 @@ func pEnum(p prop, n *valueNames) prop {
 
 // pIrpFlags is the IRP flags of a DiskIO event without the priority bits.
 func pIrpFlags() prop {
-	p := pEnum(pU32("IrpFlags"), irpFlagNames)
+	p := pEnum(pU32("IrpFlags"), irpFlagNames())
 	p.mask = 0x1FFFF
 	return p
 }
@@ -91,17 +91,28 @@ func pSince4(p prop) prop { p.minV = 4; return p }
 
 func opcodes(o ...uint8) []uint8 { return o }
 
-// Value names TraceEvent shows for kernel enumerations.
-var (
-	processFlagNames = enumOf(true, 0, "None", 1, "PackageFullName", 2, "Wow64", 4, "Protected")
-	irpFlagNames     = enumOf(true,
+// Value names TraceEvent shows for kernel enumerations. Like the schema
+// table that holds them, they are made when it is (see kernelSchemas):
+// as package variables they took half the package's start-up (0.4 of 0.8
+// ms), which programs that decode no fields by name pay for nothing.
+
+func processFlagNames() *valueNames {
+	return enumOf(true, 0, "None", 1, "PackageFullName", 2, "Wow64", 4, "Protected")
+}
+
+func irpFlagNames() *valueNames {
+	return enumOf(true,
 		0, "None", 0x1, "Nocache", 0x2, "MountCompletion", 0x4, "SynchronousApi", 0x8, "AssociatedIrp",
 		0x10, "BufferedIo", 0x20, "DeallocateBuffer", 0x40, "InputOperation", 0x80, "Create",
 		0x100, "Read", 0x200, "Write", 0x400, "Close", 0x800, "DeferIoCompletion", 0x1000, "ObQueryName",
 		0x2000, "HoldDeviceQueue")
-	// The IRP keeps the I/O priority plus one in bits 17-19 of its flags.
-	ioPriorityNames = enumOf(false, 0, "0", 1, "Verylow", 2, "Low", 3, "Normal", 4, "High", 5, "Critical")
-)
+}
+
+// ioPriorityNames names the I/O priority, which the IRP keeps plus one in
+// bits 17-19 of its flags.
+func ioPriorityNames() *valueNames {
+	return enumOf(false, 0, "0", 1, "Verylow", 2, "Low", 3, "Normal", 4, "High", 5, "Critical")
+}
 
 // recvOrder is the order TraceEvent lists TcpIp receive-like events in.
 var recvOrder = []string{"size", "daddr", "saddr", "dport", "sport", "connid", "seqnum"}
@@ -163,7 +174,7 @@ func kernelSchemas() []*schemaClass {
 					"UniqueProcessKey", "CommandLine", "PackageFullName", "ApplicationID",
 				}, props: []prop{
 					pPtr("UniqueProcessKey"), pPID(pU32("ProcessID")), pU32("ParentID"), pI32("SessionID"),
-					pI32("ExitStatus"), pPtr("PageDirectoryBase"), pSince4(pEnum(pU32("Flags"), processFlagNames)),
+					pI32("ExitStatus"), pPtr("PageDirectoryBase"), pSince4(pEnum(pU32("Flags"), processFlagNames())),
 					pHide(pSID("UserSID")), pStrA("ImageFileName"), pStr("CommandLine"),
 					pOpt(pStr("PackageFullName")), pOpt(pStr("ApplicationID")),
 				}},
@@ -200,8 +211,8 @@ func kernelSchemas() []*schemaClass {
 				{opcodes: opcodes(36), maxV: anyVersion, props: []prop{
 					pU32("NewThreadID"), pU32("OldThreadID"), {name: "NewThreadPriority", typ: TypeI8},
 					{name: "OldThreadPriority", typ: TypeI8}, pU8("PreviousCState"), pHide(pU8("SpareByte")),
-					pEnum(pU8("OldThreadWaitReason"), waitReasonNames), pEnum(pU8("OldThreadWaitMode"), waitModeNames),
-					pEnum(pU8("OldThreadState"), threadStateNames), pU8("OldThreadWaitIdealProcessor"),
+					pEnum(pU8("OldThreadWaitReason"), waitReasonNames()), pEnum(pU8("OldThreadWaitMode"), waitModeNames()),
+					pEnum(pU8("OldThreadState"), threadStateNames()), pU8("OldThreadWaitIdealProcessor"),
 					pU32("NewThreadWaitTime"), pHide(pU32("Reserved")),
 				}},
 				{opcodes: opcodes(50), maxV: anyVersion, props: []prop{
@@ -245,7 +256,7 @@ func kernelSchemas() []*schemaClass {
 					"FileKey", "IssuingThreadID",
 				}, props: []prop{
 					pU32("DiskNumber"), pIrpFlags(),
-					{name: "Priority", typ: TypeU32, at: 4 + 1, shift: 17, mask: 7, names: ioPriorityNames},
+					{name: "Priority", typ: TypeU32, at: 4 + 1, shift: 17, mask: 7, names: ioPriorityNames()},
 					pU32("TransferSize"), pHide(pU32("Reserved")), pI64("ByteOffset"), pHide(pPtr("FileKey")),
 					pPtr("Irp"), pTicks("ElapsedTimeMSec"), pOpt(pHide(pTID(pU32("IssuingThreadID")))),
 					pAt(24, pPtr("FileKey")),
@@ -521,9 +532,10 @@ func mofName(c *schemaClass, op uint8) string {
 }
 
 // Thread wait reasons, wait modes and states (KWAIT_REASON,
-// KPROCESSOR_MODE, KTHREAD_STATE).
-var (
-	waitReasonNames = enumOf(false,
+// KPROCESSOR_MODE, KTHREAD_STATE), made with the schema table.
+
+func waitReasonNames() *valueNames {
+	return enumOf(false,
 		0, "Executive", 1, "FreePage", 2, "PageIn", 3, "PoolAllocation", 4, "DelayExecution",
 		5, "Suspended", 6, "UserRequest", 7, "WrExecutive", 8, "WrFreePage", 9, "WrPageIn",
 		10, "WrPoolAllocation", 11, "WrDelayExecution", 12, "WrSuspended", 13, "WrUserRequest",
@@ -532,8 +544,12 @@ var (
 		24, "WrCpuRateControl", 25, "WrCalloutStack", 26, "WrKernel", 27, "WrResource", 28, "WrPushLock",
 		29, "WrMutex", 30, "WrQuantumEnd", 31, "WrDispatchInt", 32, "WrPreempted", 33, "WrYieldExecution",
 		34, "WrFastMutex", 35, "WrGuardedMutex", 36, "WrRundown")
-	waitModeNames    = enumOf(false, 0, "KernelMode", 1, "UserMode")
-	threadStateNames = enumOf(false,
+}
+
+func waitModeNames() *valueNames { return enumOf(false, 0, "KernelMode", 1, "UserMode") }
+
+func threadStateNames() *valueNames {
+	return enumOf(false,
 		0, "Initialized", 1, "Ready", 2, "Running", 3, "Standby", 4, "Terminated", 5, "Waiting",
 		6, "Transition", 7, "DeferredReady")
-)
+}
