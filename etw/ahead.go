@@ -36,10 +36,14 @@ import (
 // The reader decompresses up to aheadJobs buffers ahead in all, and up to
 // aheadPerStream of one stream. Fewer leave the worker idle while the
 // reader frames a run of short buffers; more cost memory (fresh pages are
-// dear) and gained nothing on two cores.
+// dear) and gained nothing on two cores. On net.4.5.2.x64.etl, 31
+// interleaved runs of a reader loop: 3, 5 and 8 of a stream took 24.6,
+// 23.0 and 24.8 ms in file order (one stream), 26.6, 26.1 and 26.4 in time
+// order (8 streams); in file order they took 372, 404 and 494 page
+// faults.
 const (
 	aheadJobs      = 8
-	aheadPerStream = 3
+	aheadPerStream = 5
 )
 
 // aheadPool runs the jobs of one Reader on up to max worker goroutines.
