@@ -31,8 +31,12 @@ func (r *Reader) followFits() bool {
 	buf := min(claimed, MaxBufferSize) // a buffer's bytes in the input
 	data := r.followData()
 	worst := (claimed/bufferHeaderSize+1)*indexCost + // the index
-		buf + max(buf, data) + // the scratch and the stream's buffer
-		aheadPerStream*(buf+data) // the jobs
+		buf + max(buf, data) // the scratch and the stream's buffer
+	if r.hdr.Compressed() {
+		// The jobs: a followed member is decompressed ahead only when
+		// its header says it is compressed (see aheadFits).
+		worst += aheadPerStream * (buf + data)
+	}
 	return worst <= r.budget
 }
 
