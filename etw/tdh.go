@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"strconv"
 	"strings"
-
-	"github.com/etwkit/etwkit/internal/utf16le"
 )
 
 // This file reads the TDH metadata that xperf and WPR merges add to a trace
@@ -62,9 +60,7 @@ func tdhString(b []byte, off uint32) string {
 		return ""
 	}
 	s := b[off:]
-	s = s[:min(len(s), MaxStringBytes)]
-	n, _ := utf16le.Text(s)
-	return strings.TrimRight(utf16le.String(s[:n]), " ")
+	return strings.TrimRight(decodeFixedUTF16(s[:min(len(s), MaxStringBytes)]), " ")
 }
 
 // tdhStrings reads the strings of one TDH structure. Repeated offsets
