@@ -164,34 +164,32 @@ func (ms *Methods) namespace(b []byte) uint32 {
 // bytes.
 func (sp *methodSpace) add(start uint64, size, ns uint32, name []byte) {
 	// UTF-8 takes at most 3 bytes for each UTF-16 unit.
-	need := 3 * len(name) / 2
+	sp.chunks = room(sp.chunks, 3*len(name)/2, firstChunk, nameChunk)
 	k := len(sp.chunks) - 1
-	if k < 0 || cap(sp.chunks[k])-len(sp.chunks[k]) < need {
-		n := firstChunk
-		if k >= 0 {
-			n = min(2*cap(sp.chunks[k]), nameChunk)
-		}
-		sp.chunks = append(sp.chunks, make([]byte, 0, max(n, need)))
-		k++
-	}
-	c := sp.chunks[k]
-	off := len(c)
-	c = utf16le.Append(c, name)
-	sp.chunks[k] = c
+	off := len(sp.chunks[k])
+	sp.chunks[k] = utf16le.Append(sp.chunks[k], name)
+	sp.pending = room(sp.pending, 1, firstBlock, rangeBlock)
 	b := len(sp.pending) - 1
-	if b < 0 || len(sp.pending[b]) == cap(sp.pending[b]) {
-		n := firstBlock
-		if b >= 0 {
-			n = min(2*cap(sp.pending[b]), rangeBlock)
-		}
-		sp.pending = append(sp.pending, make([]methodRange, 0, n))
-		b++
-	}
 	sp.pending[b] = append(sp.pending[b], methodRange{
 		start: start, size: size, seq: sp.n, ns: ns,
-		chunk: uint32(k), off: uint32(off), name: uint32(len(c) - off),
+		chunk: uint32(k), off: uint32(off), name: uint32(len(sp.chunks[k]) - off),
 	})
 	sp.n++
+}
+
+// room returns blocks with room for need more elements in its last
+// block, adding a block when it has not: of first elements, then of
+// twice the last one's up to limit, or of need if that is more.
+func room[T any](blocks [][]T, need, first, limit int) [][]T {
+	k := len(blocks) - 1
+	if k >= 0 && cap(blocks[k])-len(blocks[k]) >= need {
+		return blocks
+	}
+	n := first
+	if k >= 0 {
+		n = min(2*cap(blocks[k]), limit)
+	}
+	return append(blocks, make([]T, 0, max(n, need)))
 }
 
 // Uses reports whether [Methods.Event] would use ev (the CLR runtime and
