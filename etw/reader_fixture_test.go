@@ -24,7 +24,7 @@ func fixture(t testing.TB, ptr int, mutate func(*etltest.Options)) []byte {
 	if mutate != nil {
 		mutate(&o)
 	}
-	return append([]byte(nil), scenarioBytes(t, sc, o)...)
+	return scenarioBytes(t, sc, o)
 }
 
 // scenarioBytes writes the scenario into memory with the writer options o
