@@ -58,7 +58,7 @@ func TestDecompressAheadSameOutcome(t *testing.T) {
 		"corrupt data": func(b []byte) []byte {
 			for _, i := range []int{3, 10, 11, 25} {
 				bi := comp[i]
-				p := bi.FileOffset + 72 + int64(bi.Avail-72)/2
+				p := bi.FileOffset + etltest.BufferHeaderSize + int64(bi.Avail-etltest.BufferHeaderSize)/2
 				for k := int64(0); k < 16; k++ {
 					b[p+k] ^= 0xA5
 				}
@@ -195,7 +195,7 @@ func (s *slowReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
-	if len(p) > 72 {
+	if len(p) > etltest.BufferHeaderSize {
 		time.Sleep(200 * time.Microsecond)
 	}
 	return bytesReaderAt(s.data).ReadAt(p, off)
@@ -238,7 +238,7 @@ type failingReaderAt struct {
 var errInjected = errors.New("injected read error")
 
 func (f failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if len(p) > 72 && f.bad[off] {
+	if len(p) > etltest.BufferHeaderSize && f.bad[off] {
 		return 0, errInjected
 	}
 	return bytesReaderAt(f.data).ReadAt(p, off)
